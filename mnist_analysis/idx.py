@@ -8,6 +8,7 @@ file with an :class:`IdxFormatError` that names the file, what was expected and 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import struct
@@ -174,15 +175,67 @@ def write_idx(path, array, *, compress: bool | None = None) -> None:
     atomic_write_bytes(path, data)
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+def _default_file_mode() -> int:
+    """The mode ``open()`` would give a new file (mkstemp's own 0600 would hide reports from other users)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``, else removed.
+
+    Whatever happens inside the block, ``path`` holds either its old content or the complete
+    new file, never a partial one.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.txt")
+    >>> with atomic_output(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> open(target).read()
+    'done'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        yield Path(tmp)
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def read_labelled_images(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
+    """Read an MNIST-style pair: ``(n, rows, cols)`` uint8 images and ``(n,)`` uint8 labels.
+
+    Works for any dataset distributed in MNIST's format (Fashion-MNIST, KMNIST, ...). Refuses
+    a pair whose counts differ, naming both files.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> write_idx(os.path.join(folder, "images"), np.zeros((2, 28, 28), dtype=np.uint8))
+    >>> write_idx(os.path.join(folder, "labels"), np.array([3, 1], dtype=np.uint8))
+    >>> images, labels = read_labelled_images(os.path.join(folder, "images"), os.path.join(folder, "labels"))
+    >>> images.shape, labels.tolist()
+    ((2, 28, 28), [3, 1])
+    """
+    images = read_idx(images_path, dtype=np.uint8, ndim=3)
+    labels = read_idx(labels_path, dtype=np.uint8, ndim=1)
+    if len(images) != len(labels):
+        raise IdxFormatError(
+            labels_path, f"labels say {len(labels):,} items, images say {len(images):,} (images file {images_path})"
+        )
+    return images, labels

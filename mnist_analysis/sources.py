@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .cache import CACHE_ENV, cache_dir
-from .idx import IdxFormatError, atomic_write_bytes, parse_idx, read_bytes
+from .idx import IdxFormatError, atomic_output, atomic_write_bytes, parse_idx, read_bytes
 from .registry import MIRRORS_ENV, DataFile, get, identify
 
 DATA_DIR_ENV = "MNIST_ANALYSIS_DATA_DIR"
@@ -138,20 +137,15 @@ def download(spec: DataFile, *, urls=None, timeout: float = DEFAULT_TIMEOUT, pro
     import pooch
 
     target = cached_path(spec)
-    target.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls if urls is not None else spec.urls():
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.filename}.", suffix=".part")
-        os.close(fd)
         try:
-            pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)(url, tmp, None)
-            verify(tmp, spec)
-            os.replace(tmp, target)
+            with atomic_output(target) as tmp:
+                pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)(url, str(tmp), None)
+                verify(tmp, spec)
             return target
         except Exception as error:  # any failure means: try the next mirror
             failures.append((url, _describe(error)))
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     raise DownloadError(spec, failures, target)
 
 
@@ -176,14 +170,9 @@ def _open_cached(npy: Path, spec: DataFile) -> np.ndarray | None:
 def _store(npy: Path, array: np.ndarray, source: Path) -> np.ndarray:
     """Cache ``array`` as ``npy`` (atomically) and return it memory-mapped; fall back to ``array``."""
     try:
-        npy.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=npy.parent, prefix=f".{npy.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
+        with atomic_output(npy) as tmp:
+            with open(tmp, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(array))
-            os.replace(tmp, npy)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
         atomic_write_bytes(npy.with_suffix(".source.json"), json.dumps(_source_stamp(source)).encode())
     except OSError as error:
         warnings.warn(f"could not cache decoded arrays in {npy.parent} ({error}); loads stay slow", stacklevel=3)
@@ -203,8 +192,7 @@ def load_array(key: str, *, data_dir=None, progressbar: bool = True) -> np.ndarr
 
     Examples
     --------
-    >>> labels = load_array("test-labels")  # doctest: +SKIP
-    >>> labels.shape
+    >>> load_array("test-labels").shape
     (10000,)
     """
     spec = get(key)

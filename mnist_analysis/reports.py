@@ -1,0 +1,172 @@
+"""Execute the notebooks with papermill and write self-contained HTML reports plus an index page.
+
+For each ``notebooks/NN_name.ipynb`` the build writes ``reports/NN_name.ipynb`` (the executed
+notebook) and ``reports/NN_name.html``. A notebook's old HTML is deleted before it runs, so
+a failed run never leaves an earlier report looking current; the index marks it as failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .idx import atomic_write_bytes
+
+#: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
+QUICK_PARAMETERS = {"sample_size": 2000}
+KERNEL_NAME = "python3"
+
+
+class ReportError(RuntimeError):
+    """One or more notebooks failed; the message names each notebook and cell."""
+
+
+@dataclass
+class NotebookResult:
+    """The outcome of rendering one notebook."""
+
+    notebook: Path
+    title: str
+    html: Path | None = None
+    executed: Path | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    parameters: dict = field(default_factory=dict)
+
+
+def find_notebooks(folder, only=None) -> list[Path]:
+    """Return the ``.ipynb`` files of ``folder`` in name order, or those whose stem is in ``only``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"notebooks folder {folder}: not found; run from the project root or pass --notebooks")
+    notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    if only:
+        wanted = {Path(name).stem for name in only}
+        missing = wanted - {p.stem for p in notebooks}
+        if missing:
+            raise FileNotFoundError(
+                f"--only: no notebook named {', '.join(sorted(missing))} in {folder}; "
+                f"found {', '.join(p.stem for p in notebooks) or 'none'}"
+            )
+        notebooks = [p for p in notebooks if p.stem in wanted]
+    return notebooks
+
+
+def notebook_title(node) -> str:
+    """The text of the notebook's first ``# `` heading, or an empty string."""
+    for cell in node.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
+
+
+def _failure_message(notebook: Path, executed: Path, error) -> str:
+    """Name the notebook and the failing cell as the user sees it in ``notebook`` (not the executed copy)."""
+    import nbformat
+    import papermill
+
+    if not isinstance(error, papermill.PapermillExecutionError):
+        return f"{notebook.name}: {error.__class__.__name__}: {error}"
+    cells = nbformat.read(executed, as_version=4).cells
+    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
+    index = error.cell_index - sum(1 for i in injected if i < error.cell_index)
+    first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
+    return (
+        f"{notebook.name}: cell {index} (counting from 0; execution count {error.exec_count}; "
+        f"starts {first_line[:60]!r}) raised {error.ename}: {error.evalue}. "
+        f"The executed notebook with the traceback is {executed}"
+    )
+
+
+def render_notebook(notebook, output_dir, parameters=None, *, hide_code: bool = False) -> NotebookResult:
+    """Execute ``notebook`` with ``parameters`` into ``output_dir`` and convert it to HTML.
+
+    Returns a :class:`NotebookResult`; a failure is recorded in ``result.error`` (naming the
+    notebook and the cell) rather than raised, so that a build can report every notebook.
+    """
+    import time
+
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    notebook, output_dir = Path(notebook), Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    html_path, executed = output_dir / f"{notebook.stem}.html", output_dir / notebook.name
+    html_path.unlink(missing_ok=True)
+    result = NotebookResult(notebook, notebook_title(nbformat.read(notebook, as_version=4)), parameters=dict(parameters or {}))
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters=result.parameters, kernel_name=KERNEL_NAME,
+            cwd=str(notebook.parent), progress_bar=False, log_output=False,
+        )
+        result.executed = executed
+        exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=hide_code)
+        body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+        atomic_write_bytes(html_path, body.encode("utf-8"))
+        result.html = html_path
+    except Exception as error:  # recorded and re-raised by build_reports as one ReportError
+        result.error = _failure_message(notebook, executed, error)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _index_html(results: list[NotebookResult], output_dir: Path, mode: str) -> str:
+    from . import __version__
+
+    rows = []
+    for r in results:
+        title = html.escape(r.title or r.notebook.stem)
+        if r.html is not None:
+            link = f'<a href="{html.escape(r.html.relative_to(output_dir).as_posix())}">{title}</a>'
+            status = f"rendered in {r.seconds:.0f} s"
+        else:
+            link = title
+            status = f'<span class="failed">FAILED</span>: {html.escape(r.error or "")}'
+        rows.append(f"<tr><td><code>{html.escape(r.notebook.name)}</code></td><td>{link}</td><td>{status}</td></tr>")
+    built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>mnist-analysis reports</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}}
+.failed{{color:#b00;font-weight:bold}}</style></head>
+<body><h1>mnist-analysis reports</h1>
+<p>Built {built} with mnist-analysis {html.escape(__version__)} on Python {platform.python_version()}; mode: {html.escape(mode)}.</p>
+<table><thead><tr><th>notebook</th><th>report</th><th>status</th></tr></thead><tbody>
+{chr(10).join(rows)}
+</tbody></table></body></html>
+"""
+
+
+def build_reports(notebooks_dir="notebooks", output_dir="reports", *, quick: bool = False, parameters=None,
+                  only=None, hide_code: bool = False, log=print) -> list[NotebookResult]:
+    """Render every notebook of ``notebooks_dir`` into ``output_dir`` and write ``index.html``.
+
+    ``quick`` passes :data:`QUICK_PARAMETERS` (a small sample); ``parameters`` adds or overrides
+    papermill parameters. Raises :class:`ReportError` naming every failed notebook and cell,
+    after the index (which marks them as failed) is written.
+    """
+    output_dir = Path(output_dir)
+    notebooks = find_notebooks(notebooks_dir, only)
+    if not notebooks:
+        raise FileNotFoundError(f"notebooks folder {notebooks_dir}: no .ipynb files to render")
+    (output_dir / "index.html").unlink(missing_ok=True)
+    merged = {**(QUICK_PARAMETERS if quick else {}), **(parameters or {})}
+    results = []
+    for notebook in notebooks:
+        log(f"rendering {notebook.name} ...")
+        result = render_notebook(notebook, output_dir, merged, hide_code=hide_code)
+        log(f"  {'failed' if result.error else 'wrote ' + str(result.html)} ({result.seconds:.1f} s)")
+        results.append(result)
+    mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
+    atomic_write_bytes(output_dir / "index.html", _index_html(results, output_dir, mode).encode("utf-8"))
+    failures = [r.error for r in results if r.error]
+    if failures:
+        raise ReportError(f"{len(failures)} of {len(results)} notebooks failed:\n" + "\n".join(f"  - {f}" for f in failures))
+    return results

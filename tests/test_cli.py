@@ -1,0 +1,42 @@
+"""The mnist-analysis command line: fetch and info."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_analysis.cli import main
+from mnist_analysis.registry import REGISTRY
+
+
+@pytest.mark.realdata
+def test_fetch_verifies_every_file_and_says_where_it_is(real_data, capsys):
+    assert main(["fetch", "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for spec in REGISTRY.values():
+        line = next(line for line in lines if line.startswith(spec.filename))
+        assert "verified" in line and "data folder" in line and str(real_data) in line
+
+
+def test_fetch_reports_each_failure_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MNIST_ANALYSIS_MIRRORS", "http://127.0.0.1:9/")
+    assert main(["fetch", "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAILED") == len(REGISTRY)
+    assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz: connection failed" in out
+
+
+def test_info_never_downloads_and_says_how_to_get_missing_files(monkeypatch, capsys, isolated_cache):
+    monkeypatch.setenv("MNIST_ANALYSIS_MIRRORS", "http://127.0.0.1:9/")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("missing: `mnist-analysis fetch` downloads it") == len(REGISTRY)
+    assert str(isolated_cache) in out
+    assert list(isolated_cache.iterdir()) == []
+
+
+@pytest.mark.realdata
+def test_info_with_data_shows_counts_by_group(real_data, capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "images by split and writer group" in out
+    assert "test  student" in out

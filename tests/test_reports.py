@@ -1,0 +1,85 @@
+"""The report build: every notebook rendered, failures named, nothing stale left looking current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from mnist_analysis.cli import main
+from mnist_analysis.reports import ReportError, build_reports, find_notebooks
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def write_notebook(path: Path, *code: str) -> Path:
+    cells = [new_markdown_cell(f"# {path.stem} title"), new_code_cell("sample_size = None\nseed = 0", metadata={"tags": ["parameters"]})]
+    nb = new_notebook(cells=cells + [new_code_cell(c) for c in code],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_failing_cell_fails_the_build_naming_notebook_and_cell(tmp_path):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_fine.ipynb", "print(sample_size)")
+    write_notebook(notebooks / "02_broken.ipynb", "x = 1", "raise ValueError('boom in the analysis')")
+    reports.mkdir()
+    (reports / "02_broken.html").write_text("<html>an old, successful report</html>")
+    (reports / "index.html").write_text("<html>old index</html>")
+
+    with pytest.raises(ReportError) as info:
+        build_reports(notebooks, reports, parameters={"sample_size": 7}, log=lambda *_: None)
+    message = str(info.value)
+    assert "1 of 2 notebooks failed" in message
+    assert "02_broken.ipynb: cell 3 (counting from 0; execution count 4; starts \"raise ValueError('boom in the analysis')\")" in message
+    assert "raised ValueError: boom in the analysis" in message
+    assert not (reports / "02_broken.html").exists()
+    assert (reports / "01_fine.html").is_file()
+    index = (reports / "index.html").read_text()
+    assert "FAILED" in index and "02_broken" in index and 'href="01_fine.html"' in index
+    executed = json.loads((reports / "01_fine.ipynb").read_text())
+    assert any("7" in "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+
+
+def test_cli_report_exits_non_zero_on_failure(tmp_path, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_broken.ipynb", "1 / 0")
+    assert main(["report", "--notebooks", str(notebooks), "--output", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "01_broken.ipynb: cell" in err and "ZeroDivisionError" in err
+
+
+def test_only_selects_notebooks_and_unknown_names_are_refused(tmp_path):
+    write_notebook(tmp_path / "01_a.ipynb")
+    write_notebook(tmp_path / "02_b.ipynb")
+    assert [p.name for p in find_notebooks(tmp_path, ["02_b"])] == ["02_b.ipynb"]
+    with pytest.raises(FileNotFoundError, match="no notebook named 03_c.*found 01_a, 02_b"):
+        find_notebooks(tmp_path, ["03_c"])
+    with pytest.raises(FileNotFoundError, match="notebooks folder .*missing: not found"):
+        find_notebooks(tmp_path / "missing")
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_quick_build_renders_every_notebook_and_the_index(real_data, tmp_path):
+    reports = tmp_path / "reports"
+    results = build_reports(NOTEBOOKS, reports, quick=True, log=lambda *_: None)
+    names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    assert [r.notebook.stem for r in results] == names
+    index = (reports / "index.html").read_text()
+    for name in names:
+        html = (reports / f"{name}.html").read_text()
+        assert len(html) > 10_000
+        assert f'href="{name}.html"' in index
+        executed = nbformat.read(reports / f"{name}.ipynb", as_version=4)
+        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert errors == []
+        injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and "sample_size = 2000" in injected[0].source
+        assert any("image/png" in o.get("data", {}) for c in executed.cells if c.cell_type == "code" for o in c.outputs)
