@@ -7,8 +7,10 @@ a failed run never leaves an earlier report looking current; the index marks it 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +146,26 @@ table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;
 """
 
 
+@contextlib.contextmanager
+def _absolute_path_settings():
+    """Make relative data and cache folder settings absolute while kernels run in other folders."""
+    from .cache import CACHE_ENV
+    from .sources import DATA_DIR_ENV
+
+    saved = {name: os.environ.get(name) for name in (DATA_DIR_ENV, CACHE_ENV)}
+    for name, value in saved.items():
+        if value:
+            os.environ[name] = str(Path(value).expanduser().resolve())
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def build_reports(notebooks_dir="notebooks", output_dir="reports", *, quick: bool = False, parameters=None,
                   only=None, hide_code: bool = False, log=print) -> list[NotebookResult]:
     """Render every notebook of ``notebooks_dir`` into ``output_dir`` and write ``index.html``.
@@ -159,11 +181,12 @@ def build_reports(notebooks_dir="notebooks", output_dir="reports", *, quick: boo
     (output_dir / "index.html").unlink(missing_ok=True)
     merged = {**(QUICK_PARAMETERS if quick else {}), **(parameters or {})}
     results = []
-    for notebook in notebooks:
-        log(f"rendering {notebook.name} ...")
-        result = render_notebook(notebook, output_dir, merged, hide_code=hide_code)
-        log(f"  {'failed' if result.error else 'wrote ' + str(result.html)} ({result.seconds:.1f} s)")
-        results.append(result)
+    with _absolute_path_settings():
+        for notebook in notebooks:
+            log(f"rendering {notebook.name} ...")
+            result = render_notebook(notebook, output_dir, merged, hide_code=hide_code)
+            log(f"  {'failed' if result.error else 'wrote ' + str(result.html)} ({result.seconds:.1f} s)")
+            results.append(result)
     mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
     atomic_write_bytes(output_dir / "index.html", _index_html(results, output_dir, mode).encode("utf-8"))
     failures = [r.error for r in results if r.error]

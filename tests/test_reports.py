@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -83,3 +84,13 @@ def test_quick_build_renders_every_notebook_and_the_index(real_data, tmp_path):
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and "sample_size = 2000" in injected[0].source
         assert any("image/png" in o.get("data", {}) for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_relative_data_folder_is_resolved_from_where_the_command_runs(real_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(real_data.parent)
+    monkeypatch.setenv("MNIST_ANALYSIS_DATA_DIR", real_data.name)
+    results = build_reports(NOTEBOOKS, tmp_path, quick=True, only=["00_overview"], log=lambda *_: None)
+    assert results[0].error is None and results[0].html.is_file()
+    assert os.environ["MNIST_ANALYSIS_DATA_DIR"] == real_data.name
