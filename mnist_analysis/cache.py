@@ -25,9 +25,9 @@ def cache_dir() -> Path:
     configured = os.environ.get(CACHE_ENV)
     if configured:
         return Path(configured).expanduser()
-    import pooch  # deferred: keeps `import mnist_analysis` light
+    import platformdirs  # what pooch.os_cache uses, without importing pooch (and its tqdm) here
 
-    return Path(pooch.os_cache("mnist-analysis"))
+    return Path(platformdirs.user_cache_dir("mnist-analysis"))
 
 
 def memory(name: str = "results"):

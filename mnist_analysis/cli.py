@@ -58,7 +58,9 @@ def _info(args) -> int:
 
 
 def _report(args) -> int:
+    from .idx import IdxFormatError
     from .reports import ReportError, build_reports
+    from .sources import DownloadError
 
     parameters = {}
     if args.sample_size is not None:
@@ -68,7 +70,7 @@ def _report(args) -> int:
     try:
         build_reports(args.notebooks, args.output, quick=args.quick, parameters=parameters,
                       only=args.only, hide_code=args.hide_code)
-    except (ReportError, FileNotFoundError) as error:
+    except (ReportError, FileNotFoundError, DownloadError, IdxFormatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"reports written; open {os.path.join(args.output, 'index.html')}")

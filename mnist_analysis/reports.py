@@ -8,18 +8,19 @@ a failed run never leaves an earlier report looking current; the index marks it 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import html
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .findings import read_findings
 from .idx import atomic_write_bytes
+from .report_index import index_html
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
 QUICK_PARAMETERS = {"sample_size": 2000}
 KERNEL_NAME = "python3"
+#: nbconvert templates shipped with the package (``mnist_report``: no CDN scripts, contents, hide-code).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class ReportError(RuntimeError):
@@ -37,6 +38,8 @@ class NotebookResult:
     error: str | None = None
     seconds: float = 0.0
     parameters: dict = field(default_factory=dict)
+    findings: list = field(default_factory=list)
+    thumbnail: str | None = None  #: base64 PNG of the figure tagged ``thumbnail`` (else the first figure)
 
 
 def find_notebooks(folder, only=None) -> list[Path]:
@@ -65,6 +68,15 @@ def notebook_title(node) -> str:
                 if line.startswith("# "):
                     return line[2:].strip()
     return ""
+
+
+def thumbnail(node) -> str | None:
+    """The base64 PNG of the first figure in a cell tagged ``thumbnail``, else of the first figure."""
+    figures = [(("thumbnail" in cell.metadata.get("tags", [])), output["data"]["image/png"])
+               for cell in node.cells if cell.cell_type == "code"
+               for output in cell.outputs if "image/png" in output.get("data", {})]
+    tagged = [png for is_tagged, png in figures if is_tagged]
+    return (tagged or [png for _, png in figures] or [None])[0]
 
 
 def _failure_message(notebook: Path, executed: Path, error) -> str:
@@ -109,41 +121,17 @@ def render_notebook(notebook, output_dir, parameters=None, *, hide_code: bool = 
             cwd=str(notebook.parent), progress_bar=False, log_output=False,
         )
         result.executed = executed
-        exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=hide_code)
-        body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+        node = nbformat.read(executed, as_version=4)
+        result.findings, result.thumbnail = read_findings(node), thumbnail(node)
+        exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist_report",
+                                embed_images=True, exclude_input=hide_code)
+        body, _ = exporter.from_notebook_node(node)
         atomic_write_bytes(html_path, body.encode("utf-8"))
         result.html = html_path
     except Exception as error:  # recorded and re-raised by build_reports as one ReportError
         result.error = _failure_message(notebook, executed, error)
     result.seconds = time.perf_counter() - start
     return result
-
-
-def _index_html(results: list[NotebookResult], output_dir: Path, mode: str) -> str:
-    from . import __version__
-
-    rows = []
-    for r in results:
-        title = html.escape(r.title or r.notebook.stem)
-        if r.html is not None:
-            link = f'<a href="{html.escape(r.html.relative_to(output_dir).as_posix())}">{title}</a>'
-            status = f"rendered in {r.seconds:.0f} s"
-        else:
-            link = title
-            status = f'<span class="failed">FAILED</span>: {html.escape(r.error or "")}'
-        rows.append(f"<tr><td><code>{html.escape(r.notebook.name)}</code></td><td>{link}</td><td>{status}</td></tr>")
-    built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>mnist-analysis reports</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}}
-.failed{{color:#b00;font-weight:bold}}</style></head>
-<body><h1>mnist-analysis reports</h1>
-<p>Built {built} with mnist-analysis {html.escape(__version__)} on Python {platform.python_version()}; mode: {html.escape(mode)}.</p>
-<table><thead><tr><th>notebook</th><th>report</th><th>status</th></tr></thead><tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
-"""
 
 
 @contextlib.contextmanager
@@ -166,13 +154,28 @@ def _absolute_path_settings():
                 os.environ[name] = value
 
 
+def verify_data(log=print) -> list:
+    """Fetch (if needed) and verify every registered data file; return ``(DataFile, Located)`` pairs.
+
+    Run before any notebook, so that a missing or bad file stops the build with the loader's
+    own error instead of failing inside every notebook.
+    """
+    from .registry import REGISTRY
+    from .sources import fetch
+
+    verified = [(spec, fetch(key)) for key, spec in REGISTRY.items()]
+    log(f"verified {len(verified)} data files")
+    return verified
+
+
 def build_reports(notebooks_dir="notebooks", output_dir="reports", *, quick: bool = False, parameters=None,
-                  only=None, hide_code: bool = False, log=print) -> list[NotebookResult]:
+                  only=None, hide_code: bool = False, check_data: bool = True, log=print) -> list[NotebookResult]:
     """Render every notebook of ``notebooks_dir`` into ``output_dir`` and write ``index.html``.
 
     ``quick`` passes :data:`QUICK_PARAMETERS` (a small sample); ``parameters`` adds or overrides
-    papermill parameters. Raises :class:`ReportError` naming every failed notebook and cell,
-    after the index (which marks them as failed) is written.
+    papermill parameters; ``check_data`` verifies the data files first (see :func:`verify_data`).
+    Raises :class:`ReportError` naming every failed notebook and cell, after the index (which
+    marks them as failed) is written.
     """
     output_dir = Path(output_dir)
     notebooks = find_notebooks(notebooks_dir, only)
@@ -182,13 +185,14 @@ def build_reports(notebooks_dir="notebooks", output_dir="reports", *, quick: boo
     merged = {**(QUICK_PARAMETERS if quick else {}), **(parameters or {})}
     results = []
     with _absolute_path_settings():
+        data_files = verify_data(log) if check_data else []
         for notebook in notebooks:
             log(f"rendering {notebook.name} ...")
             result = render_notebook(notebook, output_dir, merged, hide_code=hide_code)
             log(f"  {'failed' if result.error else 'wrote ' + str(result.html)} ({result.seconds:.1f} s)")
             results.append(result)
     mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
-    atomic_write_bytes(output_dir / "index.html", _index_html(results, output_dir, mode).encode("utf-8"))
+    atomic_write_bytes(output_dir / "index.html", index_html(results, output_dir, mode, data_files).encode("utf-8"))
     failures = [r.error for r in results if r.error]
     if failures:
         raise ReportError(f"{len(failures)} of {len(results)} notebooks failed:\n" + "\n".join(f"  - {f}" for f in failures))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import os
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mnist_analysis.cli import main
+from mnist_analysis.findings import read_findings
+from mnist_analysis.registry import REGISTRY
 from mnist_analysis.reports import ReportError, build_reports, find_notebooks
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -34,7 +38,7 @@ def test_a_failing_cell_fails_the_build_naming_notebook_and_cell(tmp_path):
     (reports / "index.html").write_text("<html>old index</html>")
 
     with pytest.raises(ReportError) as info:
-        build_reports(notebooks, reports, parameters={"sample_size": 7}, log=lambda *_: None)
+        build_reports(notebooks, reports, parameters={"sample_size": 7}, check_data=False, log=lambda *_: None)
     message = str(info.value)
     assert "1 of 2 notebooks failed" in message
     assert "02_broken.ipynb: cell 3 (counting from 0; execution count 4; starts \"raise ValueError('boom in the analysis')\")" in message
@@ -47,13 +51,15 @@ def test_a_failing_cell_fails_the_build_naming_notebook_and_cell(tmp_path):
     assert any("7" in "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
 
 
-def test_cli_report_exits_non_zero_on_failure(tmp_path, capsys):
-    notebooks = tmp_path / "notebooks"
+def test_cli_report_stops_before_any_notebook_when_the_data_cannot_be_had(tmp_path, monkeypatch, capsys):
+    notebooks, output = tmp_path / "notebooks", tmp_path / "out"
     notebooks.mkdir()
-    write_notebook(notebooks / "01_broken.ipynb", "1 / 0")
-    assert main(["report", "--notebooks", str(notebooks), "--output", str(tmp_path / "out")]) == 1
+    write_notebook(notebooks / "01_fine.ipynb", "print('ran')")
+    monkeypatch.setenv("MNIST_ANALYSIS_MIRRORS", "http://127.0.0.1:9/")
+    assert main(["report", "--notebooks", str(notebooks), "--output", str(output)]) == 1
     err = capsys.readouterr().err
-    assert "01_broken.ipynb: cell" in err and "ZeroDivisionError" in err
+    assert "could not download train-images-idx3-ubyte.gz" in err and "MNIST_ANALYSIS_DATA_DIR" in err
+    assert not (output / "01_fine.ipynb").exists()
 
 
 def test_only_selects_notebooks_and_unknown_names_are_refused(tmp_path):
@@ -74,16 +80,24 @@ def test_quick_build_renders_every_notebook_and_the_index(real_data, tmp_path):
     names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
     assert [r.notebook.stem for r in results] == names
     index = (reports / "index.html").read_text()
-    for name in names:
-        html = (reports / f"{name}.html").read_text()
-        assert len(html) > 10_000
+    for spec in REGISTRY.values():
+        assert spec.sha256 in index
+    for result in results:
+        name = result.notebook.stem
+        page = (reports / f"{name}.html").read_text()
+        assert len(page) > 10_000
+        assert not re.search(r"<script[^>]+src=[\"']https?:", page), f"{name}.html loads a script from the network"
+        assert "mx-toc" in page and "mx-hide-code" in page
         assert f'href="{name}.html"' in index
         executed = nbformat.read(reports / f"{name}.ipynb", as_version=4)
         errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert errors == []
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and "sample_size = 2000" in injected[0].source
-        assert any("image/png" in o.get("data", {}) for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+        assert 3 <= len(result.findings) and result.findings == read_findings(executed)
+        for finding in result.findings[:5]:
+            assert html.escape(finding) in index
+        assert result.thumbnail and f"base64,{result.thumbnail}" in index
 
 
 @pytest.mark.realdata
