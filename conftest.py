@@ -17,6 +17,8 @@ from _pytest.doctest import DoctestItem
 from mnist_analysis.registry import REGISTRY
 from mnist_analysis.sources import DATA_DIR_ENV, candidate_paths
 
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+
 #: The data folder given to the test run (read once, before the fixtures clear it per test).
 REAL_DATA_DIR = os.environ.get(DATA_DIR_ENV)
 
@@ -65,6 +67,19 @@ def real_data(isolated_cache, real_data_dir, shared_real_cache, monkeypatch) -> 
     monkeypatch.setenv(DATA_DIR_ENV, str(real_data_dir))
     monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(shared_real_cache))
     return real_data_dir
+
+
+@pytest.fixture(scope="session")
+def quick_reports(real_data_dir, shared_real_cache, tmp_path_factory):
+    """The quick report build of every notebook (built once a session): ``(results, reports folder)``."""
+    from mnist_analysis.reports import build_reports
+
+    reports = tmp_path_factory.mktemp("quick-reports")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DATA_DIR_ENV, str(real_data_dir))
+        patch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(shared_real_cache))
+        results = build_reports(NOTEBOOKS, reports, quick=True, log=lambda *_: None)
+    return results, reports
 
 
 #: Doctests whose examples load the real data.

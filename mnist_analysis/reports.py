@@ -123,6 +123,7 @@ def render_notebook(notebook, output_dir, parameters=None, *, hide_code: bool = 
         result.executed = executed
         node = nbformat.read(executed, as_version=4)
         result.findings, result.thumbnail = read_findings(node), thumbnail(node)
+        node.metadata["title"] = result.title or notebook.stem  # the page's <title>
         exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist_report",
                                 embed_images=True, exclude_input=hide_code)
         body, _ = exporter.from_notebook_node(node)

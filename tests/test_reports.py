@@ -74,9 +74,8 @@ def test_only_selects_notebooks_and_unknown_names_are_refused(tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_quick_build_renders_every_notebook_and_the_index(real_data, tmp_path):
-    reports = tmp_path / "reports"
-    results = build_reports(NOTEBOOKS, reports, quick=True, log=lambda *_: None)
+def test_quick_build_renders_every_notebook_and_the_index(quick_reports):
+    results, reports = quick_reports
     names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
     assert [r.notebook.stem for r in results] == names
     index = (reports / "index.html").read_text()
