@@ -107,3 +107,12 @@ def test_a_relative_data_folder_is_resolved_from_where_the_command_runs(real_dat
     results = build_reports(NOTEBOOKS, tmp_path, quick=True, only=["00_overview"], log=lambda *_: None)
     assert results[0].error is None and results[0].html.is_file()
     assert os.environ["MNIST_ANALYSIS_DATA_DIR"] == real_data.name
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_second_build_with_the_same_seed_gives_the_same_findings(quick_reports, real_data, tmp_path_factory, monkeypatch):
+    first, _ = quick_reports
+    monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path_factory.mktemp("second-build-cache")))
+    second = build_reports(NOTEBOOKS, tmp_path_factory.mktemp("second-build"), quick=True, log=lambda *_: None)
+    assert {r.notebook.name: r.findings for r in second} == {r.notebook.name: r.findings for r in first}
