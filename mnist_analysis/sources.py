@@ -219,5 +219,8 @@ def fetch(key: str, *, data_dir=None, progressbar: bool = True) -> Located:
     located = locate(spec, data_dir)
     if located is None:
         located = Located(download(spec, progressbar=progressbar), "download")
-    _store(array_cache_path(spec), verify(located.path, spec), located.path)
+    array = verify(located.path, spec)
+    npy = array_cache_path(spec)
+    if not (_stamp_matches(npy, located.path) and _open_cached(npy, spec) is not None):
+        _store(npy, array, located.path)
     return located
