@@ -1,4 +1,4 @@
-"""The ``mnist-analysis`` command: ``fetch``, ``info`` and ``report``."""
+"""The ``mnist-analysis`` command: ``fetch``, ``info``, ``export`` and ``report``."""
 
 from __future__ import annotations
 
@@ -77,6 +77,15 @@ def _report(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from .per_image import export_table
+
+    paths = export_table(args.output, sample_size=args.sample_size, seed=args.seed, data_dir=args.data_dir)
+    for kind, path in paths.items():
+        print(f"{kind:8} {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnist-analysis", description="Verified MNIST data, analyses and reports.")
     parser.add_argument("--version", action="version", version=f"mnist-analysis {__version__}")
@@ -90,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="show configuration, where each file is, and counts (never downloads)")
     info.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
     info.set_defaults(run=_info)
+
+    export = commands.add_parser("export", help="write the per-image table (all measurements and scores) as Parquet and CSV")
+    export.add_argument("--output", default="exports", help="folder for the files (default: exports)")
+    export.add_argument("--sample-size", type=int, help="export a stratified sample of this many images (default: all)")
+    export.add_argument("--seed", type=int, default=0, help="seed of the sample and of every random step (default: 0)")
+    export.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
+    export.set_defaults(run=_export)
 
     report = commands.add_parser("report", help="execute every notebook and write HTML reports with an index")
     report.add_argument("--notebooks", default="notebooks", help="folder of notebooks (default: notebooks)")

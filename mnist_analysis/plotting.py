@@ -77,3 +77,171 @@ def image_grid(images, labels=None, *, ncols: int = 10, ax=None, cmap: str = "gr
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+# --------------------------------------------------------------------------- class summaries
+def _class_stack(images, labels):
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.ndim != 3:
+        raise ValueError(f"images: expected an array of shape (n, height, width), found shape {images.shape}")
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels: expected one label per image, shape ({len(images)},), found shape {labels.shape}")
+    return images, labels
+
+
+def class_pixel_images(images, labels, *, statistic: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Per-class pixel mean or standard deviation: ``(classes, (n_classes, h, w) float array)``.
+
+    Examples
+    --------
+    >>> images = np.array([[[0, 255]], [[255, 255]], [[0, 0]]], dtype=np.uint8)
+    >>> classes, means = class_pixel_images(images, [1, 1, 2])
+    >>> classes.tolist(), means[:, 0].tolist()
+    ([1, 2], [[127.5, 255.0], [0.0, 0.0]])
+    """
+    images, labels = _class_stack(images, labels)
+    reducers = {"mean": np.mean, "std": np.std}
+    if statistic not in reducers:
+        raise ValueError(f"statistic: expected one of {sorted(reducers)}, found {statistic!r}")
+    classes = np.unique(labels)
+    values = np.stack([reducers[statistic](images[labels == c].astype(np.float64), axis=0) for c in classes])
+    return classes, values
+
+
+def class_images(images, labels, *, statistic: str = "mean", ax=None, cmap: str = "gray_r", title=None):
+    """Draw the per-class mean (or standard-deviation) image in one row and return the Axes.
+
+    Each tile is labelled with its class; all tiles share one 0-255 colour scale.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> images = np.zeros((4, 28, 28), dtype=np.uint8)
+    >>> ax = class_images(images, [0, 0, 1, 1], statistic="std")
+    >>> [t.get_text() for t in ax.texts]
+    ['0', '1']
+    """
+    classes, values = class_pixel_images(images, labels, statistic=statistic)
+    ax = _axes(ax, figsize=(1.1 * len(classes), 1.6))
+    w = values.shape[2]
+    pad = 2
+    canvas = montage(values, ncols=len(classes), pad=pad, fill=0)
+    ax.imshow(canvas, cmap=cmap, vmin=0, vmax=255 if statistic == "mean" else None, interpolation="nearest")
+    for i, label in enumerate(classes):
+        ax.text(i * (w + pad) + 1, 1, str(label), color="tab:red", fontsize=8, va="top", ha="left")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.set_title(title if title is not None else f"Per-class {statistic} image")
+    return ax
+
+
+def pixel_map(values, *, ax=None, cmap: str = "viridis", title=None, colorbar_label=None):
+    """Draw one per-pixel map (a variance map, a mask of never-inked pixels...) with a colour bar.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = pixel_map(np.arange(16.0).reshape(4, 4), title="demo", colorbar_label="value")
+    >>> ax.get_title(), len(ax.figure.axes)
+    ('demo', 2)
+    """
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"values: expected a 2-D (height, width) array, found shape {values.shape}")
+    ax = _axes(ax, figsize=(3.6, 3))
+    shown = ax.imshow(values.astype(float), cmap=cmap, interpolation="nearest")
+    colorbar = ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    if colorbar_label is not None:
+        colorbar.set_label(colorbar_label)
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    ax.grid(False)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def class_distributions(frame, column: str, *, by: str = "label", hue=None, ax=None, kind: str = "box",
+                        title=None, ylabel=None):
+    """Draw the distribution of ``frame[column]`` for each value of ``by`` (box or violin) and return the Axes.
+
+    ``hue`` (a column name, e.g. ``"split"``) draws one box per group side by side.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"label": [0, 0, 1, 1], "ink": [1.0, 2.0, 3.0, 4.0]})
+    >>> class_distributions(frame, "ink").get_xlabel()
+    'label'
+    """
+    import seaborn as sns
+
+    plotters = {"box": sns.boxplot, "violin": sns.violinplot}
+    if kind not in plotters:
+        raise ValueError(f"kind: expected one of {sorted(plotters)}, found {kind!r}")
+    missing = [c for c in (column, by, hue) if c is not None and c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame: expected columns {missing} to exist, found {list(frame.columns)}")
+    ax = _axes(ax, figsize=(8, 3.5))
+    options = {"showfliers": False} if kind == "box" else {"cut": 0, "inner": "quartile"}
+    plotters[kind](data=frame, x=by, y=column, hue=hue, ax=ax, **options)
+    ax.set_xlabel(by)
+    ax.set_ylabel(ylabel if ylabel is not None else column)
+    ax.set_title(title if title is not None else f"{column} by {by}")
+    return ax
+
+
+def paired_grid(first, second, labels=None, *, ncols: int = 8, ax=None, cmap: str = "gray_r", title=None,
+                row_names=("before", "after")):
+    """Show image pairs one above the other (before/after, an image and its near duplicate).
+
+    Pairs are laid out ``ncols`` to a band; each band has a row of ``first`` images above
+    the matching row of ``second`` images. ``labels`` (one per pair) are written above each pair.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = paired_grid(np.zeros((3, 28, 28)), np.ones((3, 28, 28)), labels=["a", "b", "c"], ncols=2)
+    >>> sorted(t.get_text() for t in ax.texts)
+    ['a', 'b', 'c']
+    """
+    first, second = np.asarray(first), np.asarray(second)
+    if first.shape != second.shape or first.ndim != 3:
+        raise ValueError(f"first, second: expected two arrays of one shape (n, height, width), "
+                         f"found {first.shape} and {second.shape}")
+    if labels is not None and len(labels) != len(first):
+        raise ValueError(f"labels: expected one per pair ({len(first)}), found {len(labels)}")
+    if ncols < 1:
+        raise ValueError(f"ncols: expected a positive integer, found {ncols}")
+    n, h, w = first.shape
+    ncols = min(ncols, max(n, 1))
+    bands = max(1, -(-n // ncols))
+    tiles = np.zeros((bands * 2 * ncols, h, w), dtype=float)
+    for i in range(n):
+        band, col = divmod(i, ncols)
+        tiles[band * 2 * ncols + col] = first[i]
+        tiles[band * 2 * ncols + ncols + col] = second[i]
+    pad = 2
+    canvas = montage(tiles, ncols=ncols, pad=pad, fill=0)
+    ax = _axes(ax, figsize=(1.0 * ncols, 2.1 * bands))
+    vmax = 255 if first.dtype == np.uint8 and second.dtype == np.uint8 else None
+    ax.imshow(canvas, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+    if labels is not None:
+        for i, label in enumerate(labels):
+            band, col = divmod(i, ncols)
+            ax.text(col * (w + pad) + 1, band * 2 * (h + pad) + 1, str(label), color="tab:red",
+                    fontsize=7, va="top", ha="left")
+    ax.set_xticks([])
+    ax.set_yticks([(band * 2 + k) * (h + pad) + h / 2 for band in range(bands) for k in (0, 1)])
+    ax.set_yticklabels([row_names[k] for _ in range(bands) for k in (0, 1)], fontsize=8)
+    ax.grid(False)
+    if title is not None:
+        ax.set_title(title)
+    return ax
