@@ -245,3 +245,59 @@ def paired_grid(first, second, labels=None, *, ncols: int = 8, ax=None, cmap: st
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def map_scatter(coordinates, values, *, ax=None, palette=None, size: float = 1.0, title=None, seed: int = 0,
+                axis_label: str = "dimension"):
+    """Scatter a 2-D map (PCA, UMAP, t-SNE) with one colour per distinct value and a legend.
+
+    Points are drawn in a seeded random order, so that no group is hidden under another just
+    because it comes later in the data; the legend lists the values sorted.
+
+    Parameters
+    ----------
+    coordinates : array (n, 2)
+        The map, for example :func:`mnist_analysis.embeddings.digit_map`.
+    values : array (n,)
+        What to colour by: labels, splits, writer groups...
+    palette : dict, optional
+        ``{value: colour}``; by default seaborn's ``tab10`` over the sorted values.
+    size : float
+        Marker area in points squared.
+    axis_label : str
+        The axes read ``"<axis_label> 1"`` and ``"<axis_label> 2"``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = map_scatter(np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 3, title="demo")
+    >>> [t.get_text() for t in ax.get_legend().get_texts()], ax.get_xlabel()
+    (['0', '1', '2'], 'dimension 1')
+    """
+    from matplotlib.lines import Line2D
+    import seaborn as sns
+
+    coordinates, values = np.asarray(coordinates), np.asarray(values)
+    if coordinates.ndim != 2 or coordinates.shape[1] != 2:
+        raise ValueError(f"coordinates: expected an array of shape (n, 2), found shape {coordinates.shape}")
+    if values.shape != (len(coordinates),):
+        raise ValueError(f"values: expected one value per point, shape ({len(coordinates)},), found shape {values.shape}")
+    keys = sorted(set(values.tolist()))
+    colours = dict(palette) if palette is not None else dict(zip(keys, sns.color_palette("tab10", len(keys))))
+    unknown = [k for k in keys if k not in colours]
+    if unknown:
+        raise ValueError(f"palette: expected a colour for every value, missing {unknown[:5]}")
+    order = np.random.default_rng(seed).permutation(len(coordinates))
+    ax = _axes(ax, figsize=(7, 6))
+    ax.scatter(coordinates[order, 0], coordinates[order, 1], s=size, linewidths=0, rasterized=True,
+               c=np.array([colours[v] for v in values[order].tolist()]))
+    handles = [Line2D([], [], ls="", marker="o", color=colours[k], label=str(k)) for k in keys]
+    ax.legend(handles=handles, loc="best", fontsize=7, markerscale=0.8, frameon=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(f"{axis_label} 1")
+    ax.set_ylabel(f"{axis_label} 2")
+    if title is not None:
+        ax.set_title(title)
+    return ax

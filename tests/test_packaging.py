@@ -62,3 +62,16 @@ def test_readme_helper_example_runs(real_data, capsys):
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
     exec(compile(example, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip()
+
+
+def test_readme_documents_every_column_of_the_per_image_table():
+    from mnist_analysis.per_image import columns_markdown
+
+    assert columns_markdown() in (ROOT / "README.md").read_text(), (
+        "README's per-image table is out of date: paste mnist_analysis.per_image.columns_markdown()")
+
+
+def test_readme_tours_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    missing = [p.stem for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if f"| `{p.stem}` |" not in readme]
+    assert not missing, f"README's notebook tour lacks {missing}"

@@ -15,6 +15,7 @@ from mnist_analysis.plotting import (  # noqa: E402
     class_distributions,
     class_images,
     class_pixel_images,
+    map_scatter,
     paired_grid,
     pixel_map,
 )
@@ -109,6 +110,7 @@ def test_helpers_never_show(monkeypatch):
     pixel_map(images[0])
     paired_grid(images, images)
     class_distributions(pd.DataFrame({"label": labels, "v": labels * 1.0}), "v", kind="violin")
+    map_scatter(np.zeros((6, 2)), labels)
 
 
 def test_image_helpers_draw_no_grid_lines_even_under_a_grid_style():
@@ -117,3 +119,25 @@ def test_image_helpers_draw_no_grid_lines_even_under_a_grid_style():
         axes = [class_images(images, labels), pixel_map(images[0]), paired_grid(images, images)]
     for ax in axes:
         assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
+
+
+def test_map_scatter_colours_each_point_by_its_value_and_lists_every_value():
+    coordinates = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    values = np.array(["student", "census", "student", "census"])
+    palette = {"census": (1.0, 0.0, 0.0), "student": (0.0, 0.0, 1.0)}
+    fig, ax = plt.subplots()
+    assert map_scatter(coordinates, values, ax=ax, palette=palette, seed=1) is ax
+    points = ax.collections[0]
+    for xy, colour in zip(points.get_offsets(), points.get_facecolors()):
+        expected = palette["census" if int(xy[0]) % 2 else "student"]
+        assert tuple(colour[:3]) == expected
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["census", "student"]
+
+
+def test_map_scatter_names_the_bad_parameter():
+    with pytest.raises(ValueError, match="coordinates: expected an array of shape"):
+        map_scatter(np.zeros((3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match="values: expected one value per point"):
+        map_scatter(np.zeros((3, 2)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"palette: expected a colour for every value, missing \[2\]"):
+        map_scatter(np.zeros((3, 2)), np.array([0, 1, 2]), palette={0: "red", 1: "blue"})

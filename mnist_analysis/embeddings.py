@@ -1,0 +1,375 @@
+"""Low-dimensional embeddings of digit images: PCA, UMAP and t-SNE, cached on disk.
+
+:func:`pca` (seeded randomised SVD; :func:`fit_pca` for the basis itself), :func:`umap`
+(umap-learn, optionally on principal components) and :func:`tsne` (openTSNE, on a sample)
+take an array of images ``(n, height, width)`` or of feature rows ``(n, features)`` and
+return an array with one row per input row; ``return_seconds=True`` also returns the time
+the computation took.
+
+Results are cached with :class:`joblib.Memory` in ``cache_dir() / "embeddings"``, keyed by
+a digest of the data's bytes (shape and dtype included), every parameter, and the versions
+of the libraries that compute them; a cache entry that cannot be read is recomputed (joblib
+warns and overwrites it). Pass ``cache=False`` to bypass the cache.
+
+:func:`digit_map` is the project's standard 2-D map of digits, shared by the notebooks:
+the UMAP settings of :data:`FAST_UMAP` on flattened pixels, so a map computed in one
+notebook is a cache hit in the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Settings of the project's fast UMAP (see ``benchmarks/bench_umap.py``): reduce the pixels
+#: to 50 principal components first, start from the PCA layout instead of the spectral one,
+#: and optimise for 100 epochs instead of 200. On all 70,000 digits this keeps
+#: trustworthiness and k-NN accuracy of umap-learn's defaults on raw pixels.
+FAST_UMAP = {"pca_components": 50, "n_neighbors": 15, "min_dist": 0.1, "n_epochs": 100, "init": "pca"}
+
+#: Rows t-SNE embeds by default (a seeded random sample of the input rows).
+TSNE_SAMPLE_SIZE = 10_000
+
+_LIBRARIES = ("numpy", "scikit-learn", "umap-learn", "pynndescent", "numba", "openTSNE")
+
+
+# --------------------------------------------------------------------------- checks
+def as_feature_matrix(data, *, name: str = "data") -> np.ndarray:
+    """Return ``data`` as a ``(n, features)`` float32 array; images are flattened.
+
+    Examples
+    --------
+    >>> as_feature_matrix(np.zeros((3, 28, 28), dtype=np.uint8)).shape
+    (3, 784)
+    """
+    array = np.asarray(data)
+    if array.ndim not in (2, 3):
+        raise ValueError(
+            f"{name}: expected images (n, height, width) or rows (n, features), found shape {array.shape}"
+        )
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name}: expected a numeric array, found dtype {array.dtype}")
+    if array.shape[0] < 2:
+        raise ValueError(f"{name}: expected at least 2 rows, found {array.shape[0]}")
+    matrix = array.reshape(array.shape[0], -1).astype(np.float32, copy=False)
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"{name}: expected finite values, found NaN or infinity")
+    return matrix
+
+
+def _positive_int(value, name: str, *, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, found {value!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- caching
+def data_fingerprint(data) -> str:
+    """Return a hex digest of an array's shape, dtype and bytes (the cache key of the data).
+
+    Examples
+    --------
+    >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    >>> data_fingerprint(a) == data_fingerprint(a.copy())
+    True
+    >>> data_fingerprint(a) == data_fingerprint(a.astype(np.int16))
+    False
+    """
+    array = np.ascontiguousarray(np.asarray(data))
+    digest = hashlib.sha1(f"{array.shape}|{array.dtype.str}|".encode())
+    digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def library_versions() -> dict:
+    """Return the versions of the libraries that compute embeddings (part of every cache key).
+
+    Examples
+    --------
+    >>> "umap-learn" in library_versions()
+    True
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in _LIBRARIES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:  # pragma: no cover - optional library absent
+            versions[package] = None
+    return versions
+
+
+def _run(compute, data, params: dict, cache: bool):
+    """Call ``compute(data, **params)`` -> ``(result, seconds)``, through the cache when ``cache`` is true.
+
+    ``seconds`` is the time the computation took when it ran, also when read from the cache.
+    """
+    if not cache:
+        return compute(data, **params)
+    from mnist_analysis.cache import memory
+
+    cached = memory("embeddings").cache(compute, ignore=["data"])
+    return cached(
+        data, fingerprint=data_fingerprint(data), library_versions=library_versions(), **params
+    )
+
+
+# --------------------------------------------------------------------------- PCA
+@dataclass(frozen=True)
+class PCABasis:
+    """A fitted principal-component basis: ``scores = (X - mean) @ components.T``."""
+
+    mean: np.ndarray  #: (features,) mean row
+    components: np.ndarray  #: (k, features) unit principal axes, strongest first
+    explained_variance_ratio: np.ndarray  #: (k,) share of total variance of each axis
+
+    def transform(self, data) -> np.ndarray:
+        """Project rows (or images) onto the basis: ``(n, k)`` scores."""
+        return (as_feature_matrix(data) - self.mean) @ self.components.T
+
+    def reconstruct(self, scores, n_components: int | None = None) -> np.ndarray:
+        """Rebuild ``(n, features)`` rows from the first ``n_components`` scores."""
+        k = self.components.shape[0] if n_components is None else _positive_int(n_components, "n_components")
+        scores = np.asarray(scores, dtype=np.float32)
+        return scores[:, :k] @ self.components[:k] + self.mean
+
+
+def _compute_pca_basis(data, *, n_components, seed, fingerprint=None, library_versions=None):
+    from sklearn.decomposition import PCA
+
+    start = time.perf_counter()
+    matrix = as_feature_matrix(data)
+    if n_components is None:  # the exact full spectrum
+        try:  # scikit-learn >= 1.5: eigenvectors of the covariance, much faster for n >> features
+            model = PCA(svd_solver="covariance_eigh").fit(matrix)
+        except ValueError:
+            model = PCA(svd_solver="full").fit(matrix)
+    else:
+        model = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(matrix)
+    return PCABasis(
+        mean=model.mean_.astype(np.float32),
+        components=model.components_.astype(np.float32),
+        explained_variance_ratio=model.explained_variance_ratio_.astype(np.float64),
+    ), time.perf_counter() - start
+
+
+def fit_pca(data, n_components: int | None = 50, *, seed: int = 0, cache: bool = True,
+            return_seconds: bool = False) -> PCABasis:
+    """Fit principal components: randomised SVD (seeded), or the exact full spectrum.
+
+    Parameters
+    ----------
+    data : array (n, height, width) or (n, features)
+    n_components : int or None
+        Axes to keep; ``None`` computes all of them exactly (for explained-variance curves).
+    seed : int
+        Random state of the randomised SVD.
+    cache : bool
+        Read and write the on-disk cache.
+    return_seconds : bool
+        Also return the seconds the computation took (when it ran, even if read from the cache).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> basis = fit_pca(rng.normal(size=(50, 8)), 3, cache=False)
+    >>> basis.components.shape, bool(basis.explained_variance_ratio.sum() < 1)
+    ((3, 8), True)
+    """
+    matrix = as_feature_matrix(data)
+    n_components = _positive_int(n_components, "n_components", allow_none=True)
+    if n_components is not None and n_components > min(matrix.shape):
+        raise ValueError(f"n_components: expected at most min(n, features) = {min(matrix.shape)}, found {n_components}")
+    basis, seconds = _run(_compute_pca_basis, np.asarray(data), {"n_components": n_components, "seed": int(seed)}, cache)
+    return (basis, seconds) if return_seconds else basis
+
+
+def pca(data, n_components: int = 2, *, seed: int = 0, cache: bool = True, return_seconds: bool = False):
+    """Return the ``(n, n_components)`` principal-component scores of ``data`` (randomised SVD).
+
+    Parameters are those of :func:`fit_pca`; ``return_seconds=True`` returns ``(scores, seconds)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pca(rng.normal(size=(40, 6)), 2, cache=False).shape
+    (40, 2)
+    """
+    basis, seconds = fit_pca(data, n_components, seed=seed, cache=cache, return_seconds=True)
+    start = time.perf_counter()
+    scores = basis.transform(data).astype(np.float32)
+    return (scores, seconds + time.perf_counter() - start) if return_seconds else scores
+
+
+# --------------------------------------------------------------------------- UMAP
+def _reduce_with_pca(matrix, pca_components, seed):
+    """Project ``matrix`` on its first ``pca_components`` principal components (None: unchanged)."""
+    if pca_components is None or pca_components >= matrix.shape[1]:
+        return matrix
+    return _compute_pca_basis(matrix, n_components=pca_components, seed=seed)[0].transform(matrix)
+
+
+def _compute_umap(data, *, n_components, n_neighbors, min_dist, pca_components, n_epochs, init, seed,
+                  fingerprint=None, library_versions=None):
+    import umap
+
+    start = time.perf_counter()
+    matrix = _reduce_with_pca(as_feature_matrix(data), pca_components, seed)
+    model = umap.UMAP(
+        n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist,
+        n_epochs=n_epochs, init=init, random_state=seed, n_jobs=1,
+    )
+    return model.fit_transform(matrix).astype(np.float32), time.perf_counter() - start
+
+
+def umap(data, n_components: int = 2, *, n_neighbors: int = 15, min_dist: float = 0.1,
+         pca_components: int | None = None, n_epochs: int | None = None, init: str = "spectral", seed: int = 0,
+         cache: bool = True, return_seconds: bool = False):
+    """Return a seeded UMAP embedding ``(n, n_components)`` of ``data`` (umap-learn).
+
+    Parameters
+    ----------
+    data : array (n, height, width) or (n, features)
+    n_components, n_neighbors, min_dist, n_epochs, init
+        As in :class:`umap.UMAP` (``n_epochs=None``: umap-learn's default, 200 for large data;
+        ``init``: "spectral", "pca" or "random").
+    pca_components : int or None
+        Reduce the features to this many principal components first (much faster on pixels).
+    seed : int
+        Random state: same seed and data give the same embedding (umap-learn then runs
+        single-threaded).
+    cache : bool
+        Read and write the on-disk cache.
+    return_seconds : bool
+        Return ``(embedding, seconds)``: also the time the computation took when it ran.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> umap(rng.normal(size=(60, 5)), n_neighbors=5, n_epochs=20, cache=False).shape
+    (60, 2)
+    """
+    matrix = as_feature_matrix(data)
+    n_components = _positive_int(n_components, "n_components")
+    n_neighbors = _positive_int(n_neighbors, "n_neighbors")
+    pca_components = _positive_int(pca_components, "pca_components", allow_none=True)
+    n_epochs = _positive_int(n_epochs, "n_epochs", allow_none=True)
+    if not 2 <= n_neighbors < matrix.shape[0]:
+        raise ValueError(f"n_neighbors: expected 2 <= n_neighbors < n rows ({matrix.shape[0]}), found {n_neighbors}")
+    if not 0 <= float(min_dist):
+        raise ValueError(f"min_dist: expected a non-negative number, found {min_dist!r}")
+    if init not in ("spectral", "pca", "random", "tswspectral"):
+        raise ValueError(f"init: expected 'spectral', 'pca', 'random' or 'tswspectral', found {init!r}")
+    params = {"n_components": n_components, "n_neighbors": n_neighbors, "min_dist": float(min_dist),
+              "pca_components": pca_components, "n_epochs": n_epochs, "init": init, "seed": int(seed)}
+    embedding, seconds = _run(_compute_umap, np.asarray(data), params, cache)
+    return (embedding, seconds) if return_seconds else embedding
+
+
+def digit_map(images, *, seed: int = 0, cache: bool = True, return_seconds: bool = False) -> np.ndarray:
+    """Return the project's standard 2-D map of digits: :data:`FAST_UMAP` on the pixels, cached.
+
+    That is :func:`umap` on the flattened pixels, reduced to 50 principal components, with a
+    PCA start and 100 epochs. Notebooks that call it with the same images and seed share one
+    cache entry. ``return_seconds=True`` returns ``(embedding, seconds)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> digit_map(rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8), cache=False).shape
+    (40, 2)
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images: expected an array of shape (n, height, width), found shape {images.shape}")
+    pca_components = min(FAST_UMAP["pca_components"], images.shape[0], images.shape[1] * images.shape[2])
+    settings = {**FAST_UMAP, "pca_components": pca_components,
+                "n_neighbors": min(FAST_UMAP["n_neighbors"], images.shape[0] - 1)}
+    return umap(images, 2, seed=seed, cache=cache, return_seconds=return_seconds, **settings)
+
+
+# --------------------------------------------------------------------------- t-SNE
+def sample_rows(n_rows: int, sample_size: int | None, seed: int = 0) -> np.ndarray:
+    """Return sorted row positions of a seeded random sample (all rows when it is large enough).
+
+    Examples
+    --------
+    >>> sample_rows(10, 3, seed=0).shape
+    (3,)
+    >>> sample_rows(5, None).tolist()
+    [0, 1, 2, 3, 4]
+    """
+    n_rows = _positive_int(n_rows, "n_rows")
+    sample_size = _positive_int(sample_size, "sample_size", allow_none=True)
+    if sample_size is None or sample_size >= n_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=sample_size, replace=False))
+
+
+def _compute_tsne(data, *, n_components, perplexity, pca_components, seed,
+                  fingerprint=None, library_versions=None):
+    import openTSNE
+
+    start = time.perf_counter()
+    matrix = _reduce_with_pca(as_feature_matrix(data), pca_components, seed)
+    model = openTSNE.TSNE(
+        n_components=n_components, perplexity=perplexity, initialization="pca", random_state=seed,
+        negative_gradient_method="auto" if n_components <= 2 else "bh", n_jobs=1,
+    )
+    return np.asarray(model.fit(matrix), dtype=np.float32), time.perf_counter() - start
+
+
+def tsne(data, n_components: int = 2, *, perplexity: float = 30.0, pca_components: int | None = 50,
+         sample_size: int | None = TSNE_SAMPLE_SIZE, seed: int = 0, cache: bool = True,
+         return_seconds: bool = False):
+    """Return a seeded t-SNE embedding (openTSNE) of a sample of the rows.
+
+    openTSNE (FFT-accelerated) is used rather than scikit-learn's Barnes-Hut t-SNE: on 5,000
+    MNIST digits it ran about twice as fast for the same trustworthiness and k-NN accuracy.
+
+    The result has one row per input row, aligned with ``data``; rows outside the sample
+    (``sample_rows(len(data), sample_size, seed)``) are NaN.
+
+    Parameters
+    ----------
+    data : array (n, height, width) or (n, features)
+    perplexity : float
+        As in :class:`openTSNE.TSNE`; must be below the number of embedded rows.
+    pca_components : int or None
+        Reduce the features to this many principal components first.
+    sample_size : int or None
+        Rows to embed; ``None`` embeds all of them.
+    seed : int
+        Picks the sample and seeds t-SNE.
+    cache : bool
+        Read and write the on-disk cache.
+    return_seconds : bool
+        Return ``(embedding, seconds)``: also the time the computation took when it ran.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> result = tsne(rng.normal(size=(60, 5)), perplexity=5, sample_size=40, cache=False)
+    >>> result.shape, int(np.isnan(result[:, 0]).sum())
+    ((60, 2), 20)
+    """
+    matrix = as_feature_matrix(data)
+    n_components = _positive_int(n_components, "n_components")
+    pca_components = _positive_int(pca_components, "pca_components", allow_none=True)
+    rows = sample_rows(matrix.shape[0], sample_size, seed)
+    if not 0 < float(perplexity) < len(rows):
+        raise ValueError(f"perplexity: expected a number between 0 and the rows embedded ({len(rows)}), found {perplexity!r}")
+    if pca_components is not None:
+        pca_components = min(pca_components, len(rows), matrix.shape[1])
+    params = {"n_components": n_components, "perplexity": float(perplexity),
+              "pca_components": pca_components, "seed": int(seed)}
+    sample = np.asarray(data)[rows]
+    result = np.full((matrix.shape[0], n_components), np.nan, dtype=np.float32)
+    result[rows], seconds = _run(_compute_tsne, sample, params, cache)
+    return (result, seconds) if return_seconds else result

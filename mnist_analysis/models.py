@@ -1,0 +1,410 @@
+"""A small zoo of classic digit classifiers behind one API, with cached results.
+
+Every model in :data:`MODELS` is a scikit-learn pipeline that takes raw images, either
+``(n, 28, 28)`` or flattened ``(n, 784)`` with values 0-255, and does its own
+preprocessing (scaling to 0-1, deskewing, PCA). Two entry points use them:
+
+- :func:`fit_predict` fits one model on a training set and predicts a test set;
+- :func:`out_of_fold_probabilities` gives cross-validated class probabilities for every
+  row of a set (optionally with folds that keep each writer's digits together).
+
+Both are cached on disk with :func:`mnist_analysis.cache.memory` (folder ``models``),
+keyed by the model's full parameter set, the content of the data, the seed and the
+scikit-learn version, so a notebook's second run reads its results instead of fitting.
+
+:data:`PUBLISHED_ERROR_RATES` lists the test error rates that the MNIST page reports for
+comparable methods, with the model of the zoo that each compares with.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: Where :data:`PUBLISHED_ERROR_RATES` come from.
+PUBLISHED_SOURCE = ("Y. LeCun, C. Cortes and C. J. C. Burges, 'The MNIST database of handwritten digits', "
+                    "http://yann.lecun.com/exdb/mnist/ (table 'Classifiers')")
+
+#: Test error rates (percent) on the MNIST page for methods comparable with the zoo.
+#: ``model`` names the model of :data:`MODELS` that each one is compared with.
+PUBLISHED_ERROR_RATES = (
+    {"method": "linear classifier (1-layer NN)", "preprocessing": "none",
+     "error_percent": 12.0, "model": "logistic_regression"},
+    {"method": "K-nearest-neighbors, Euclidean (L2)", "preprocessing": "none",
+     "error_percent": 3.09, "model": "knn_pixels"},
+    {"method": "K-nearest-neighbors, Euclidean (L2)", "preprocessing": "deskewing",
+     "error_percent": 2.4, "model": "knn_deskewed"},
+    {"method": "40 PCA + quadratic classifier", "preprocessing": "none",
+     "error_percent": 3.3, "model": "qda_pca"},
+    {"method": "SVM, Gaussian Kernel", "preprocessing": "none",
+     "error_percent": 1.4, "model": "svm_rbf_pca"},
+)
+
+IMAGE_SIDE = 28
+
+
+def published_error_rates() -> pd.DataFrame:
+    """:data:`PUBLISHED_ERROR_RATES` as a DataFrame, one row per published method.
+
+    Examples
+    --------
+    >>> published_error_rates().set_index("model").loc["knn_pixels", "error_percent"]
+    np.float64(3.09)
+    """
+    return pd.DataFrame(list(PUBLISHED_ERROR_RATES))
+
+
+# --------------------------------------------------------------------------- preprocessing
+def _scaled(pixels):
+    """Scale 0-255 pixel rows to 0-1 float32."""
+    return np.asarray(pixels, dtype=np.float32) / np.float32(255)
+
+
+def _deskewed(pixels):
+    """Deskew flattened 28x28 images with :func:`mnist_analysis.measurements.deskew`, scaled to 0-1."""
+    from mnist_analysis.measurements import deskew
+
+    images = np.asarray(pixels).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    return _scaled(deskew(images).reshape(len(images), -1))
+
+
+def _steps(*estimators):
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(*estimators)
+
+
+def _scaler():
+    from sklearn.preprocessing import FunctionTransformer
+
+    return FunctionTransformer(_scaled)
+
+
+def _pca(n_components: int, seed: int):
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components, random_state=seed)
+
+
+# --------------------------------------------------------------------------- the zoo
+def _logistic_regression(seed):
+    from sklearn.linear_model import LogisticRegression
+
+    # On 100 principal components: a linear model of the pixels that fits in seconds.
+    return _steps(_scaler(), _pca(100, seed), LogisticRegression(max_iter=300, random_state=seed))
+
+
+def _knn_pixels(seed):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return _steps(_scaler(), KNeighborsClassifier(n_neighbors=3, algorithm="brute"))
+
+
+def _knn_deskewed(seed):
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import FunctionTransformer
+
+    return _steps(FunctionTransformer(_deskewed), KNeighborsClassifier(n_neighbors=3, algorithm="brute"))
+
+
+def _knn_pca(seed):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return _steps(_scaler(), _pca(50, seed), KNeighborsClassifier(n_neighbors=3))
+
+
+def _qda_pca(seed):
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+
+    return _steps(_scaler(), _pca(40, seed), QuadraticDiscriminantAnalysis(solver="eigen", shrinkage="auto"))
+
+
+def _svm_rbf_pca(seed):
+    from sklearn.svm import SVC
+
+    return _steps(_scaler(), _pca(50, seed), SVC(C=10, gamma="scale", cache_size=1000, random_state=seed))
+
+
+def _extra_trees(seed):
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    return _steps(_scaler(), ExtraTreesClassifier(n_estimators=50, n_jobs=-1, random_state=seed))
+
+
+def _mlp(seed):
+    from sklearn.neural_network import MLPClassifier
+
+    return _steps(_scaler(), MLPClassifier(hidden_layer_sizes=(256,), max_iter=20, random_state=seed))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named model of the zoo: how to build it and whether it gives class probabilities."""
+
+    name: str
+    description: str
+    build: Callable[[int], object] = field(repr=False)  #: seed -> unfitted scikit-learn pipeline
+    gives_probabilities: bool = True
+
+
+MODELS = {spec.name: spec for spec in (
+    ModelSpec("logistic_regression", "logistic regression on 100 principal components", _logistic_regression),
+    ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels),
+    ModelSpec("knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed),
+    ModelSpec("knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca),
+    ModelSpec("qda_pca", "quadratic discriminant (Ledoit-Wolf shrinkage) on 40 principal components", _qda_pca),
+    ModelSpec("svm_rbf_pca", "SVM, RBF kernel (C=10), on 50 principal components", _svm_rbf_pca,
+              gives_probabilities=False),
+    ModelSpec("extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees),
+    ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp),
+)}
+
+
+def build_model(name: str, *, seed: int = 0):
+    """Return the unfitted scikit-learn pipeline of the model ``name``.
+
+    Examples
+    --------
+    >>> build_model("knn_pca").steps[-1][0]
+    'kneighborsclassifier'
+    """
+    if name not in MODELS:
+        raise ValueError(f"name: expected one of {sorted(MODELS)}, found {name!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed: expected an integer, found {seed!r}")
+    return MODELS[name].build(int(seed))
+
+
+# --------------------------------------------------------------------------- fitting
+@dataclass(frozen=True)
+class ModelResult:
+    """What :func:`fit_predict` returns: test predictions, probabilities and timings."""
+
+    name: str
+    predictions: np.ndarray  #: (n_test,) predicted labels
+    probabilities: np.ndarray | None  #: (n_test, n_classes) in the order of ``classes``, or None
+    classes: np.ndarray  #: (n_classes,) labels seen in training
+    fit_seconds: float  #: wall time of the fit (of the run that filled the cache)
+    predict_seconds: float  #: wall time of predicting (and of the probabilities)
+
+
+def _pixels(X, name: str) -> np.ndarray:
+    """Return ``X`` as ``(n, 784)`` rows, from ``(n, 28, 28)`` images or ``(n, 784)`` rows."""
+    X = np.asarray(X)
+    if X.ndim == 3 and X.shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
+        X = X.reshape(len(X), -1)
+    if X.ndim != 2 or X.shape[1] != IMAGE_SIDE * IMAGE_SIDE or not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{name}: expected numeric images of shape (n, 28, 28) or (n, 784), "
+                         f"found {X.dtype} array of shape {X.shape}")
+    return X
+
+
+def _labels(y, n: int, name: str = "y") -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"{name}: expected one label per image, shape ({n},), found shape {y.shape}")
+    return y
+
+
+def _single_blas_thread():
+    """Run BLAS on one thread while fitting and predicting.
+
+    The zoo's matrix products are small (minibatches, 100 components): on a busy 2-core
+    machine a spinning BLAS thread pool made the MLP and the logistic regression up to 30
+    times slower. k-NN and the trees keep their own (OpenMP, joblib) parallelism.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _quietly_fit(model, X, y):
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        # The MLP stops after a fixed number of epochs by design.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+def _fit_predict(name, model, X_train, y_train, X_test, *, with_probabilities, sklearn_version):
+    with _single_blas_thread():
+        start = time.perf_counter()
+        _quietly_fit(model, X_train, y_train)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        if with_probabilities:
+            probabilities = model.predict_proba(X_test)
+            predictions = model.classes_[probabilities.argmax(axis=1)]
+        else:
+            probabilities, predictions = None, model.predict(X_test)
+        predict_seconds = time.perf_counter() - start
+    return ModelResult(name, predictions, probabilities, model.classes_, fit_seconds, predict_seconds)
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return sklearn.__version__
+
+
+def fit_predict(name: str, X_train, y_train, X_test, *, seed: int = 0, cache: bool = True) -> ModelResult:
+    """Fit the model ``name`` of :data:`MODELS` and predict ``X_test``, cached on disk.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+    X_train, X_test : array of shape (n, 28, 28) or (n, 784)
+        Raw images, pixel values 0-255. Models on principal components need more
+        training images than components (100 for the logistic regression).
+    y_train : array of shape (n_train,)
+    seed : int
+        Seeds every random step of the model.
+    cache : bool
+        Read and write the on-disk cache (``cache_dir() / "models"``).
+
+    Returns
+    -------
+    ModelResult
+        Predictions, class probabilities (None for models without them; the predictions
+        are then the model's own), the classes and the fit/predict seconds. A cached
+        result keeps the timings of the run that computed it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.integers(0, 256, size=(120, 28, 28)), np.repeat([0, 1], 60)
+    >>> X[y == 1, :14] = 255
+    >>> result = fit_predict("knn_pca", X[::2], y[::2], X[1::2], cache=False)
+    >>> float(np.mean(result.predictions == y[1::2])), result.probabilities.shape
+    (1.0, (60, 2))
+    """
+    model = build_model(name, seed=seed)
+    X_train, X_test = _pixels(X_train, "X_train"), _pixels(X_test, "X_test")
+    y_train = _labels(y_train, len(X_train), "y_train")
+    arguments = (name, model, X_train, y_train, X_test)
+    options = {"with_probabilities": MODELS[name].gives_probabilities, "sklearn_version": _sklearn_version()}
+    if not cache:
+        return _fit_predict(*arguments, **options)
+    from mnist_analysis.cache import memory
+
+    return memory("models").cache(_fit_predict)(*arguments, **options)
+
+
+def _splitter(n_splits: int, seed: int, grouped: bool):
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    kind = StratifiedGroupKFold if grouped else StratifiedKFold
+    return kind(n_splits=n_splits, shuffle=True, random_state=seed)
+
+
+def _out_of_fold(name, model, X, y, groups, *, n_splits, seed, sklearn_version):
+    from sklearn.base import clone
+
+    classes = np.unique(y)
+    probabilities = np.zeros((len(X), len(classes)))
+    for train, held_out in _splitter(n_splits, seed, groups is not None).split(X, y, groups):
+        with _single_blas_thread():
+            fitted = _quietly_fit(clone(model), X[train], y[train])
+            columns = np.searchsorted(classes, fitted.classes_)
+            probabilities[np.ix_(held_out, columns)] = fitted.predict_proba(X[held_out])
+    return probabilities
+
+
+def out_of_fold_probabilities(name: str, X, y, *, n_splits: int = 5, seed: int = 0, groups=None,
+                              cache: bool = True) -> np.ndarray:
+    """Cross-validated class probabilities: each row predicted by a model that never saw it.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS` whose model gives probabilities.
+    X : array of shape (n, 28, 28) or (n, 784)
+    y : array of shape (n,)
+    n_splits : int
+        Number of folds (stratified by label, shuffled with ``seed``).
+    groups : array of shape (n,), optional
+        Group of each row, for example writer ids: rows of one group are held out
+        together (:class:`sklearn.model_selection.StratifiedGroupKFold`).
+    cache : bool
+        Read and write the on-disk cache (``cache_dir() / "models"``).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, n_classes)
+        Columns in the order of ``np.unique(y)``; each row sums to 1.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.integers(0, 256, size=(90, 784)), np.repeat([0, 1, 2], 30)
+    >>> out_of_fold_probabilities("qda_pca", X, y, n_splits=3, cache=False).shape
+    (90, 3)
+    """
+    if not (isinstance(n_splits, (int, np.integer)) and n_splits >= 2):
+        raise ValueError(f"n_splits: expected an integer of at least 2, found {n_splits!r}")
+    model = build_model(name, seed=seed)
+    if not MODELS[name].gives_probabilities:
+        raise ValueError(f"name: expected a model that gives probabilities, found {name!r} "
+                         f"(choose from {sorted(n for n, s in MODELS.items() if s.gives_probabilities)})")
+    X = _pixels(X, "X")
+    y = _labels(y, len(X))
+    if groups is not None:
+        groups = _labels(groups, len(X), "groups")
+    arguments = (name, model, X, y, groups)
+    options = {"n_splits": int(n_splits), "seed": int(seed), "sklearn_version": _sklearn_version()}
+    if not cache:
+        return _out_of_fold(*arguments, **options)
+    from mnist_analysis.cache import memory
+
+    return memory("models").cache(_out_of_fold)(*arguments, **options)
+
+
+def error_table(results: dict, y_test, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Test error of each :class:`ModelResult` with its interval, timings and published rate.
+
+    Parameters
+    ----------
+    results : dict
+        ``{model name: ModelResult}`` from :func:`fit_predict`.
+    y_test : array of shape (n_test,)
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model, best first: ``description``, ``errors``, ``n``,
+        ``error_percent``, ``ci_low_percent``, ``ci_high_percent`` (Wilson interval),
+        ``fit_seconds``, ``predict_seconds``, ``published_method`` and
+        ``published_error_percent`` (empty when the MNIST page lists no comparable method).
+
+    Examples
+    --------
+    >>> result = ModelResult("knn_pixels", np.array([1, 2, 0, 0]), None, np.arange(3), 1.0, 0.5)
+    >>> error_table({"knn_pixels": result}, [1, 2, 0, 1])[["error_percent", "published_error_percent"]]
+                error_percent  published_error_percent
+    model                                             
+    knn_pixels           25.0                     3.09
+    """
+    from mnist_analysis.evaluation import error_rate_table
+
+    rates = error_rate_table(y_test, {name: r.predictions for name, r in results.items()},
+                             confidence=confidence, method="wilson")
+    table = pd.DataFrame({
+        "description": [MODELS[name].description if name in MODELS else "" for name in rates.index],
+        "errors": rates["errors"], "n": rates["n"],
+        "error_percent": 100 * rates["error_rate"],
+        "ci_low_percent": 100 * rates["ci_low"], "ci_high_percent": 100 * rates["ci_high"],
+        "fit_seconds": [results[name].fit_seconds for name in rates.index],
+        "predict_seconds": [results[name].predict_seconds for name in rates.index],
+    }, index=rates.index)
+    published = published_error_rates().assign(
+        published_method=lambda f: f["method"] + " (" + f["preprocessing"] + ")").set_index("model")
+    table["published_method"] = published["published_method"].reindex(table.index)
+    table["published_error_percent"] = published["error_percent"].reindex(table.index)
+    return table

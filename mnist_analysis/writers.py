@@ -1,0 +1,889 @@
+"""Writers and writer groups: summaries, writer-clustered statistics and writer-grouped experiments.
+
+MNIST digits come in clumps: each NIST writer filled in a form with about a hundred digits,
+and digits of one hand share a style. Statistics that treat digits as independent then
+claim too much precision. The helpers here take the writer seriously:
+
+- :func:`group_summary`, :func:`writer_summary`, :func:`shared_writers` and
+  :func:`block_composition` describe who wrote what, in which split and where in its order;
+- :func:`clustered_bootstrap_ci` and :func:`group_difference_ci` resample *writers*, not
+  digits; :func:`bootstrap_ci` is the naive digit-level bootstrap, for comparison;
+- :func:`variance_components` and :func:`variance_table` split a measurement's variance into
+  between-writer and within-writer parts and give the design effect;
+- :func:`compare_groups` sets census against student measurements with effect sizes, and
+  :func:`group_mean_images` gives each group's mean image of every class;
+- :func:`writer_folds` gives cross-validation folds that never split a writer and
+  :func:`group_separability` measures how well pixels tell the two groups apart;
+- :func:`error_rates_by_group` gives each model's error rate per group with clustered
+  intervals; :func:`writer_error_table`, :func:`lorenz_curve`, :func:`gini` and
+  :func:`error_concentration` show how errors pile up on a few writers;
+- :func:`domain_shift` trains on one group and tests on the other at equal training sizes.
+
+Writer groups follow :mod:`mnist_analysis.data`: ``census`` (NIST HSF series 0, Census
+Bureau employees) and ``student`` (series 4, high-school students).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+#: Columns of :func:`mnist_analysis.measurements.measure` that describe a writer's style.
+STYLE_COLUMNS = ("ink", "thickness", "slant_deg", "bbox_width", "bbox_height")
+
+
+# --------------------------------------------------------------------------- checks
+def _vector(values, name: str, n: int | None = None) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, found shape {values.shape}")
+    if n is not None and len(values) != n:
+        raise ValueError(f"{name}: expected {n} values (one per row), found {len(values)}")
+    return values
+
+
+def _rows(values, name: str = "values") -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim == 0 or len(values) == 0:
+        raise ValueError(f"{name}: expected at least one row, found shape {values.shape}")
+    return values
+
+
+def _check_confidence(confidence):
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise ValueError(f"confidence: expected a number between 0 and 1, found {confidence!r}")
+
+
+def _check_positive_int(value, name: str, minimum: int = 1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: expected an integer of at least {minimum}, found {value!r}")
+    return int(value)
+
+
+def _check_frame(frame, columns=("split", "writer_id", "writer_group")):
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame: expected a DataFrame from load_frame, found {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame: expected columns {list(columns)}, missing {missing}")
+    return frame
+
+
+# --------------------------------------------------------------------------- composition
+def group_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Digits and distinct writers of each writer group in each split.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows of :func:`mnist_analysis.load_frame` (columns ``split``, ``writer_id``,
+        ``writer_group``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (split, writer_group); columns ``digits``, ``writers``,
+        ``digits_per_writer`` (median) and ``share_of_split`` (fraction of the split's digits).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"split": ["train"] * 4 + ["test"] * 2, "writer_id": [1, 1, 2, 3, 4, 5],
+    ...                       "writer_group": ["census", "census", "census", "student", "student", "census"]})
+    >>> group_summary(frame).loc["train", ["digits", "writers"]].to_dict("index")
+    {'census': {'digits': 3, 'writers': 2}, 'student': {'digits': 1, 'writers': 1}}
+    """
+    _check_frame(frame)
+    per_writer = frame.groupby(["split", "writer_group", "writer_id"], observed=True).size()
+    summary = per_writer.groupby(level=["split", "writer_group"], observed=True).agg(
+        digits="sum", writers="size", digits_per_writer="median")
+    split_totals = summary.groupby(level="split", observed=True)["digits"].transform("sum")
+    summary["share_of_split"] = summary["digits"] / split_totals
+    return summary
+
+
+def writer_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per writer: group, digits in each split and number of distinct classes written.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"split": ["train", "train", "test"], "writer_id": [7, 7, 9],
+    ...                       "writer_group": ["census", "census", "student"], "label": [1, 2, 1]})
+    >>> writer_summary(frame).loc[7].astype(str).tolist()
+    ['census', '2', '0', '2', '2']
+    """
+    _check_frame(frame, ("split", "writer_id", "writer_group", "label"))
+    counts = pd.crosstab(frame["writer_id"], frame["split"].astype(str))
+    counts = counts.reindex(columns=["train", "test"], fill_value=0)
+    counts.columns.name = None
+    grouped = frame.groupby("writer_id")
+    table = pd.DataFrame({"writer_group": grouped["writer_group"].first().astype(str)})
+    table = table.join(counts)
+    table["digits"] = grouped.size()
+    table["classes"] = grouped["label"].nunique()
+    return table
+
+
+def shared_writers(frame: pd.DataFrame) -> np.ndarray:
+    """Writer ids with digits in both the training and the test split (sorted).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"split": ["train", "test", "test"], "writer_id": [1, 1, 2],
+    ...                       "writer_group": ["census"] * 3})
+    >>> shared_writers(frame).tolist()
+    [1]
+    """
+    _check_frame(frame)
+    split = frame["split"].astype(str)
+    return np.intersect1d(frame.loc[split == "train", "writer_id"].unique(),
+                          frame.loc[split == "test", "writer_id"].unique())
+
+
+def block_composition(frame: pd.DataFrame, *, split: str = "test", block_size: int = 5000) -> pd.DataFrame:
+    """Writer-group counts in consecutive blocks of a split's native order.
+
+    Rows of ``frame`` are placed by their ``index`` column (position within the split),
+    so a sample of the split keeps its blocks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``block`` (for example ``"0-4,999"``), one column per writer group, plus
+        ``total`` and ``student_share``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"split": ["test"] * 4, "index": [0, 1, 2, 3], "writer_id": [1, 1, 2, 2],
+    ...                       "writer_group": ["student", "student", "census", "census"]})
+    >>> block_composition(frame, block_size=2)[["census", "student"]]
+    writer_group  census  student
+    block                        
+    0-1                0        2
+    2-3                2        0
+    """
+    _check_frame(frame, ("split", "index", "writer_id", "writer_group"))
+    block_size = _check_positive_int(block_size, "block_size")
+    rows = frame[frame["split"].astype(str) == split]
+    if rows.empty:
+        raise ValueError(f"split: no rows of split {split!r} in frame")
+    block = rows["index"].to_numpy() // block_size
+    names = {b: f"{b * block_size:,}-{(b + 1) * block_size - 1:,}" for b in np.unique(block)}
+    groups = rows["writer_group"].astype(str)
+    table = pd.crosstab(pd.Series([names[b] for b in block], index=rows.index, name="block"), groups)
+    table = table.reindex(index=[names[b] for b in sorted(names)], columns=sorted(set(groups) | {"census", "student"}),
+                          fill_value=0)
+    table.columns.name = "writer_group"
+    table["total"] = table[["census", "student"]].sum(axis=1)
+    table["student_share"] = table["student"] / table["total"]
+    return table
+
+
+# --------------------------------------------------------------------------- bootstrap
+_CHUNK_CELLS = 4_000_000  # resamples x clusters held in memory at once
+
+
+def _bootstrap_weights(n_clusters: int, n_boot: int, seed):
+    """Yield (chunk, n_clusters) counts: how often each cluster is drawn in each resample.
+
+    Each resample draws ``n_clusters`` clusters uniformly with replacement; resamples come
+    in chunks so that memory stays bounded when every digit is its own cluster.
+    """
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, _CHUNK_CELLS // max(n_clusters, 1))
+    for start in range(0, n_boot, per_chunk):
+        size = min(per_chunk, n_boot - start)
+        draws = rng.integers(0, n_clusters, size=(size, n_clusters))
+        flat = (draws + n_clusters * np.arange(size)[:, None]).ravel()
+        yield np.bincount(flat, minlength=size * n_clusters).reshape(size, n_clusters)
+
+
+def _resampled_totals(per_cluster, n_boot: int, seed) -> np.ndarray:
+    """(n_boot, m) totals of ``per_cluster`` (k, m) columns over cluster-bootstrap resamples."""
+    return np.concatenate([weights @ per_cluster for weights in _bootstrap_weights(len(per_cluster), n_boot, seed)])
+
+
+def _interval(estimate, replicates, confidence, n, n_groups) -> dict:
+    replicates = np.asarray(replicates, dtype=float)
+    replicates = replicates[np.isfinite(replicates)]
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(replicates, [tail, 1 - tail]) if len(replicates) else (np.nan, np.nan)
+    return {"estimate": float(estimate), "ci_low": float(low), "ci_high": float(high),
+            "n": int(n), "n_groups": int(n_groups)}
+
+
+def clustered_bootstrap_ci(values, groups, statistic=np.mean, *, n_boot: int = 2000, seed=0,
+                           confidence: float = 0.95) -> dict:
+    """Percentile bootstrap interval of ``statistic(values)`` that resamples whole groups (writers).
+
+    Each resample draws as many groups as there are, with replacement, and keeps every row
+    of each drawn group (a group drawn twice contributes its rows twice). Rows of a writer
+    move together, so the interval reflects how much the statistic depends on *which
+    writers* were sampled, not only on which digits.
+
+    Parameters
+    ----------
+    values : array of shape (n,) or (n, k)
+        One row per digit. ``statistic`` receives a resampled array of the same kind.
+    groups : array of shape (n,)
+        Group (writer id) of each row.
+    statistic : callable, default numpy.mean
+        Maps a values array to a number. ``np.mean`` (and ``np.nanmean``) of 1-D values take
+        a fast exact path through per-group sums.
+    n_boot : int
+        Number of resamples.
+    seed : int or numpy.random.Generator
+    confidence : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    dict
+        ``estimate`` (the statistic on the data), ``ci_low``, ``ci_high``, ``n`` (rows) and
+        ``n_groups``.
+
+    Examples
+    --------
+    >>> values = np.array([1.0, 1.2, 0.9, 3.0, 3.1, 2.9, 2.0, 2.2])
+    >>> writers = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    >>> ci = clustered_bootstrap_ci(values, writers, n_boot=500, seed=0)
+    >>> round(ci["estimate"], 4), ci["ci_low"] < ci["estimate"] < ci["ci_high"], ci["n_groups"]
+    (2.0375, True, 3)
+    """
+    values = _rows(values)
+    groups = _vector(groups, "groups", len(values))
+    n_boot = _check_positive_int(n_boot, "n_boot")
+    _check_confidence(confidence)
+    if not callable(statistic):
+        raise TypeError(f"statistic: expected a callable, found {type(statistic).__name__}")
+    codes, n_groups = pd.factorize(groups)[0], len(pd.unique(groups))
+    estimate = statistic(values)
+    if values.ndim == 1 and statistic in (np.mean, np.nanmean):
+        finite = np.isfinite(values.astype(float)) if statistic is np.nanmean else np.ones(len(values), bool)
+        sums = np.bincount(codes[finite], weights=values[finite].astype(float), minlength=n_groups)
+        counts = np.bincount(codes[finite], minlength=n_groups).astype(float)
+        if statistic is np.mean and not np.isfinite(sums).all():
+            replicates = np.full(n_boot, np.nan)
+        else:
+            totals = _resampled_totals(np.column_stack([sums, counts]), n_boot, seed)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                replicates = totals[:, 0] / totals[:, 1]
+    else:
+        order = np.argsort(codes, kind="stable")
+        sorted_values, sorted_codes = values[order], codes[order]
+        replicates = np.array([statistic(np.repeat(sorted_values, w[sorted_codes], axis=0))
+                               for chunk in _bootstrap_weights(n_groups, n_boot, seed) for w in chunk])
+    return _interval(estimate, replicates, confidence, len(values), n_groups)
+
+
+def bootstrap_ci(values, statistic=np.mean, *, n_boot: int = 2000, seed=0, confidence: float = 0.95) -> dict:
+    """The naive bootstrap: resample digits as if they were independent.
+
+    The same as :func:`clustered_bootstrap_ci` with every row its own group; kept to show
+    how much narrower (and overconfident) it is when digits of a writer are alike.
+
+    Examples
+    --------
+    >>> ci = bootstrap_ci(np.arange(10.0), n_boot=500, seed=0)
+    >>> ci["estimate"], ci["n_groups"]
+    (4.5, 10)
+    """
+    values = _rows(values)
+    return clustered_bootstrap_ci(values, np.arange(len(values)), statistic, n_boot=n_boot, seed=seed,
+                                  confidence=confidence)
+
+
+def group_difference_ci(values, writers, group, *, first: str = "census", second: str = "student",
+                        n_boot: int = 2000, seed=0, confidence: float = 0.95) -> dict:
+    """Difference of means ``mean(second) - mean(first)`` with a writer-clustered bootstrap interval.
+
+    Writers are resampled with replacement, all at once; a writer keeps all its rows, in
+    whichever group each row belongs to (a writer may appear in both groups, for example
+    in two halves of the test set). NaN values are ignored.
+
+    Parameters
+    ----------
+    values : array of shape (n,)
+    writers : array of shape (n,)
+        Writer (cluster) of each row.
+    group : array of shape (n,)
+        Group of each row; rows outside ``first`` and ``second`` are ignored.
+
+    Returns
+    -------
+    dict
+        ``first_mean``, ``second_mean``, ``estimate`` (the difference), ``ci_low``,
+        ``ci_high``, ``n``, ``n_groups`` (writers).
+
+    Examples
+    --------
+    >>> values = np.array([1.0, 1.0, 1.2, 3.0, 3.2, 2.8])
+    >>> result = group_difference_ci(values, [0, 0, 1, 2, 2, 3], ["a"] * 3 + ["b"] * 3,
+    ...                              first="a", second="b", n_boot=200)
+    >>> round(result["estimate"], 4), result["ci_low"] > 0
+    (1.9333, True)
+    """
+    values = _vector(values, "values").astype(float)
+    writers = _vector(writers, "writers", len(values))
+    group = _vector(group, "group", len(values)).astype(str)
+    n_boot = _check_positive_int(n_boot, "n_boot")
+    _check_confidence(confidence)
+    for name, label in (("first", first), ("second", second)):
+        if not np.any(group == label):
+            raise ValueError(f"{name}: no row of group {label!r}; groups present: {sorted(set(group))}")
+    keep = np.isin(group, [first, second]) & np.isfinite(values)
+    codes, uniques = pd.factorize(writers[keep])
+    n_writers = len(uniques)
+    is_second = group[keep] == second
+    sums = np.column_stack([np.bincount(codes, weights=values[keep] * (is_second == s), minlength=n_writers)
+                            for s in (False, True)])
+    counts = np.column_stack([np.bincount(codes, weights=(is_second == s).astype(float), minlength=n_writers)
+                              for s in (False, True)])
+    totals = _resampled_totals(np.column_stack([sums, counts]), n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = totals[:, :2] / totals[:, 2:]
+    first_mean, second_mean = sums.sum(axis=0) / counts.sum(axis=0)
+    result = _interval(second_mean - first_mean, means[:, 1] - means[:, 0], confidence, keep.sum(), n_writers)
+    return {"first_mean": float(first_mean), "second_mean": float(second_mean), **result}
+
+
+# --------------------------------------------------------------------------- variance
+def _centred_within(values, adjust_for):
+    """Subtract the mean of each level of ``adjust_for`` (for example the digit class)."""
+    if adjust_for is None:
+        return values
+    adjust_for = _vector(adjust_for, "adjust_for", len(values))
+    return values - pd.Series(values).groupby(adjust_for).transform("mean").to_numpy()
+
+
+def variance_components(values, writers, *, adjust_for=None) -> dict:
+    """Split the variance of a measurement into between-writer and within-writer parts.
+
+    One-way random-effects ANOVA estimates (unbalanced groups): the between-writer
+    variance ``(MSB - MSW) / n0`` (floored at 0) and the within-writer variance ``MSW``.
+    Their ratio gives the intraclass correlation ``icc``, and the design effect
+    ``1 + (m - 1) * icc``, with ``m = sum(n_i**2) / n`` the digit-weighted writer size,
+    tells how much larger the variance of a mean is than if digits were independent:
+    the naive standard error must be multiplied by ``sqrt(design_effect)``.
+
+    Parameters
+    ----------
+    values : array of shape (n,)
+        NaN rows are left out.
+    writers : array of shape (n,)
+    adjust_for : array of shape (n,), optional
+        Centre ``values`` within each level first (for example the digit class, so that
+        a writer's share of wide zeros does not count as style).
+
+    Returns
+    -------
+    dict
+        ``between``, ``within``, ``icc``, ``mean_writer_size`` (``m``), ``design_effect``,
+        ``effective_n`` (``n / design_effect``), ``n`` and ``n_writers``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> writers = np.repeat(np.arange(200), 20)
+    >>> values = rng.normal(0, 2, 200)[writers] + rng.normal(0, 1, len(writers))
+    >>> result = variance_components(values, writers)
+    >>> round(result["icc"], 1), result["design_effect"] > 10
+    (0.8, True)
+    """
+    values = _vector(values, "values").astype(float)
+    writers = _vector(writers, "writers", len(values))
+    values = _centred_within(values, adjust_for)
+    keep = np.isfinite(values)
+    values, writers = values[keep], writers[keep]
+    codes, uniques = pd.factorize(writers)
+    k, n = len(uniques), len(values)
+    if k < 2 or n <= k:
+        raise ValueError(f"writers: expected at least 2 writers and more rows than writers, found {k} writers "
+                         f"and {n} rows")
+    sizes = np.bincount(codes, minlength=k).astype(float)
+    means = np.bincount(codes, weights=values, minlength=k) / sizes
+    grand = values.mean()
+    msb = np.sum(sizes * (means - grand) ** 2) / (k - 1)
+    msw = np.sum((values - means[codes]) ** 2) / (n - k)
+    n0 = (n - np.sum(sizes**2) / n) / (k - 1)
+    between = max((msb - msw) / n0, 0.0)
+    total = between + msw
+    icc = between / total if total > 0 else 0.0
+    mean_size = float(np.sum(sizes**2) / n)
+    design_effect = 1 + (mean_size - 1) * icc
+    return {"between": float(between), "within": float(msw), "icc": float(icc), "mean_writer_size": mean_size,
+            "design_effect": float(design_effect), "effective_n": float(n / design_effect), "n": int(n),
+            "n_writers": int(k)}
+
+
+def variance_table(measurements: pd.DataFrame, writers, columns=STYLE_COLUMNS, *, adjust_for=None) -> pd.DataFrame:
+    """:func:`variance_components` of several measurement columns, one row per column.
+
+    Adds ``se_inflation = sqrt(design_effect)``: the factor by which a confidence interval
+    that treats digits as independent is too narrow.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> writers = np.repeat(np.arange(50), 10)
+    >>> table = pd.DataFrame({"a": rng.normal(size=50)[writers], "b": rng.normal(size=500)})
+    >>> variance_table(table, writers, ["a", "b"])["icc"].round(1).tolist()
+    [1.0, 0.0]
+    """
+    _check_columns(measurements, columns)
+    rows = {c: variance_components(measurements[c].to_numpy(), writers, adjust_for=adjust_for) for c in columns}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "measurement"
+    table["se_inflation"] = np.sqrt(table["design_effect"])
+    return table
+
+
+def _check_columns(measurements, columns):
+    if not isinstance(measurements, pd.DataFrame):
+        raise TypeError(f"measurements: expected a DataFrame, found {type(measurements).__name__}")
+    missing = [c for c in columns if c not in measurements.columns]
+    if missing:
+        raise ValueError(f"columns: {missing} not in measurements (columns: {list(measurements.columns)})")
+
+
+def compare_groups(measurements: pd.DataFrame, writers, group, columns=STYLE_COLUMNS, *, first: str = "census",
+                   second: str = "student", n_boot: int = 2000, seed=0, confidence: float = 0.95) -> pd.DataFrame:
+    """Census against student for each measurement: means, difference, effect size and intervals.
+
+    Parameters
+    ----------
+    measurements : pandas.DataFrame
+        One row per digit (for example from :func:`mnist_analysis.measurements.measure`).
+    writers, group : array of shape (n,)
+        Writer id and writer group of each row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per column: ``first_mean``, ``second_mean``, ``difference``
+        (``second - first``), ``ci_low``/``ci_high`` (writer-clustered bootstrap),
+        ``naive_ci_low``/``naive_ci_high`` (the usual normal interval that treats digits as
+        independent, ``difference ± z * sqrt(s1²/n1 + s2²/n2)``), ``width_ratio`` (clustered
+        over naive width), ``cohens_d`` (difference over the pooled standard deviation) and
+        its clustered interval ``d_ci_low``/``d_ci_high``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> writers = np.repeat(np.arange(40), 25)
+    >>> group = np.where(writers < 20, "census", "student")
+    >>> table = pd.DataFrame({"ink": rng.normal(size=40)[writers] + (group == "student")})
+    >>> row = compare_groups(table, writers, group, ["ink"], n_boot=300).loc["ink"]
+    >>> bool(row["ci_high"] - row["ci_low"] > row["naive_ci_high"] - row["naive_ci_low"])
+    True
+    """
+    _check_columns(measurements, columns)
+    writers = _vector(writers, "writers", len(measurements))
+    group = _vector(group, "group", len(measurements)).astype(str)
+    _check_confidence(confidence)
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + confidence / 2)
+    rows = {}
+    for column in columns:
+        values = measurements[column].to_numpy(dtype=float)
+        clustered = group_difference_ci(values, writers, group, first=first, second=second,
+                                        n_boot=n_boot, seed=seed, confidence=confidence)
+        a, b = values[(group == first) & np.isfinite(values)], values[(group == second) & np.isfinite(values)]
+        pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
+        naive_half_width = z * np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+        difference = clustered["estimate"]
+        rows[column] = {
+            "first_mean": clustered["first_mean"], "second_mean": clustered["second_mean"],
+            "difference": difference, "ci_low": clustered["ci_low"], "ci_high": clustered["ci_high"],
+            "naive_ci_low": difference - naive_half_width, "naive_ci_high": difference + naive_half_width,
+            "width_ratio": (clustered["ci_high"] - clustered["ci_low"]) / (2 * naive_half_width),
+            "cohens_d": difference / pooled if pooled > 0 else np.nan,
+            "d_ci_low": clustered["ci_low"] / pooled if pooled > 0 else np.nan,
+            "d_ci_high": clustered["ci_high"] / pooled if pooled > 0 else np.nan,
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "measurement"
+    return table.rename(columns={"first_mean": f"{first}_mean", "second_mean": f"{second}_mean"})
+
+
+def group_mean_images(images, labels, group) -> dict:
+    """Mean image of each class for each group: ``{group: array (n_classes, height, width)}``.
+
+    Classes are those of ``np.unique(labels)``; a class missing from a group gives NaN.
+
+    Examples
+    --------
+    >>> images = np.stack([np.zeros((2, 2)), np.ones((2, 2)), np.full((2, 2), 3.0)])
+    >>> means = group_mean_images(images, [0, 0, 0], ["a", "b", "b"])
+    >>> means["b"][0].tolist()
+    [[2.0, 2.0], [2.0, 2.0]]
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images: expected an array of shape (n, height, width), found shape {images.shape}")
+    labels = _vector(labels, "labels", len(images))
+    group = _vector(group, "group", len(images)).astype(str)
+    classes = np.unique(labels)
+    means = {}
+    for g in sorted(set(group)):
+        rows = group == g
+        means[g] = np.stack([images[rows & (labels == c)].mean(axis=0, dtype=np.float64)
+                             if np.any(rows & (labels == c)) else np.full(images.shape[1:], np.nan)
+                             for c in classes])
+    return means
+
+
+# --------------------------------------------------------------------------- cross-validation
+def writer_folds(labels, writers, *, n_splits: int = 5, seed: int = 0) -> list:
+    """Cross-validation folds that keep each writer's digits on one side, stratified by label.
+
+    Uses :class:`sklearn.model_selection.StratifiedGroupKFold` (shuffled with ``seed``), the
+    same splitter as :func:`mnist_analysis.models.out_of_fold_probabilities` with ``groups``.
+
+    Returns
+    -------
+    list of (train_positions, test_positions)
+        Positions into ``labels``; every row is in exactly one test fold.
+
+    Examples
+    --------
+    >>> writers = np.repeat(np.arange(10), 4)
+    >>> folds = writer_folds(np.tile([0, 1], 20), writers, n_splits=5)
+    >>> len(folds), max(len(set(writers[tr]) & set(writers[te])) for tr, te in folds)
+    (5, 0)
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    labels = _vector(labels, "labels")
+    writers = _vector(writers, "writers", len(labels))
+    n_splits = _check_positive_int(n_splits, "n_splits", 2)
+    if len(np.unique(writers)) < n_splits:
+        raise ValueError(f"n_splits: expected at most the number of writers ({len(np.unique(writers))}), "
+                         f"found {n_splits}")
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels, writers))
+
+
+def writers_split_across_folds(folds, writers) -> np.ndarray:
+    """Writer ids that appear on both the training and the test side of some fold (sorted).
+
+    Empty for :func:`writer_folds`; typically most writers for an ordinary K-fold.
+
+    Examples
+    --------
+    >>> writers = np.array([0, 0, 1, 1])
+    >>> writers_split_across_folds([(np.array([0, 2]), np.array([1, 3]))], writers).tolist()
+    [0, 1]
+    """
+    writers = np.asarray(writers)
+    shared = [np.intersect1d(writers[train], writers[test]) for train, test in folds]
+    return np.unique(np.concatenate(shared)) if shared else np.array([], dtype=writers.dtype)
+
+
+def group_separability(images, group, writers, *, model: str = "logistic_regression", positive: str = "student",
+                       n_splits: int = 5, seed: int = 0, cache: bool = True) -> dict:
+    """How well pixels alone tell the writer groups apart: ROC AUC under writer-grouped CV.
+
+    Out-of-fold probabilities come from :func:`mnist_analysis.models.out_of_fold_probabilities`
+    with ``groups=writers``, so no writer is in both the training and the held-out part
+    of a fold (a model cannot win by recognising a writer's hand).
+
+    Returns
+    -------
+    dict
+        ``auc``, ``probabilities`` (of ``positive``, one per image) and ``n``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> writers = np.repeat(np.arange(20), 5)
+    >>> group = np.where(writers < 10, "census", "student")
+    >>> images = rng.integers(0, 100, size=(100, 28, 28))
+    >>> images[group == "student", :, :5] = 255
+    >>> group_separability(images, group, writers, model="knn_pixels", cache=False)["auc"]
+    1.0
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from mnist_analysis.models import out_of_fold_probabilities
+
+    group = _vector(group, "group", len(images)).astype(str)
+    writers = _vector(writers, "writers", len(images))
+    if positive not in set(group) or len(set(group)) != 2:
+        raise ValueError(f"group: expected two groups including positive={positive!r}, found {sorted(set(group))}")
+    target = (group == positive).astype(np.int64)
+    probabilities = out_of_fold_probabilities(model, images, target, n_splits=n_splits, seed=seed,
+                                              groups=writers, cache=cache)[:, 1]
+    return {"auc": float(roc_auc_score(target, probabilities)), "probabilities": probabilities, "n": len(target)}
+
+
+# --------------------------------------------------------------------------- errors
+def error_rates_by_group(y_true, predictions, writers, group, *, first: str = "census", second: str = "student",
+                         n_boot: int = 2000, seed=0, confidence: float = 0.95) -> pd.DataFrame:
+    """Error rate of each model in each writer group, with writer-clustered bootstrap intervals.
+
+    Parameters
+    ----------
+    y_true : array of shape (n,)
+    predictions : mapping
+        ``{model name: predicted labels (n,)}``.
+    writers, group : array of shape (n,)
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model, best overall first: for each group ``<group>_error``,
+        ``<group>_low``, ``<group>_high``; then ``difference`` (``second - first``) with
+        ``difference_low``/``difference_high`` and ``ratio`` (``second / first``).
+
+    Examples
+    --------
+    >>> y = np.zeros(8, int); writers = np.arange(8) // 2; group = np.repeat(["census", "student"], 4)
+    >>> table = error_rates_by_group(y, {"m": [0, 0, 0, 1, 1, 1, 0, 1]}, writers, group, n_boot=100)
+    >>> table.loc["m", ["census_error", "student_error", "difference"]].tolist()
+    [0.25, 0.75, 0.5]
+    """
+    y_true = _vector(y_true, "y_true")
+    writers = _vector(writers, "writers", len(y_true))
+    group = _vector(group, "group", len(y_true)).astype(str)
+    if not predictions:
+        raise ValueError("predictions: expected a non-empty mapping of model name to predicted labels")
+    rows = {}
+    for name, predicted in predictions.items():
+        wrong = (_vector(predicted, f"predictions[{name!r}]", len(y_true)) != y_true).astype(float)
+        row = {}
+        for label in (first, second):
+            rows_of_group = group == label
+            ci = clustered_bootstrap_ci(wrong[rows_of_group], writers[rows_of_group], n_boot=n_boot, seed=seed,
+                                        confidence=confidence)
+            row.update({f"{label}_error": ci["estimate"], f"{label}_low": ci["ci_low"], f"{label}_high": ci["ci_high"]})
+        difference = group_difference_ci(wrong, writers, group, first=first, second=second, n_boot=n_boot, seed=seed,
+                                         confidence=confidence)
+        row.update({"difference": difference["estimate"], "difference_low": difference["ci_low"],
+                    "difference_high": difference["ci_high"],
+                    "ratio": row[f"{second}_error"] / row[f"{first}_error"] if row[f"{first}_error"] > 0 else np.nan,
+                    "overall_error": float(wrong.mean())})
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_values("overall_error", kind="stable")
+    table.index.name = "model"
+    return table
+
+
+
+def writer_error_table(errors, writers, group=None) -> pd.DataFrame:
+    """Digits, errors and error rate of each writer, worst error rate first.
+
+    Parameters
+    ----------
+    errors : array of bool, shape (n,)
+        True where a model misclassified the digit.
+    writers : array of shape (n,)
+    group : array of shape (n,), optional
+        Writer group of each row, copied into a ``writer_group`` column.
+
+    Examples
+    --------
+    >>> writer_error_table([True, False, False, True, True], [1, 1, 1, 2, 2])
+               digits  errors  error_rate
+    writer_id                            
+    2               2       2    1.000000
+    1               3       1    0.333333
+    """
+    errors = _vector(errors, "errors").astype(bool)
+    writers = _vector(writers, "writers", len(errors))
+    data = pd.DataFrame({"writer_id": writers, "error": errors})
+    if group is not None:
+        data["writer_group"] = _vector(group, "group", len(errors)).astype(str)
+    grouped = data.groupby("writer_id")
+    table = pd.DataFrame({"digits": grouped.size(), "errors": grouped["error"].sum().astype(int)})
+    table["error_rate"] = table["errors"] / table["digits"]
+    if group is not None:
+        table["writer_group"] = grouped["writer_group"].first()
+    return table.sort_values(["error_rate", "digits"], ascending=[False, False], kind="stable")
+
+
+def lorenz_curve(amounts, weights=None) -> pd.DataFrame:
+    """Lorenz (concentration) curve: share of ``amounts`` held by the lowest share of units.
+
+    Units (writers) are sorted by ``amounts / weights`` ascending; the curve runs from
+    (0, 0) to (1, 1). With ``weights`` (for example digits per writer) the horizontal axis is
+    the share of weight (digits) rather than of writers, so writers who wrote more count more.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``population_share`` and ``amount_share``, starting at 0.
+
+    Examples
+    --------
+    >>> lorenz_curve([0, 0, 0, 4]).round(2).values.tolist()
+    [[0.0, 0.0], [0.25, 0.0], [0.5, 0.0], [0.75, 0.0], [1.0, 1.0]]
+    """
+    amounts = _vector(amounts, "amounts").astype(float)
+    weights = np.ones_like(amounts) if weights is None else _vector(weights, "weights", len(amounts)).astype(float)
+    if np.any(amounts < 0) or np.any(weights <= 0):
+        raise ValueError("amounts, weights: expected amounts >= 0 and weights > 0")
+    if amounts.sum() <= 0:
+        raise ValueError("amounts: expected a positive total, found 0")
+    order = np.argsort(amounts / weights, kind="stable")
+    population = np.concatenate([[0.0], np.cumsum(weights[order]) / weights.sum()])
+    share = np.concatenate([[0.0], np.cumsum(amounts[order]) / amounts.sum()])
+    return pd.DataFrame({"population_share": population, "amount_share": share})
+
+
+def gini(amounts, weights=None) -> float:
+    """Gini coefficient of ``amounts`` over units: 0 when spread evenly, near 1 when one unit holds all.
+
+    Twice the area between the diagonal and :func:`lorenz_curve`.
+
+    Examples
+    --------
+    >>> gini([1, 1, 1, 1]), gini([0, 0, 0, 4])
+    (0.0, 0.75)
+    """
+    curve = lorenz_curve(amounts, weights)
+    x, y = curve["population_share"].to_numpy(), curve["amount_share"].to_numpy()
+    area = np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2)
+    return round(float(1 - 2 * area), 12)
+
+
+def error_concentration(errors, writers, *, top_share: float = 0.1, n_sim: int = 200, seed=0) -> dict:
+    """How concentrated errors are on a few writers, against chance.
+
+    Compares the digit-weighted Gini coefficient of errors per writer with the Gini that
+    errors would reach if every digit had the same error probability (binomial errors per
+    writer, ``n_sim`` simulations): even random errors look concentrated when they are rare.
+
+    Returns
+    -------
+    dict
+        ``gini``, ``null_gini`` (mean under chance), ``null_gini_high`` (its 97.5th
+        percentile), ``top_writers`` (how many writers make up the worst ``top_share`` of
+        writers), ``top_error_share`` (their share of errors), ``top_digit_share`` (their
+        share of digits), ``errors``, ``writers``.
+
+    Examples
+    --------
+    >>> writers = np.repeat(np.arange(50), 20)
+    >>> errors = np.zeros(1000, bool); errors[:40] = True  # two writers make every error
+    >>> result = error_concentration(errors, writers, n_sim=50)
+    >>> result["gini"] > result["null_gini_high"], result["top_error_share"]
+    (True, 1.0)
+    """
+    table = writer_error_table(errors, writers)
+    if table["errors"].sum() == 0:
+        raise ValueError("errors: expected at least one error, found none")
+    if not 0 < top_share <= 1:
+        raise ValueError(f"top_share: expected a fraction in (0, 1], found {top_share!r}")
+    n_sim = _check_positive_int(n_sim, "n_sim")
+    digits, counts = table["digits"].to_numpy(), table["errors"].to_numpy()
+    observed = gini(counts, digits)
+    rng = np.random.default_rng(seed)
+    rate = counts.sum() / digits.sum()
+    simulated = rng.binomial(digits, rate, size=(n_sim, len(digits)))
+    null = np.array([gini(s, digits) for s in simulated if s.sum() > 0])
+    top = max(1, round(top_share * len(table)))
+    return {"gini": observed, "null_gini": float(null.mean()), "null_gini_high": float(np.quantile(null, 0.975)),
+            "top_writers": top, "top_error_share": float(counts[:top].sum() / counts.sum()),
+            "top_digit_share": float(digits[:top].sum() / digits.sum()),
+            "errors": int(counts.sum()), "writers": len(table)}
+
+
+def plot_lorenz(curves: dict, *, ax=None, title: str | None = "Concentration of errors across writers"):
+    """Draw ``{name: lorenz_curve(...)}`` with the line of equality; return the Axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = plot_lorenz({"model": lorenz_curve([0, 1, 3], [2, 2, 2])})
+    >>> len(ax.lines), ax.get_xlabel()
+    (2, 'share of digits (writers sorted by error rate)')
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(f"curves: expected a non-empty dict of name to lorenz_curve, found {type(curves).__name__}")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="errors spread evenly")
+    for name, curve in curves.items():
+        ax.plot(curve["population_share"], curve["amount_share"], label=name)
+    ax.set_xlabel("share of digits (writers sorted by error rate)")
+    ax.set_ylabel("share of errors")
+    ax.legend(fontsize=8)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+# --------------------------------------------------------------------------- domain shift
+def domain_shift(images, labels, group, is_train, writers, *, model: str = "knn_pca", train_size: int | None = None,
+                 groups=("census", "student"), n_boot: int = 1000, seed: int = 0, cache: bool = True) -> pd.DataFrame:
+    """Train on one writer group, on the other, and on a half-and-half mix, at equal training sizes.
+
+    Each training set draws ``train_size`` training rows (default: the size of the smaller
+    group's training rows) from one group, the other, or half from each (seeded). Every
+    model predicts all test rows; errors are reported per test group with
+    writer-clustered bootstrap intervals. Fits go through
+    :func:`mnist_analysis.models.fit_predict` and are cached.
+
+    Parameters
+    ----------
+    images : array of shape (n, 28, 28)
+    labels, group, writers : array of shape (n,)
+    is_train : array of bool, shape (n,)
+        True for training rows, False for test rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (trained_on, tested_on): ``train_size``, ``errors``, ``n``,
+        ``error_rate``, ``ci_low``, ``ci_high``; ``tested_on`` includes ``"all"``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.tile([0, 1], 40); images = rng.integers(0, 60, size=(80, 28, 28))
+    >>> images[labels == 1, 10:18] = 255
+    >>> group = np.repeat(["census", "student"], 40); writers = np.arange(80) // 4
+    >>> table = domain_shift(images, labels, group, np.arange(80) % 4 != 0, writers, model="knn_pixels", n_boot=50,
+    ...                      cache=False)
+    >>> float(table.loc[("mixed", "all"), "error_rate"]), len(table)
+    (0.0, 9)
+    """
+    from mnist_analysis.models import fit_predict
+
+    images = np.asarray(images)
+    labels = _vector(labels, "labels", len(images))
+    group = _vector(group, "group", len(images)).astype(str)
+    is_train = _vector(is_train, "is_train", len(images)).astype(bool)
+    writers = _vector(writers, "writers", len(images))
+    first, second = groups
+    pools = {g: np.flatnonzero(is_train & (group == g)) for g in groups}
+    smallest = min(len(p) for p in pools.values())
+    if smallest < 2:
+        found = [len(p) for p in pools.values()]
+        raise ValueError(f"group: expected training rows of both groups {groups}, found {found}")
+    size = smallest if train_size is None else _check_positive_int(train_size, "train_size", 2)
+    if size > smallest:
+        raise ValueError(f"train_size: expected at most {smallest} (training rows of the smaller group), found {size}")
+    rng = np.random.default_rng(seed)
+    draws = {g: rng.choice(pools[g], size=size, replace=False) for g in groups}  # in random order
+    half = size // 2
+    training_sets = {first: np.sort(draws[first]), second: np.sort(draws[second]),
+                     "mixed": np.sort(np.concatenate([draws[first][:half], draws[second][: size - half]]))}
+    test = np.flatnonzero(~is_train)
+    rows = []
+    for trained_on, rows_train in training_sets.items():
+        result = fit_predict(model, images[rows_train], labels[rows_train], images[test], seed=seed, cache=cache)
+        wrong = (result.predictions != labels[test]).astype(float)
+        for tested_on in (first, second, "all"):
+            mask = np.ones(len(test), bool) if tested_on == "all" else group[test] == tested_on
+            ci = clustered_bootstrap_ci(wrong[mask], writers[test][mask], n_boot=n_boot, seed=seed)
+            rows.append({"trained_on": trained_on, "tested_on": tested_on, "train_size": len(rows_train),
+                         "errors": int(wrong[mask].sum()), "n": int(mask.sum()), "error_rate": ci["estimate"],
+                         "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]})
+    return pd.DataFrame(rows).set_index(["trained_on", "tested_on"])

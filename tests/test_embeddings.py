@@ -1,0 +1,197 @@
+"""Embeddings on small synthetic data: shapes, seeded determinism, and the on-disk cache."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from mnist_analysis import embeddings
+
+
+@pytest.fixture()
+def cache_folder(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    data, labels = make_blobs(n_samples=120, centers=3, n_features=12, random_state=0)
+    return data.astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def digit_like_images():
+    """Three kinds of 28x28 'digits' (a bar, a ring, a cross) with random pixel noise."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:28, :28]
+    shapes = [(abs(xx - 14) < 3) & (abs(yy - 14) < 10),
+              abs(np.hypot(xx - 14, yy - 14) - 8) < 2,
+              (abs(xx - yy) < 2) | (abs(xx + yy - 27) < 2)]
+    images = np.stack([shapes[i % 3] * 200 + rng.integers(0, 40, (28, 28)) for i in range(60)])
+    return images.astype(np.uint8)
+
+
+def output_files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("output.pkl"))
+
+
+# ----------------------------------------------------------------------------- shapes
+def test_pca_scores_and_basis_shapes(blobs, cache_folder):
+    data, _ = blobs
+    assert embeddings.pca(data, 3).shape == (120, 3)
+    basis = embeddings.fit_pca(data, 4)
+    assert basis.components.shape == (4, 12)
+    assert np.all(np.diff(basis.explained_variance_ratio) <= 0)
+
+
+def test_full_pca_spectrum_sums_to_one_and_reconstructs_exactly(blobs, cache_folder):
+    data, _ = blobs
+    basis = embeddings.fit_pca(data, None)
+    assert basis.components.shape == (12, 12)
+    assert basis.explained_variance_ratio.sum() == pytest.approx(1.0)
+    rebuilt = basis.reconstruct(basis.transform(data))
+    np.testing.assert_allclose(rebuilt, data, atol=1e-3)
+    one_axis_error = np.abs(basis.reconstruct(basis.transform(data), 1) - data).mean()
+    assert one_axis_error > 0.1
+
+
+def test_pca_of_images_flattens_them(digit_like_images, cache_folder):
+    assert embeddings.pca(digit_like_images, 2).shape == (60, 2)
+
+
+def test_umap_and_digit_map_shapes(blobs, digit_like_images, cache_folder):
+    data, _ = blobs
+    assert embeddings.umap(data, n_neighbors=10, n_epochs=30).shape == (120, 2)
+    assert embeddings.umap(data, 3, n_neighbors=10, n_epochs=30, pca_components=5).shape == (120, 3)
+    assert embeddings.digit_map(digit_like_images).shape == (60, 2)
+
+
+def test_tsne_embeds_a_sample_aligned_with_the_input(blobs, cache_folder):
+    data, _ = blobs
+    result = embeddings.tsne(data, perplexity=10, sample_size=80, seed=1)
+    embedded = ~np.isnan(result).any(axis=1)
+    assert result.shape == (120, 2)
+    assert embedded.sum() == 80
+    np.testing.assert_array_equal(np.flatnonzero(embedded), embeddings.sample_rows(120, 80, seed=1))
+
+
+def test_umap_separates_blobs(blobs, cache_folder):
+    data, labels = blobs
+    result = embeddings.umap(data, n_neighbors=10, n_epochs=100)
+    centres = np.stack([result[labels == k].mean(axis=0) for k in range(3)])
+    spread = max(result[labels == k].std(axis=0).max() for k in range(3))
+    gaps = [np.linalg.norm(centres[i] - centres[j]) for i in range(3) for j in range(i + 1, 3)]
+    assert min(gaps) > 2 * spread
+
+
+# ----------------------------------------------------------------------------- determinism
+def test_seeded_runs_are_deterministic(blobs):
+    data, _ = blobs
+    settings = {"n_neighbors": 10, "n_epochs": 30, "cache": False}
+    first = embeddings.umap(data, seed=3, **settings)
+    np.testing.assert_array_equal(first, embeddings.umap(data, seed=3, **settings))
+    assert not np.array_equal(first, embeddings.umap(data, seed=4, **settings))
+    np.testing.assert_array_equal(embeddings.tsne(data, perplexity=10, seed=2, cache=False),
+                                  embeddings.tsne(data, perplexity=10, seed=2, cache=False))
+    np.testing.assert_array_equal(embeddings.pca(data, 2, seed=5, cache=False),
+                                  embeddings.pca(data, 2, seed=5, cache=False))
+
+
+# ----------------------------------------------------------------------------- cache
+def test_cache_hit_reads_the_stored_result(blobs, cache_folder):
+    data, _ = blobs
+    computed = embeddings.umap(data, n_neighbors=10, n_epochs=30)
+    (entry,) = output_files(cache_folder)
+    planted = np.full_like(computed, 7.0)
+    joblib.dump((planted, 0.0), entry)  # a hit must return what the cache holds, not recompute
+    np.testing.assert_array_equal(embeddings.umap(data.copy(), n_neighbors=10, n_epochs=30), planted)
+    assert output_files(cache_folder) == [entry]
+
+
+def test_cache_miss_when_a_parameter_data_or_library_version_changes(blobs, cache_folder, monkeypatch):
+    data, _ = blobs
+    embeddings.umap(data, n_neighbors=10, n_epochs=30)
+    assert len(output_files(cache_folder)) == 1
+    embeddings.umap(data, n_neighbors=10, n_epochs=31)
+    assert len(output_files(cache_folder)) == 2
+    changed = data.copy()
+    changed[0, 0] += 1
+    embeddings.umap(changed, n_neighbors=10, n_epochs=30)
+    assert len(output_files(cache_folder)) == 3
+    monkeypatch.setattr(embeddings, "library_versions", lambda: {"umap-learn": "0.0.0"})
+    embeddings.umap(data, n_neighbors=10, n_epochs=30)
+    assert len(output_files(cache_folder)) == 4
+
+
+def test_corrupt_cache_entry_is_recomputed(blobs, cache_folder):
+    data, _ = blobs
+    expected = embeddings.umap(data, n_neighbors=10, n_epochs=30, cache=False)
+    embeddings.umap(data, n_neighbors=10, n_epochs=30)
+    (entry,) = output_files(cache_folder)
+    entry.write_bytes(b"this is not a pickle")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joblib reports the unreadable entry as a warning
+        recomputed = embeddings.umap(data, n_neighbors=10, n_epochs=30)
+    np.testing.assert_array_equal(recomputed, expected)
+    np.testing.assert_array_equal(joblib.load(entry)[0], expected)  # and the entry is repaired
+
+
+def test_digit_map_hits_the_cache_for_a_memmap_or_a_copy(digit_like_images, cache_folder, tmp_path):
+    path = tmp_path / "images.npy"
+    np.save(path, digit_like_images)
+    from_memmap = embeddings.digit_map(np.load(path, mmap_mode="r"), seed=0)
+    assert len(output_files(cache_folder)) == 1
+    np.testing.assert_array_equal(embeddings.digit_map(digit_like_images.copy(), seed=0), from_memmap)
+    assert len(output_files(cache_folder)) == 1
+    embeddings.digit_map(digit_like_images, seed=1)
+    assert len(output_files(cache_folder)) == 2
+
+
+def test_compute_seconds_are_kept_with_the_cached_result(blobs, cache_folder):
+    data, _ = blobs
+    embedding, seconds = embeddings.umap(data, n_neighbors=10, n_epochs=30, return_seconds=True)
+    assert seconds > 0
+    (entry,) = output_files(cache_folder)
+    joblib.dump((embedding, 123.0), entry)
+    again, cached_seconds = embeddings.umap(data, n_neighbors=10, n_epochs=30, return_seconds=True)
+    np.testing.assert_array_equal(again, embedding)
+    assert cached_seconds == 123.0
+    scores, pca_seconds = embeddings.pca(data, 2, return_seconds=True)
+    assert scores.shape == (120, 2) and pca_seconds > 0
+
+
+def test_fingerprint_depends_on_content_shape_and_dtype():
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert embeddings.data_fingerprint(a) == embeddings.data_fingerprint(np.asfortranarray(a))
+    assert embeddings.data_fingerprint(a) != embeddings.data_fingerprint(a.reshape(4, 3))
+    assert embeddings.data_fingerprint(a) != embeddings.data_fingerprint(a.astype(np.uint16))
+    b = a.copy()
+    b[2, 3] = 0
+    assert embeddings.data_fingerprint(a) != embeddings.data_fingerprint(b)
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda d: embeddings.umap(d[:, 0]), "data"),
+        (lambda d: embeddings.umap(d, n_neighbors=500), "n_neighbors"),
+        (lambda d: embeddings.umap(d, n_epochs=0), "n_epochs"),
+        (lambda d: embeddings.pca(d, 0), "n_components"),
+        (lambda d: embeddings.fit_pca(d, 13), "n_components"),
+        (lambda d: embeddings.tsne(d, perplexity=200), "perplexity"),
+        (lambda d: embeddings.digit_map(d), "images"),
+        (lambda d: embeddings.pca(np.array([["a", "b"], ["c", "d"]])), "data"),
+        (lambda d: embeddings.pca(np.where(d > 0, np.nan, d)), "data"),
+    ],
+)
+def test_bad_input_names_the_parameter(blobs, call, message):
+    data, _ = blobs
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(data)

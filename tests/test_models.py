@@ -1,0 +1,145 @@
+"""The model zoo on small synthetic digits: one API, caching, out-of-fold probabilities."""
+
+import numpy as np
+import pytest
+
+from mnist_analysis import models
+
+CLASSES = (0, 1, 2)
+
+
+def blocks(n_per_class, seed):
+    """Noisy 28x28 images whose class is the position of a bright 10-row band."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(CLASSES, n_per_class)
+    images = rng.integers(0, 60, size=(len(y), 28, 28))
+    for label in CLASSES:
+        images[y == label, 2 + 9 * label : 10 + 9 * label, 4:24] = 230
+    return images.astype(np.uint8), y
+
+
+@pytest.fixture(scope="module")
+def data():
+    X_train, y_train = blocks(40, seed=1)
+    X_test, y_test = blocks(10, seed=2)
+    return X_train, y_train, X_test, y_test
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_every_model_has_the_same_api_and_learns_easy_digits(name, data):
+    X_train, y_train, X_test, y_test = data
+    result = models.fit_predict(name, X_train, y_train, X_test, seed=0, cache=False)
+    assert result.name == name
+    assert result.predictions.shape == (len(X_test),)
+    assert result.classes.tolist() == list(CLASSES)
+    assert np.mean(result.predictions == y_test) >= 0.9
+    assert result.fit_seconds > 0 and result.predict_seconds > 0
+    if models.MODELS[name].gives_probabilities:
+        assert result.probabilities.shape == (len(X_test), len(CLASSES))
+        np.testing.assert_allclose(result.probabilities.sum(axis=1), 1, atol=1e-6)
+        assert (result.predictions == result.classes[result.probabilities.argmax(axis=1)]).all()
+    else:
+        assert result.probabilities is None
+
+
+@pytest.mark.parametrize("name", ["logistic_regression", "extra_trees", "mlp", "svm_rbf_pca"])
+def test_same_seed_same_numbers_and_flat_rows_accepted(name, data):
+    X_train, y_train, X_test, _ = data
+    first = models.fit_predict(name, X_train, y_train, X_test, seed=3, cache=False)
+    again = models.fit_predict(name, X_train.reshape(len(X_train), -1), y_train,
+                               X_test.reshape(len(X_test), -1), seed=3, cache=False)
+    np.testing.assert_array_equal(first.predictions, again.predictions)
+    if first.probabilities is not None:
+        np.testing.assert_array_equal(first.probabilities, again.probabilities)
+
+
+def test_fit_predict_is_cached_on_disk(data, monkeypatch, private_cache):
+    X_train, y_train, X_test, _ = data
+    fits = []
+    real_fit = models._quietly_fit
+    monkeypatch.setattr(models, "_quietly_fit", lambda *args: fits.append(1) or real_fit(*args))
+
+    first = models.fit_predict("knn_pca", X_train, y_train, X_test, seed=0)
+    again = models.fit_predict("knn_pca", X_train, y_train, X_test, seed=0)
+    assert len(fits) == 1
+    assert again.fit_seconds == first.fit_seconds
+    np.testing.assert_array_equal(again.probabilities, first.probabilities)
+    assert any((private_cache / "models").rglob("output.pkl"))
+
+    models.fit_predict("knn_pca", X_train, y_train, X_test, seed=1)  # new seed: new entry
+    models.fit_predict("knn_pca", X_train, y_train, X_test[:5], seed=0)  # new data: new entry
+    assert len(fits) == 3
+
+
+def test_cache_false_writes_nothing(data, private_cache):
+    X_train, y_train, X_test, _ = data
+    models.fit_predict("qda_pca", X_train, y_train, X_test, cache=False)
+    models.out_of_fold_probabilities("qda_pca", X_train, y_train, n_splits=2, cache=False)
+    assert not private_cache.exists()
+
+
+def test_out_of_fold_probabilities_shape_and_cache(data, monkeypatch):
+    X_train, y_train, _, _ = data
+    probabilities = models.out_of_fold_probabilities("knn_pca", X_train, y_train, n_splits=4)
+    assert probabilities.shape == (len(X_train), len(CLASSES))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1)
+    assert np.mean(probabilities.argmax(axis=1) == y_train) >= 0.9
+    monkeypatch.setattr(models, "_quietly_fit", lambda *args: pytest.fail("refitted despite the cache"))
+    np.testing.assert_array_equal(
+        models.out_of_fold_probabilities("knn_pca", X_train, y_train, n_splits=4), probabilities)
+
+
+def test_out_of_fold_groups_hold_each_group_out_together():
+    # 30 "writers" with random labels, each writing one random image four times.
+    # Plain folds leave a writer's twins in training, so 3-NN recognises them; grouped
+    # folds hold all four out together, and the random labels can no longer be guessed.
+    rng = np.random.default_rng(0)
+    group_labels = np.repeat(CLASSES, 10)
+    group_images = rng.integers(0, 256, size=(30, 784))
+    groups = np.repeat(np.arange(30), 4)
+    X, y = group_images[groups], group_labels[groups]
+    plain = models.out_of_fold_probabilities("knn_pixels", X, y, n_splits=5, cache=False)
+    grouped = models.out_of_fold_probabilities("knn_pixels", X, y, n_splits=5, groups=groups, cache=False)
+    assert np.mean(plain.argmax(axis=1) == y) > 0.9
+    assert np.mean(grouped.argmax(axis=1) == y) < 0.6
+
+
+def test_error_table_joins_published_rates(data):
+    X_train, y_train, X_test, y_test = data
+    results = {name: models.fit_predict(name, X_train, y_train, X_test, cache=False)
+               for name in ["knn_pixels", "mlp"]}
+    table = models.error_table(results, y_test)
+    assert set(table.index) == {"knn_pixels", "mlp"}
+    assert table.loc["knn_pixels", "published_error_percent"] == 3.09
+    assert np.isnan(table.loc["mlp", "published_error_percent"])
+    errors = int(np.sum(results["mlp"].predictions != y_test))
+    assert table.loc["mlp", "error_percent"] == pytest.approx(100 * errors / len(y_test))
+    assert (table["ci_low_percent"] <= table["error_percent"]).all()
+    assert (table["error_percent"] <= table["ci_high_percent"]).all()
+
+
+def test_published_rates_name_models_of_the_zoo():
+    published = models.published_error_rates()
+    assert set(published["model"]) <= set(models.MODELS)
+    assert published.set_index("model").loc["svm_rbf_pca", "error_percent"] == 1.4
+
+
+@pytest.mark.parametrize("call, parameter", [
+    (lambda d: models.fit_predict("nearest_centroid", *d[:3]), "name"),
+    (lambda d: models.fit_predict("knn_pca", d[0][:, :20], d[1], d[2]), "X_train"),
+    (lambda d: models.fit_predict("knn_pca", d[0], d[1], d[2][:, :, :5]), "X_test"),
+    (lambda d: models.fit_predict("knn_pca", d[0], d[1][:-1], d[2]), "y_train"),
+    (lambda d: models.fit_predict("knn_pca", *d[:3], seed=0.5), "seed"),
+    (lambda d: models.out_of_fold_probabilities("svm_rbf_pca", d[0], d[1]), "name"),
+    (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], n_splits=1), "n_splits"),
+    (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], groups=[1, 2]), "groups"),
+])
+def test_bad_input_names_the_parameter(call, parameter, data):
+    with pytest.raises(ValueError, match=parameter):
+        call(data)

@@ -1,0 +1,167 @@
+"""The data-quality audit on synthetic digits with known label errors and outliers."""
+
+import numpy as np
+import pytest
+
+from mnist_analysis import quality
+
+N_CLASSES = 10
+FLIPPED = np.array([3, 57, 118, 201, 260, 333, 371])  # rows whose labels are made wrong
+
+
+def striped_digits(n_per_class=40, seed=0):
+    """Noisy 28x28 images whose class is the position of a bright horizontal band."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(N_CLASSES), n_per_class)
+    images = rng.integers(0, 50, size=(len(labels), 28, 28))
+    for k in range(N_CLASSES):
+        images[labels == k, 2 + 2 * k : 5 + 2 * k, 4:24] = 240
+    return images.astype(np.uint8), labels
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    images, labels = striped_digits()
+    given = labels.copy()
+    given[FLIPPED] = (labels[FLIPPED] + 1 + np.arange(len(FLIPPED)) % 8) % N_CLASSES
+    assert (given[FLIPPED] != labels[FLIPPED]).all()
+    probabilities = quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=False)
+    return images, labels, given, probabilities
+
+
+def test_out_of_sample_probabilities_are_rows_of_class_probabilities(noisy):
+    images, labels, _, probabilities = noisy
+    assert probabilities.shape == (len(images), N_CLASSES)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-6)
+    # Cross-validated: the models never saw the flipped labels of the rows they score,
+    # so they still predict the true class there.
+    assert (probabilities.argmax(axis=1)[FLIPPED] == labels[FLIPPED]).all()
+
+
+def test_out_of_sample_probabilities_are_the_mean_of_the_models(noisy):
+    images, _, given, probabilities = noisy
+    per_model = quality.model_probabilities(images, given, n_splits=4, seed=0, cache=False)
+    assert list(per_model) == list(quality.AUDIT_MODELS)
+    np.testing.assert_allclose(np.mean(list(per_model.values()), axis=0), probabilities)
+
+
+def test_same_seed_same_probabilities_and_the_cache_returns_them(noisy):
+    images, _, given, probabilities = noisy
+    first = quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=True)
+    again = quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=True)
+    np.testing.assert_array_equal(first, probabilities)
+    np.testing.assert_array_equal(again, probabilities)
+
+
+def test_flipped_labels_rank_at_the_top_with_the_true_label_suggested(noisy):
+    images, labels, given, probabilities = noisy
+    issues = quality.label_issues(given, probabilities)
+    assert list(issues.columns) == list(quality.LABEL_ISSUE_COLUMNS)
+    assert len(issues) == len(images)
+    top = issues.sort_values("label_issue_rank").head(len(FLIPPED) + 3)
+    assert set(FLIPPED) <= set(top.index)
+    assert issues.loc[FLIPPED, "is_label_issue"].all()
+    np.testing.assert_array_equal(issues.loc[FLIPPED, "suggested_label"], labels[FLIPPED])
+    np.testing.assert_array_equal(issues["given_label"], given)
+    assert sorted(issues["label_issue_rank"]) == list(range(1, len(images) + 1))
+
+
+def test_flagged_rows_come_first_ordered_by_label_quality(noisy):
+    _, _, given, probabilities = noisy
+    ranked = quality.label_issues(given, probabilities).sort_values("label_issue_rank")
+    flagged = ranked["is_label_issue"].to_numpy()
+    assert not (np.diff(flagged.astype(int)) > 0).any(), "an unflagged row ranks above a flagged one"
+    for part in (ranked[flagged], ranked[~flagged]):
+        assert part["label_quality"].is_monotonic_increasing
+
+
+def test_label_quality_is_the_probability_of_the_given_label():
+    labels = np.array([0, 1, 1, 0])
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
+    issues = quality.label_issues(labels, probabilities)
+    np.testing.assert_allclose(issues["label_quality"], [0.9, 0.8, 0.3, 0.6])
+    assert issues["suggested_label"].tolist() == [0, 1, 0, 0]
+    assert issues.loc[2, "label_issue_rank"] == 1
+
+
+def test_clean_labels_give_no_issues():
+    labels = np.repeat(np.arange(3), 20)
+    probabilities = np.full((60, 3), 0.1)
+    probabilities[np.arange(60), labels] = 0.8
+    assert not quality.label_issues(labels, probabilities)["is_label_issue"].any()
+
+
+@pytest.mark.parametrize("labels, probabilities, message", [
+    (np.array([0, 1, 2]), np.full((3, 3), 1 / 3)[:2], "probabilities: expected shape"),
+    (np.array([0, 2, 2]), np.full((3, 3), 1 / 3), "labels: expected the classes 0..K-1"),
+    (np.array([0.0, 1.0, 1.0]), np.full((3, 2), 0.5), "labels: expected integer"),
+    (np.array([0, 1, 1]), np.full((3, 2), 0.4), "sum to 1"),
+    (np.array([0, 1, 1]), np.full((3, 3), 1 / 3), "one column per class"),
+])
+def test_label_issues_reject_bad_input(labels, probabilities, message):
+    with pytest.raises(ValueError, match=message):
+        quality.label_issues(labels, probabilities)
+
+
+def test_probabilities_reject_bad_input():
+    images, labels = striped_digits(12)
+    with pytest.raises(ValueError, match="labels: expected one label per row"):
+        quality.out_of_sample_probabilities(images, labels[:-1], cache=False)
+    with pytest.raises(ValueError, match="images: expected numeric images"):
+        quality.out_of_sample_probabilities(images.reshape(len(images), -1), labels, cache=False)
+    with pytest.raises(ValueError, match="n_splits: expected at most the size of the smallest class"):
+        quality.out_of_sample_probabilities(images, labels, n_splits=13, cache=False)
+
+
+def test_each_model_is_scored_without_the_label_of_the_image_itself():
+    images, labels = striped_digits(12)
+    per_model = quality.model_probabilities(images, labels, n_splits=3, cache=False)
+    changed = labels.copy()
+    changed[5] = 9
+    again = quality.model_probabilities(images, changed, n_splits=3, cache=False)
+    # The neighbour vote of row 5 ignores row 5's own label; rows that count 5 among
+    # their neighbours see the change.
+    np.testing.assert_array_equal(again["knn"][5], per_model["knn"][5])
+    assert not np.array_equal(again["knn"], per_model["knn"])
+
+
+def test_nearest_others_never_return_the_row_itself_even_among_copies():
+    points = np.array([[0.0], [0.0], [0.0], [5.0], [6.0]])
+    distances, indices = quality.nearest_others(points, k=2, cache=False)
+    assert (indices != np.arange(5)[:, None]).all()
+    assert set(indices[0]) == {1, 2} and distances[0].tolist() == [0.0, 0.0]
+    assert indices[3, 0] == 4 and indices[3, 1] in {0, 1, 2}
+    assert distances[3].tolist() == [1.0, 5.0]
+
+
+def test_neighbour_vote_counts_the_neighbours_labels():
+    votes = quality.neighbour_vote(np.array([[1, 2, 3], [0, 0, 0], [3, 3, 1], [0, 1, 2]]), np.array([0, 1, 1, 2]))
+    np.testing.assert_allclose(votes, [[0, 2 / 3, 1 / 3], [1, 0, 0], [0, 1 / 3, 2 / 3], [1 / 3, 2 / 3, 0]])
+
+
+def test_planted_outliers_score_highest_and_duplicates_lowest():
+    images, _ = striped_digits(20, seed=1)
+    images = images.copy()
+    rng = np.random.default_rng(5)
+    strange = [17, 150]
+    images[strange] = rng.integers(0, 256, size=(2, 28, 28))  # pure noise, unlike any digit
+    images[42] = images[43]  # an exact duplicate pair
+    scores = quality.outlier_scores(images, k=1, n_components=20, cache=False)
+    assert scores.shape == (len(images),)
+    assert set(np.argsort(scores)[-2:]) == set(strange)
+    assert scores[42] == scores[43] == 0
+
+
+def test_outlier_score_is_the_distance_to_the_kth_neighbour():
+    points = np.zeros((5, 1, 2))
+    points[:, 0, 0] = [0.0, 1.0, 3.0, 7.0, 15.0]
+    scores = quality.outlier_scores(points, k=2, n_components=2, cache=False)
+    np.testing.assert_allclose(scores, [3.0, 2.0, 3.0, 6.0, 12.0], atol=1e-5)
+    cached = quality.outlier_scores(points, k=2, n_components=2, cache=True)
+    np.testing.assert_allclose(cached, scores)
+
+
+@pytest.mark.parametrize("k", [0, 5, 2.5])
+def test_outlier_scores_reject_bad_k(k):
+    with pytest.raises(ValueError, match="k: expected"):
+        quality.outlier_scores(np.zeros((5, 4, 4)), k=k, cache=False)
