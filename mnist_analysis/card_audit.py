@@ -203,7 +203,7 @@ def _first_5000_source(inputs):
 
 
 def _error_difference(inputs, group, first, second, description):
-    from mnist_analysis.writers import group_difference_ci
+    from mnist_analysis.clustered import group_difference_ci
 
     rows = inputs.frame.loc[inputs.predictions.index]
     wrong = (inputs.predictions.to_numpy() != rows["label"].to_numpy()).astype(float)
@@ -308,7 +308,7 @@ def audit_dataset_card(frame: pd.DataFrame, measurements: pd.DataFrame | None = 
         "approximately").
     n_boot, seed, confidence
         Writer-clustered bootstrap of error-rate differences
-        (:func:`mnist_analysis.writers.group_difference_ci`).
+        (:func:`mnist_analysis.clustered.group_difference_ci`).
 
     Returns
     -------

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
 
+from mnist_analysis import clustered as cl
 from mnist_analysis import writers as wr
 
 
@@ -24,8 +25,8 @@ def width(ci):
 # --------------------------------------------------------------------------- bootstrap
 def test_clustered_interval_is_wider_than_naive_when_a_writers_digits_are_alike():
     values, writers = grouped_values()
-    clustered = wr.clustered_bootstrap_ci(values, writers, n_boot=1000, seed=0)
-    naive = wr.bootstrap_ci(values, n_boot=1000, seed=0)
+    clustered = cl.clustered_bootstrap_ci(values, writers, n_boot=1000, seed=0)
+    naive = cl.bootstrap_ci(values, n_boot=1000, seed=0)
     assert clustered["estimate"] == pytest.approx(values.mean()) == naive["estimate"]
     # design effect 1 + (30 - 1) * icc with icc ~ 0.92: the clustered interval is ~5 times wider
     assert width(clustered) > 3 * width(naive)
@@ -34,7 +35,7 @@ def test_clustered_interval_is_wider_than_naive_when_a_writers_digits_are_alike(
 
 def test_clustered_and_naive_intervals_agree_when_writers_do_not_matter():
     values, writers = grouped_values(writer_sd=0.0, noise_sd=1.0)
-    ratio = width(wr.clustered_bootstrap_ci(values, writers, n_boot=2000)) / width(wr.bootstrap_ci(values, n_boot=2000))
+    ratio = width(cl.clustered_bootstrap_ci(values, writers, n_boot=2000)) / width(cl.bootstrap_ci(values, n_boot=2000))
     assert 0.75 < ratio < 1.33
 
 
@@ -42,12 +43,12 @@ def test_clustered_interval_covers_the_true_mean_across_writer_samples():
     covered = 0
     for seed in range(40):
         values, writers = grouped_values(n_writers=30, per_writer=10, seed=seed)
-        ci = wr.clustered_bootstrap_ci(values, writers, n_boot=400, seed=seed)
+        ci = cl.clustered_bootstrap_ci(values, writers, n_boot=400, seed=seed)
         covered += ci["ci_low"] <= 0 <= ci["ci_high"]
     naive_covered = 0
     for seed in range(40):
         values, writers = grouped_values(n_writers=30, per_writer=10, seed=seed)
-        ci = wr.bootstrap_ci(values, n_boot=400, seed=seed)
+        ci = cl.bootstrap_ci(values, n_boot=400, seed=seed)
         naive_covered += ci["ci_low"] <= 0 <= ci["ci_high"]
     assert covered >= 32  # ~95 % nominal; the naive interval misses far more often
     assert naive_covered < covered
@@ -55,22 +56,22 @@ def test_clustered_interval_covers_the_true_mean_across_writer_samples():
 
 def test_fast_mean_path_equals_the_generic_resampling_path():
     values, writers = grouped_values(n_writers=12, per_writer=7)
-    fast = wr.clustered_bootstrap_ci(values, writers, np.mean, n_boot=300, seed=3)
-    generic = wr.clustered_bootstrap_ci(values, writers, lambda v: float(np.mean(v)), n_boot=300, seed=3)
+    fast = cl.clustered_bootstrap_ci(values, writers, np.mean, n_boot=300, seed=3)
+    generic = cl.clustered_bootstrap_ci(values, writers, lambda v: float(np.mean(v)), n_boot=300, seed=3)
     assert fast == pytest.approx(generic)
 
 
 def test_bootstrap_is_reproducible_and_seed_dependent():
     values, writers = grouped_values(n_writers=10, per_writer=5)
-    first = wr.clustered_bootstrap_ci(values, writers, n_boot=200, seed=1)
-    assert first == wr.clustered_bootstrap_ci(values, writers, n_boot=200, seed=1)
-    assert first != wr.clustered_bootstrap_ci(values, writers, n_boot=200, seed=2)
+    first = cl.clustered_bootstrap_ci(values, writers, n_boot=200, seed=1)
+    assert first == cl.clustered_bootstrap_ci(values, writers, n_boot=200, seed=1)
+    assert first != cl.clustered_bootstrap_ci(values, writers, n_boot=200, seed=2)
 
 
 def test_generic_statistic_receives_two_column_rows():
     values, writers = grouped_values(n_writers=10, per_writer=5)
     pairs = np.column_stack([values, 2 * values])
-    ci = wr.clustered_bootstrap_ci(pairs, writers, lambda v: float(np.mean(v[:, 1] - v[:, 0])), n_boot=100)
+    ci = cl.clustered_bootstrap_ci(pairs, writers, lambda v: float(np.mean(v[:, 1] - v[:, 0])), n_boot=100)
     assert ci["estimate"] == pytest.approx(values.mean())
 
 
@@ -78,7 +79,7 @@ def test_group_difference_recovers_a_known_shift():
     values, writers = grouped_values(n_writers=80, per_writer=20, writer_sd=0.5)
     group = np.where(writers % 2 == 0, "census", "student")
     values = values + 2.0 * (group == "student")
-    result = wr.group_difference_ci(values, writers, group, n_boot=500)
+    result = cl.group_difference_ci(values, writers, group, n_boot=500)
     expected = values[group == "student"].mean() - values[group == "census"].mean()
     assert result["estimate"] == pytest.approx(expected)
     assert result["ci_low"] < 2.0 < result["ci_high"] and result["ci_low"] > 1.0
@@ -93,7 +94,7 @@ def test_group_difference_recovers_a_known_shift():
 def test_bootstrap_rejects_bad_arguments(bad, message):
     arguments = {"values": np.arange(8.0), "groups": np.repeat([0, 1], 4), **bad}
     with pytest.raises((ValueError, TypeError), match=message):
-        wr.clustered_bootstrap_ci(**arguments)
+        cl.clustered_bootstrap_ci(**arguments)
 
 
 # --------------------------------------------------------------------------- cross-validation
@@ -136,7 +137,7 @@ def test_group_separability_sees_a_group_signal_but_not_individual_hands():
 # --------------------------------------------------------------------------- variance
 def test_variance_components_recover_known_between_and_within_variances():
     values, writers = grouped_values(n_writers=400, per_writer=25, writer_sd=1.0, noise_sd=1.0, seed=1)
-    result = wr.variance_components(values, writers)
+    result = cl.variance_components(values, writers)
     assert result["between"] == pytest.approx(1.0, rel=0.2)
     assert result["within"] == pytest.approx(1.0, rel=0.05)
     assert result["icc"] == pytest.approx(0.5, abs=0.07)
@@ -149,8 +150,8 @@ def test_variance_components_adjust_for_class_effects():
     writers = np.repeat(np.arange(100), 20)
     labels = np.tile(np.arange(10), 200)
     values = 5.0 * labels + rng.normal(0, 1, len(writers))  # pure class effect, no writer effect
-    assert wr.variance_components(values, writers, adjust_for=labels)["icc"] < 0.05
-    assert wr.variance_components(values, writers)["within"] > 10  # the class spread counted as within-writer
+    assert cl.variance_components(values, writers, adjust_for=labels)["icc"] < 0.05
+    assert cl.variance_components(values, writers)["within"] > 10  # the class spread counted as within-writer
 
 
 def test_variance_table_and_compare_groups_on_measurement_frames():
@@ -158,15 +159,15 @@ def test_variance_table_and_compare_groups_on_measurement_frames():
     group = np.where(writers < 30, "census", "student")
     noise = np.random.default_rng(0).normal(size=900)
     frame = pd.DataFrame({"ink": values + 1.0 * (group == "student"), "noise": noise})
-    table = wr.variance_table(frame, writers, ["ink", "noise"])
+    table = cl.variance_table(frame, writers, ["ink", "noise"])
     assert table.loc["ink", "se_inflation"] > 3 and table.loc["noise", "se_inflation"] < 1.5
-    comparison = wr.compare_groups(frame, writers, group, ["ink", "noise"], n_boot=500)
+    comparison = cl.compare_groups(frame, writers, group, ["ink", "noise"], n_boot=500)
     ink = comparison.loc["ink"]
     assert ink["student_mean"] - ink["census_mean"] == pytest.approx(ink["difference"])
     assert ink["cohens_d"] > 0.5
     assert ink["ci_high"] - ink["ci_low"] > 3 * (ink["naive_ci_high"] - ink["naive_ci_low"])
     with pytest.raises(ValueError, match="columns"):
-        wr.compare_groups(frame, writers, group, ["slant"])
+        cl.compare_groups(frame, writers, group, ["slant"])
 
 
 # --------------------------------------------------------------------------- composition
