@@ -31,6 +31,26 @@ def summary(seconds: list[float]) -> dict:
             "runs": len(seconds), "all_s": seconds}
 
 
+def gzip_decode_seconds(runs: int = 5) -> dict:
+    """Time a plain gzip decode of both MNIST image files: the same-run yardstick of machine speed.
+
+    It is what a plain loader does on every load (about 0.43 s on these 2-core machines when
+    they are quiet); a benchmark that reports it beside its own timings shows how busy the
+    machine was during that run.
+    """
+    import gzip
+
+    from mnist_analysis.registry import REGISTRY
+    from mnist_analysis.sources import locate
+
+    sources = [locate(REGISTRY[k]).path for k in ("train-images", "test-images")]
+
+    def decode():
+        return [len(gzip.decompress(p.read_bytes())) for p in sources]
+
+    return summary(time_runs(decode, runs))
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
