@@ -45,11 +45,12 @@ class InteractiveFigure:
         return f"InteractiveFigure(points={len(self.rows)}, html={len(self.html) / 1e6:.1f} MB)"
 
     def save(self, path) -> None:
-        """Write a standalone HTML page holding the figure."""
-        from pathlib import Path
+        """Write a standalone HTML page holding the figure (atomically: never half a page)."""
+        from mnist_analysis.idx import atomic_output
 
-        Path(path).write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head>"
-                              f"<body>{self.html}</body></html>", encoding="utf-8")
+        with atomic_output(path) as temporary:
+            temporary.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head>"
+                                 f"<body>{self.html}</body></html>", encoding="utf-8")
 
 
 def _b64(array: np.ndarray) -> str:

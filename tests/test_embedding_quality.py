@@ -70,6 +70,27 @@ def test_embedding_scores_collects_the_three_metrics(points):
     assert 0.5 < scores["knn_accuracy"] <= 1.0
 
 
+def test_cached_scores_are_read_back_and_keyed_by_the_data(points, monkeypatch, isolated_cache):
+    labels, is_train = (points[:, 0] > 0).astype(int), np.arange(300) < 200
+    first = quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True)
+    pixels_first = quality.knn_accuracy(points, labels, is_train, cache=True)
+    assert any((isolated_cache / "embedding_quality").rglob("output.pkl"))
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(quality, "trustworthiness", recomputed)
+    monkeypatch.setattr("sklearn.neighbors.KNeighborsClassifier", recomputed)
+    assert quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True) == first
+    with pytest.raises(AssertionError, match="recomputed"):  # other data: a miss
+        quality.embedding_scores(points, points[:, 1:3], labels, is_train, n_neighbors=5, cache=True)
+    with pytest.raises(AssertionError, match="recomputed"):  # no cache: computed
+        quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5)
+    assert quality.knn_accuracy(points, labels, is_train, cache=True) == pixels_first
+    with pytest.raises(AssertionError, match="recomputed"):
+        quality.knn_accuracy(points, labels, is_train)
+
+
 def overlapping_classes():
     """Classes 0 and 1 overlap; class 2 is far away."""
     rng = np.random.default_rng(0)
