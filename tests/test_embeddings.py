@@ -127,6 +127,14 @@ def test_cache_miss_when_a_parameter_data_or_library_version_changes(blobs, cach
     monkeypatch.setattr(embeddings, "library_versions", lambda: {"umap-learn": "0.0.0"})
     embeddings.umap(data, n_neighbors=10, n_epochs=30)
     assert len(output_files(cache_folder)) == 4
+    embeddings.umap(data, n_neighbors=10, n_epochs=30, negative_sample_rate=3)
+    assert len(output_files(cache_folder)) == 5
+
+
+def test_cache_key_carries_the_algorithm_revision(monkeypatch):
+    before = embeddings.library_versions()
+    monkeypatch.setattr(embeddings, "ALGORITHM_REVISION", embeddings.ALGORITHM_REVISION + 1)
+    assert embeddings.library_versions() != before
 
 
 def test_corrupt_cache_entry_is_recomputed(blobs, cache_folder):
@@ -183,6 +191,7 @@ def test_fingerprint_depends_on_content_shape_and_dtype():
         (lambda d: embeddings.umap(d[:, 0]), "data"),
         (lambda d: embeddings.umap(d, n_neighbors=500), "n_neighbors"),
         (lambda d: embeddings.umap(d, n_epochs=0), "n_epochs"),
+        (lambda d: embeddings.umap(d, negative_sample_rate=0), "negative_sample_rate"),
         (lambda d: embeddings.pca(d, 0), "n_components"),
         (lambda d: embeddings.fit_pca(d, 13), "n_components"),
         (lambda d: embeddings.tsne(d, perplexity=200), "perplexity"),
