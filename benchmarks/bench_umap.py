@@ -2,8 +2,8 @@
 
 Baseline: ``umap.UMAP()`` (umap-learn defaults, unseeded so it may use both cores) on the raw
 784-pixel rows. Ours: ``mnist_analysis.embeddings.umap(images, **FAST_UMAP)``: exact PCA to
-50 components, 10 neighbours, PCA initialisation, 75 epochs with 3 negative samples per edge, seeded (so
-single-threaded and reproducible).
+50 components, 10 neighbours, PCA initialisation, 75 epochs with 3 negative samples per
+edge, seeded (so single-threaded and reproducible).
 Runs alternate between the two so that load from other processes hits both alike; numba
 compiles before the first timed run. Quality of every run: trustworthiness (10 neighbours)
 on a fixed sample of 5,000 images, and 5-NN accuracy fitted on the 60,000 training points

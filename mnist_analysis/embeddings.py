@@ -83,8 +83,8 @@ def as_feature_matrix(data, *, name: str = "data") -> np.ndarray:
     """
     array = check_features(data, name=name)
     matrix = array.reshape(array.shape[0], -1).astype(np.float32, copy=False)
-    if matrix.dtype != array.dtype:  # float64 values beyond float32's range become infinite
-        _check_finite(matrix, name)
+    if np.issubdtype(array.dtype, np.floating) and matrix.dtype != array.dtype:
+        _check_finite(matrix, name)  # float64 values beyond float32's range became infinite
     return matrix
 
 
@@ -316,8 +316,9 @@ def digit_map(images, *, seed: int = 0, cache: bool = True, return_seconds: bool
     """Return the project's standard 2-D map of digits: :data:`FAST_UMAP` on the pixels, cached.
 
     That is :func:`umap` on the flattened pixels, reduced to 50 principal components, with
-    10 neighbours, a PCA start, 75 epochs and 3 negative samples per edge. Notebooks that call it with the same images and seed share one
-    cache entry. ``return_seconds=True`` returns ``(embedding, seconds)``.
+    10 neighbours, a PCA start, 75 epochs and 3 negative samples per edge. Notebooks that
+    call it with the same images and seed share one cache entry. ``return_seconds=True``
+    returns ``(embedding, seconds)``.
 
     Examples
     --------

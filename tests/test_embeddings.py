@@ -198,6 +198,7 @@ def test_fingerprint_depends_on_content_shape_and_dtype():
         (lambda d: embeddings.digit_map(d), "images"),
         (lambda d: embeddings.pca(np.array([["a", "b"], ["c", "d"]])), "data"),
         (lambda d: embeddings.pca(np.where(d > 0, np.nan, d)), "data"),
+        (lambda d: embeddings.as_feature_matrix(np.full(d.shape, 1e300)), "data"),  # overflows float32
     ],
 )
 def test_bad_input_names_the_parameter(blobs, call, message):
