@@ -82,7 +82,8 @@ def as_feature_matrix(data, *, name: str = "data") -> np.ndarray:
     (3, 784)
     """
     array = check_features(data, name=name)
-    matrix = array.reshape(array.shape[0], -1).astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is refused just below, with a clearer message
+        matrix = array.reshape(array.shape[0], -1).astype(np.float32, copy=False)
     if np.issubdtype(array.dtype, np.floating) and matrix.dtype != array.dtype:
         _check_finite(matrix, name)  # float64 values beyond float32's range became infinite
     return matrix
