@@ -1,11 +1,11 @@
-# `make report` renders every notebook to reports/; `make test` runs the test suite.
+# `make report` renders every notebook to reports/; `make test` checks the code with `make lint`, then runs the test suite.
 # Both create (or reuse) a local virtual environment in .venv and install the project into it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: report quick-report test browser benchmark clean
+.PHONY: report quick-report test lint browser benchmark clean
 
 report: $(INSTALLED)
 	$(BIN)/mnist-analysis report
@@ -13,8 +13,13 @@ report: $(INSTALLED)
 quick-report: $(INSTALLED)
 	$(BIN)/mnist-analysis report --quick
 
-test: $(INSTALLED) browser
+test: $(INSTALLED) browser lint
 	$(BIN)/python -m pytest
+
+# ruff, configured in pyproject.toml: lint rules and formatting.
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The browser tests open the reports in Debian's headless Chromium; install it where apt-get can.
 browser:

@@ -50,16 +50,27 @@ def run_notebook(output: Path, sample_size) -> tuple[float, float]:
     a run on a busy machine better than the wall clock.
     """
     cpu, start = children_cpu_seconds(), time.perf_counter()
-    papermill.execute_notebook(str(NOTEBOOK), str(output), parameters={"sample_size": sample_size, "seed": 0},
-                               progress_bar=False, log_output=False, cwd=str(NOTEBOOK.parent))
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(output),
+        parameters={"sample_size": sample_size, "seed": 0},
+        progress_bar=False,
+        log_output=False,
+        cwd=str(NOTEBOOK.parent),
+    )
     return time.perf_counter() - start, children_cpu_seconds() - cpu
 
 
 def slowest_cells(output: Path, top: int = 5) -> list[dict]:
     """The ``top`` slowest code cells of an executed notebook, with their first line."""
     cells = [c for c in nbformat.read(output, as_version=4).cells if c.cell_type == "code"]
-    timed = [{"seconds": round(c.metadata.get("papermill", {}).get("duration") or 0.0, 2),
-              "cell": c.source.splitlines()[0] if c.source else ""} for c in cells]
+    timed = [
+        {
+            "seconds": round(c.metadata.get("papermill", {}).get("duration") or 0.0, 2),
+            "cell": c.source.splitlines()[0] if c.source else "",
+        }
+        for c in cells
+    ]
     return sorted(timed, key=lambda cell: -cell["seconds"])[:top]
 
 
@@ -71,12 +82,16 @@ def cold_and_warm(work: Path, sample_size, warm_runs: int) -> dict:
     load_before = os.getloadavg()[0]
     cold, cold_cpu = run_notebook(work / "cold.ipynb", sample_size)
     warm, warm_cpu = zip(*[run_notebook(work / "warm.ipynb", sample_size) for _ in range(warm_runs)])
-    return {"cold_empty_cache": summary([cold]), "warm_cache_filled": summary(list(warm)),
-            "cold_kernel_cpu_s": cold_cpu, "warm_kernel_cpu_s": summary(list(warm_cpu)),
-            "load_average_1min_before_cold": load_before,
-            "cold_slowest_cells": slowest_cells(work / "cold.ipynb"),
-            "warm_slowest_cells": slowest_cells(work / "warm.ipynb"),
-            "warm_speedup_over_cold": cold / summary(list(warm))["median_s"]}
+    return {
+        "cold_empty_cache": summary([cold]),
+        "warm_cache_filled": summary(list(warm)),
+        "cold_kernel_cpu_s": cold_cpu,
+        "warm_kernel_cpu_s": summary(list(warm_cpu)),
+        "load_average_1min_before_cold": load_before,
+        "cold_slowest_cells": slowest_cells(work / "cold.ipynb"),
+        "warm_slowest_cells": slowest_cells(work / "warm.ipynb"),
+        "warm_speedup_over_cold": cold / summary(list(warm))["median_s"],
+    }
 
 
 def model_table(sample_size=None) -> list[dict]:
@@ -88,8 +103,9 @@ def model_table(sample_size=None) -> list[dict]:
     images = mx.load_images("all")[frame.index.to_numpy()]
     is_train = (frame["split"] == "train").to_numpy()
     labels = frame["label"].to_numpy()
-    results = {name: fit_predict(name, images[is_train], labels[is_train], images[~is_train], seed=0)
-               for name in MODELS}
+    results = {
+        name: fit_predict(name, images[is_train], labels[is_train], images[~is_train], seed=0) for name in MODELS
+    }
     table = error_table(results, labels[~is_train]).drop(columns="description").round(3)
     return table.reset_index().astype(object).where(table.reset_index().notna(), None).to_dict(orient="records")
 
@@ -108,17 +124,26 @@ def main(warm_runs: int = 3, keep: Path | None = None) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     svm = next(row for row in models if row["model"] == "svm_rbf_pca")
-    return write_result("models", {
-        "what": "notebooks/03_class_confusion.ipynb executed with papermill (kernel start-up included)",
-        "full_data": {**full, "target_cold_s": TARGET_COLD_S,
-                      "cold_meets_target": full["cold_empty_cache"]["median_s"] <= TARGET_COLD_S},
-        "quick_sample_2000": {**quick, "target_s": TARGET_QUICK_S,
-                              "cold_meets_target": quick["cold_empty_cache"]["median_s"] <= TARGET_QUICK_S},
-        "svm_rbf_pca_test_error_percent": svm["error_percent"],
-        "target_svm_error_percent": TARGET_SVM_ERROR_PERCENT,
-        "svm_meets_target": svm["error_percent"] <= TARGET_SVM_ERROR_PERCENT,
-        "models_full_data": models,
-    })
+    return write_result(
+        "models",
+        {
+            "what": "notebooks/03_class_confusion.ipynb executed with papermill (kernel start-up included)",
+            "full_data": {
+                **full,
+                "target_cold_s": TARGET_COLD_S,
+                "cold_meets_target": full["cold_empty_cache"]["median_s"] <= TARGET_COLD_S,
+            },
+            "quick_sample_2000": {
+                **quick,
+                "target_s": TARGET_QUICK_S,
+                "cold_meets_target": quick["cold_empty_cache"]["median_s"] <= TARGET_QUICK_S,
+            },
+            "svm_rbf_pca_test_error_percent": svm["error_percent"],
+            "target_svm_error_percent": TARGET_SVM_ERROR_PERCENT,
+            "svm_meets_target": svm["error_percent"] <= TARGET_SVM_ERROR_PERCENT,
+            "models_full_data": models,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def main(runs: int = 3, limit: int | None = None) -> Path:
 
     warnings.filterwarnings("ignore", category=UserWarning)
     n_train = len(mx.load_labels("train"))
-    rows = np.arange(70_000) if limit is None else np.r_[0:limit // 2, n_train:n_train + limit // 2]
+    rows = np.arange(70_000) if limit is None else np.r_[0 : limit // 2, n_train : n_train + limit // 2]
     images = np.asarray(mx.load_images("all"))[rows]
     labels = mx.load_labels("all")[rows]
     pixels = images.reshape(len(images), -1)
@@ -78,16 +78,20 @@ def main(runs: int = 3, limit: int | None = None) -> Path:
             start = time.perf_counter()
             embedding = call()
             seconds = time.perf_counter() - start
-            results[name].append({
-                "seconds": seconds,
-                "trustworthiness": trustworthiness(pixels, embedding, n_neighbors=10, sample_size=5000, seed=0),
-                "knn_accuracy": knn_accuracy(embedding, labels, is_train, n_neighbors=5),
-            })
+            results[name].append(
+                {
+                    "seconds": seconds,
+                    "trustworthiness": trustworthiness(pixels, embedding, n_neighbors=10, sample_size=5000, seed=0),
+                    "knn_accuracy": knn_accuracy(embedding, labels, is_train, n_neighbors=5),
+                }
+            )
             print(f"run {run + 1}/{runs} {name}: {results[name][-1]}", flush=True)
 
     def medians(name):
-        return {key: statistics.median(r[key] for r in results[name])
-                for key in ("seconds", "trustworthiness", "knn_accuracy")}
+        return {
+            key: statistics.median(r[key] for r in results[name])
+            for key in ("seconds", "trustworthiness", "knn_accuracy")
+        }
 
     baseline, fast = medians("baseline"), medians("fast")
 
@@ -103,34 +107,48 @@ def main(runs: int = 3, limit: int | None = None) -> Path:
     trust_gap = fast["trustworthiness"] - baseline["trustworthiness"]
     knn_gap_points = 100 * (fast["knn_accuracy"] - baseline["knn_accuracy"])
     load_after = os.getloadavg()
-    return write_result("umap" if limit is None else "umap_smoke", {
-        "what": f"UMAP of {len(images):,} MNIST images (train then test), 2-D",
-        "baseline": "umap.UMAP() defaults on raw 784-pixel rows (unseeded, parallel)",
-        "fast": {"call": "mnist_analysis.embeddings.umap(images, seed=0, **FAST_UMAP)", "settings": embeddings.FAST_UMAP,
-                 "note": "seeded, hence single-threaded in umap-learn"},
-        "quality_metrics": "trustworthiness: 10 neighbours on a fixed seeded sample of 5,000 images; "
-                           "knn_accuracy: 5-NN fitted on the 60,000 train points, scored on the 10,000 test points",
-        "runs": runs,
-        "baseline_runs": results["baseline"],
-        "fast_runs": results["fast"],
-        "baseline_median": baseline,
-        "fast_median": fast,
-        "speedup": speedup,
-        "trustworthiness_difference": trust_gap,
-        "knn_accuracy_difference_points": knn_gap_points,
-        "targets": {"speedup_at_least": TARGET_SPEEDUP, "trustworthiness_within": TARGET_TRUSTWORTHINESS_GAP,
-                    "knn_accuracy_within_points": TARGET_KNN_GAP_POINTS, "cached_rerun_under_s": TARGET_CACHED_RERUN_S},
-        "meets_speed_target": speedup >= TARGET_SPEEDUP,
-        "meets_quality_targets": trust_gap >= -TARGET_TRUSTWORTHINESS_GAP and knn_gap_points >= -TARGET_KNN_GAP_POINTS,
-        "notebook_embeddings_first_run_s": first_fill,
-        "notebook_embeddings_cached_rerun": cached,
-        "meets_cached_rerun_target": cached["median_s"] < TARGET_CACHED_RERUN_S,
-        "load_average_before": load_before,
-        "load_average_after": load_after,
-        "cores_busy_note": ("other processes were running: load average above the 2 cores, so absolute times are "
-                            "inflated; runs alternate so both variants share the load")
-        if max(load_before[0], load_after[0]) > 1.5 else "machine otherwise idle",
-    })
+    return write_result(
+        "umap" if limit is None else "umap_smoke",
+        {
+            "what": f"UMAP of {len(images):,} MNIST images (train then test), 2-D",
+            "baseline": "umap.UMAP() defaults on raw 784-pixel rows (unseeded, parallel)",
+            "fast": {
+                "call": "mnist_analysis.embeddings.umap(images, seed=0, **FAST_UMAP)",
+                "settings": embeddings.FAST_UMAP,
+                "note": "seeded, hence single-threaded in umap-learn",
+            },
+            "quality_metrics": "trustworthiness: 10 neighbours on a fixed seeded sample of 5,000 images; "
+            "knn_accuracy: 5-NN fitted on the 60,000 train points, scored on the 10,000 test points",
+            "runs": runs,
+            "baseline_runs": results["baseline"],
+            "fast_runs": results["fast"],
+            "baseline_median": baseline,
+            "fast_median": fast,
+            "speedup": speedup,
+            "trustworthiness_difference": trust_gap,
+            "knn_accuracy_difference_points": knn_gap_points,
+            "targets": {
+                "speedup_at_least": TARGET_SPEEDUP,
+                "trustworthiness_within": TARGET_TRUSTWORTHINESS_GAP,
+                "knn_accuracy_within_points": TARGET_KNN_GAP_POINTS,
+                "cached_rerun_under_s": TARGET_CACHED_RERUN_S,
+            },
+            "meets_speed_target": speedup >= TARGET_SPEEDUP,
+            "meets_quality_targets": trust_gap >= -TARGET_TRUSTWORTHINESS_GAP
+            and knn_gap_points >= -TARGET_KNN_GAP_POINTS,
+            "notebook_embeddings_first_run_s": first_fill,
+            "notebook_embeddings_cached_rerun": cached,
+            "meets_cached_rerun_target": cached["median_s"] < TARGET_CACHED_RERUN_S,
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "cores_busy_note": (
+                "other processes were running: load average above the 2 cores, so absolute times are "
+                "inflated; runs alternate so both variants share the load"
+            )
+            if max(load_before[0], load_after[0]) > 1.5
+            else "machine otherwise idle",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,13 @@ def time_runs(function, runs: int, setup=None) -> list[float]:
 
 def summary(seconds: list[float]) -> dict:
     """Median, min and max of a list of timings, with the raw runs."""
-    return {"median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds),
-            "runs": len(seconds), "all_s": seconds}
+    return {
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "runs": len(seconds),
+        "all_s": seconds,
+    }
 
 
 def gzip_decode_seconds(runs: int = 5) -> dict:
@@ -53,15 +58,23 @@ def gzip_decode_seconds(runs: int = 5) -> dict:
 
 def machine() -> dict:
     """What the numbers were measured on."""
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "load_average": os.getloadavg()}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
 
 
 def write_result(name: str, result: dict) -> Path:
     """Write ``result`` (plus time and machine) to ``benchmarks/results/<name>.json`` and return the path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "machine": machine(), **result}
+    payload = {
+        "benchmark": name,
+        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **result,
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

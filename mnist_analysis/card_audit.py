@@ -110,9 +110,11 @@ def _class_counts(rows, expected, tolerance):
     verdicts = {_count_verdict(int(c), expected, tolerance) for c in counts}
     verdict = next(v for v in ("contradicted", "approximately", "holds") if v in verdicts)
     worst = int(counts.sub(expected).abs().idxmax())
-    evidence = (f"class sizes from {low:,} (digit {int(counts.idxmin())}) to {high:,} (digit "
-                f"{int(counts.idxmax())}); mean {counts.mean():,.0f}; largest deviation digit {worst} "
-                f"({(counts[worst] - expected) / expected:+.1%}); tolerance ±{tolerance:.0%}")
+    evidence = (
+        f"class sizes from {low:,} (digit {int(counts.idxmin())}) to {high:,} (digit "
+        f"{int(counts.idxmax())}); mean {counts.mean():,.0f}; largest deviation digit {worst} "
+        f"({(counts[worst] - expected) / expected:+.1%}); tolerance ±{tolerance:.0%}"
+    )
     return f"{low:,}-{high:,}", verdict, evidence
 
 
@@ -130,8 +132,10 @@ def _per_class_per_split(inputs):
 def _half_and_half(inputs):
     share = _census_share(inputs.frame)
     counts = _group_counts(inputs.frame)
-    evidence = (f"{counts['census']:,} census (HSF series 0-3) and {counts['student']:,} student (series 4) "
-                f"digits; tolerance ±{inputs.share_tolerance:.1%} points")
+    evidence = (
+        f"{counts['census']:,} census (HSF series 0-3) and {counts['student']:,} student (series 4) "
+        f"digits; tolerance ±{inputs.share_tolerance:.1%} points"
+    )
     return f"{share:.2%} census", _share_verdict(share, 0.5, inputs.share_tolerance), evidence
 
 
@@ -149,9 +153,12 @@ def _group_split_counts(split, expected):
         verdicts = {_count_verdict(c, expected, inputs.count_tolerance) for c in counts.values()}
         verdict = next(v for v in ("contradicted", "approximately", "holds") if v in verdicts)
         off = max(abs(c - expected) for c in counts.values())
-        evidence = (f"{split}: {counts['census']:,} census + {counts['student']:,} student digits; "
-                    f"off by up to {off:,} ({off / expected:.2%}); tolerance ±{inputs.count_tolerance:.0%}")
+        evidence = (
+            f"{split}: {counts['census']:,} census + {counts['student']:,} student digits; "
+            f"off by up to {off:,} ({off / expected:.2%}); tolerance ±{inputs.count_tolerance:.0%}"
+        )
         return f"{counts['census']:,} + {counts['student']:,}", verdict, evidence
+
     return check
 
 
@@ -168,8 +175,10 @@ def _training_writers(inputs):
     train = _split(inputs.frame, "train")
     writers = train.groupby(train["writer_group"].astype(str))["writer_id"].nunique()
     total = int(train["writer_id"].nunique())
-    evidence = (f"{int(writers.get('census', 0)):,} census and {int(writers.get('student', 0)):,} student writers "
-                f"in the training set (QMNIST writer ids); tolerance ±{inputs.count_tolerance:.0%}")
+    evidence = (
+        f"{int(writers.get('census', 0)):,} census and {int(writers.get('student', 0)):,} student writers "
+        f"in the training set (QMNIST writer ids); tolerance ±{inputs.count_tolerance:.0%}"
+    )
     return f"{total:,} writers", _count_verdict(total, 250, inputs.count_tolerance), evidence
 
 
@@ -177,8 +186,10 @@ def _box(inputs):
     rows = inputs.measurements
     longest = np.maximum(rows["bbox_height"].to_numpy(), rows["bbox_width"].to_numpy())
     inside, exactly = float(np.mean(longest <= 20)), float(np.mean(longest == 20))
-    evidence = (f"longer side of the box of non-zero pixels is at most 20 for {inside:.3%} and exactly 20 for "
-                f"{exactly:.3%} of {len(rows):,} measured images (anti-aliasing grey included)")
+    evidence = (
+        f"longer side of the box of non-zero pixels is at most 20 for {inside:.3%} and exactly 20 for "
+        f"{exactly:.3%} of {len(rows):,} measured images (anti-aliasing grey included)"
+    )
     return f"{inside:.2%} fit in 20x20", _fraction_verdict(inside, inputs.fraction_holds), evidence
 
 
@@ -187,8 +198,10 @@ def _centre_of_mass(inputs):
     com = rows[["com_row", "com_col"]].to_numpy(dtype=float)
     within = float(np.mean(np.abs(com - IMAGE_CENTRE).max(axis=1) <= 1))
     mean = np.nanmean(com, axis=0)
-    evidence = (f"centre of mass within 1 pixel of the image centre ({IMAGE_CENTRE}, {IMAGE_CENTRE}) in both "
-                f"directions for {within:.3%} of {len(rows):,} images; mean centre ({mean[0]:.2f}, {mean[1]:.2f})")
+    evidence = (
+        f"centre of mass within 1 pixel of the image centre ({IMAGE_CENTRE}, {IMAGE_CENTRE}) in both "
+        f"directions for {within:.3%} of {len(rows):,} images; mean centre ({mean[0]:.2f}, {mean[1]:.2f})"
+    )
     return f"{within:.2%} within 1 px", _fraction_verdict(within, inputs.fraction_holds), evidence
 
 
@@ -197,8 +210,10 @@ def _first_5000_source(inputs):
     first, last = test[test["index"] < 5000], test[test["index"] >= 5000]
     share_first, share_last = _census_share(first), _census_share(last)
     verdict = _fraction_verdict(share_first, inputs.fraction_holds)
-    evidence = (f"census (SD-3, NIST's original training set) share: {share_first:.2%} of the first 5,000 "
-                f"({len(first):,} rows) and {share_last:.2%} of the last 5,000 ({len(last):,} rows)")
+    evidence = (
+        f"census (SD-3, NIST's original training set) share: {share_first:.2%} of the first 5,000 "
+        f"({len(first):,} rows) and {share_last:.2%} of the last 5,000 ({len(last):,} rows)"
+    )
     return f"{share_first:.2%} census", verdict, evidence
 
 
@@ -207,19 +222,34 @@ def _error_difference(inputs, group, first, second, description):
 
     rows = inputs.frame.loc[inputs.predictions.index]
     wrong = (inputs.predictions.to_numpy() != rows["label"].to_numpy()).astype(float)
-    difference = group_difference_ci(wrong, rows["writer_id"].to_numpy(), group(rows), first=first, second=second,
-                                     n_boot=inputs.n_boot, seed=inputs.seed, confidence=inputs.confidence)
-    measured = (f"error {difference['first_mean']:.2%} ({first}) vs {difference['second_mean']:.2%} ({second})")
-    evidence = (f"{description}: difference {100 * difference['estimate']:+.2f} points, "
-                f"{inputs.confidence:.0%} writer-clustered bootstrap interval "
-                f"[{100 * difference['ci_low']:+.2f}, {100 * difference['ci_high']:+.2f}] "
-                f"({difference['n']:,} predictions, {difference['n_groups']:,} writers)")
+    difference = group_difference_ci(
+        wrong,
+        rows["writer_id"].to_numpy(),
+        group(rows),
+        first=first,
+        second=second,
+        n_boot=inputs.n_boot,
+        seed=inputs.seed,
+        confidence=inputs.confidence,
+    )
+    measured = f"error {difference['first_mean']:.2%} ({first}) vs {difference['second_mean']:.2%} ({second})"
+    evidence = (
+        f"{description}: difference {100 * difference['estimate']:+.2f} points, "
+        f"{inputs.confidence:.0%} writer-clustered bootstrap interval "
+        f"[{100 * difference['ci_low']:+.2f}, {100 * difference['ci_high']:+.2f}] "
+        f"({difference['n']:,} predictions, {difference['n_groups']:,} writers)"
+    )
     return measured, _direction_verdict(difference), evidence
 
 
 def _census_easier(inputs):
-    return _error_difference(inputs, lambda rows: rows["writer_group"].astype(str).to_numpy(), "census", "student",
-                             "recognisability as the classifier's error; student minus census error rate")
+    return _error_difference(
+        inputs,
+        lambda rows: rows["writer_group"].astype(str).to_numpy(),
+        "census",
+        "student",
+        "recognisability as the classifier's error; student minus census error rate",
+    )
 
 
 def _first_5000_easier(inputs):
@@ -227,38 +257,108 @@ def _first_5000_easier(inputs):
         if not (rows["split"].astype(str) == "test").all():
             raise ValueError("predictions: the first/last 5,000 claim needs predictions of test rows only")
         return np.where(rows["index"].to_numpy() < 5000, "first 5,000", "last 5,000")
-    return _error_difference(inputs, half, "first 5,000", "last 5,000",
-                             "easiness as the classifier's error; last minus first 5,000 error rate")
+
+    return _error_difference(
+        inputs,
+        half,
+        "first 5,000",
+        "last 5,000",
+        "easiness as the classifier's error; last minus first 5,000 error rate",
+    )
 
 
 CLAIMS = (
     Claim("total_images", "70,000 images", CARD, "70,000", _total_images),
     Claim("split_sizes", "60,000 training and 10,000 test images", CARD, "60,000 / 10,000", _split_sizes),
     Claim("images_per_class", "7,000 images per class", CARD, "7,000 per class", _per_class),
-    Claim("images_per_class_split", "6,000 training and 1,000 test images per class", CARD,
-          "train 6,000; test 1,000", _per_class_per_split),
-    Claim("half_census", "half written by Census Bureau employees, half by high-school students", CARD,
-          "50% census", _half_and_half),
-    Claim("even_split", "the split is evenly distributed in the training and testing sets", CARD,
-          "50% census in each split", _even_in_both),
-    Claim("train_30k_30k", "the training set has 30,000 census-employee and 30,000 student images", CARD,
-          "30,000 + 30,000", _group_split_counts("train", 30_000)),
-    Claim("test_5k_5k", "the test set has 5,000 census-employee and 5,000 student images", CARD,
-          "5,000 + 5,000", _group_split_counts("test", 5_000)),
-    Claim("disjoint_writers", "test images were drawn by different individuals than training images", CARD,
-          "0 shared writers", _disjoint_writers),
-    Claim("training_writers", "the training set contains examples from approximately 250 writers", LECUN,
-          "about 250 writers", _training_writers),
-    Claim("census_easier", "census employees' digits are more easily recognizable than students'",
-          CARD, "lower error on census digits", _census_easier, needs="predictions"),
-    Claim("box_20x20", "digits size-normalised to fit in a 20x20 pixel box", CARD, "longer side <= 20 px", _box,
-          needs="measurements"),
-    Claim("centre_of_mass", "digits centred in the 28x28 image by their centre of mass", CARD,
-          "centre of mass at the image centre", _centre_of_mass, needs="measurements"),
-    Claim("first_5000_from_sd3", "the first 5,000 test examples are taken from the original NIST training set "
-          "(SD-3, census)", LECUN, "100% census in the first 5,000", _first_5000_source),
-    Claim("first_5000_easier", "the first 5,000 test examples are cleaner and easier than the last 5,000", LECUN,
-          "lower error in the first 5,000", _first_5000_easier, needs="predictions"),
+    Claim(
+        "images_per_class_split",
+        "6,000 training and 1,000 test images per class",
+        CARD,
+        "train 6,000; test 1,000",
+        _per_class_per_split,
+    ),
+    Claim(
+        "half_census",
+        "half written by Census Bureau employees, half by high-school students",
+        CARD,
+        "50% census",
+        _half_and_half,
+    ),
+    Claim(
+        "even_split",
+        "the split is evenly distributed in the training and testing sets",
+        CARD,
+        "50% census in each split",
+        _even_in_both,
+    ),
+    Claim(
+        "train_30k_30k",
+        "the training set has 30,000 census-employee and 30,000 student images",
+        CARD,
+        "30,000 + 30,000",
+        _group_split_counts("train", 30_000),
+    ),
+    Claim(
+        "test_5k_5k",
+        "the test set has 5,000 census-employee and 5,000 student images",
+        CARD,
+        "5,000 + 5,000",
+        _group_split_counts("test", 5_000),
+    ),
+    Claim(
+        "disjoint_writers",
+        "test images were drawn by different individuals than training images",
+        CARD,
+        "0 shared writers",
+        _disjoint_writers,
+    ),
+    Claim(
+        "training_writers",
+        "the training set contains examples from approximately 250 writers",
+        LECUN,
+        "about 250 writers",
+        _training_writers,
+    ),
+    Claim(
+        "census_easier",
+        "census employees' digits are more easily recognizable than students'",
+        CARD,
+        "lower error on census digits",
+        _census_easier,
+        needs="predictions",
+    ),
+    Claim(
+        "box_20x20",
+        "digits size-normalised to fit in a 20x20 pixel box",
+        CARD,
+        "longer side <= 20 px",
+        _box,
+        needs="measurements",
+    ),
+    Claim(
+        "centre_of_mass",
+        "digits centred in the 28x28 image by their centre of mass",
+        CARD,
+        "centre of mass at the image centre",
+        _centre_of_mass,
+        needs="measurements",
+    ),
+    Claim(
+        "first_5000_from_sd3",
+        "the first 5,000 test examples are taken from the original NIST training set (SD-3, census)",
+        LECUN,
+        "100% census in the first 5,000",
+        _first_5000_source,
+    ),
+    Claim(
+        "first_5000_easier",
+        "the first 5,000 test examples are cleaner and easier than the last 5,000",
+        LECUN,
+        "lower error in the first 5,000",
+        _first_5000_easier,
+        needs="predictions",
+    ),
 )
 
 
@@ -270,20 +370,31 @@ def _aligned(frame, rows, name):
     if not isinstance(rows, (pd.Series, pd.DataFrame)):
         values = np.asarray(rows)
         if values.ndim != 1 or len(values) != len(frame):
-            raise ValueError(f"{name}: expected a Series indexed by frame rows or one value per frame row "
-                             f"({len(frame)}), found shape {values.shape}")
+            raise ValueError(
+                f"{name}: expected a Series indexed by frame rows or one value per frame row "
+                f"({len(frame)}), found shape {values.shape}"
+            )
         rows = pd.Series(values, index=frame.index)
     unknown = rows.index.difference(frame.index)
     if len(unknown):
-        raise ValueError(f"{name}: expected an index of frame rows, found {len(unknown):,} unknown labels "
-                         f"(first {unknown[0]!r})")
+        raise ValueError(
+            f"{name}: expected an index of frame rows, found {len(unknown):,} unknown labels (first {unknown[0]!r})"
+        )
     return rows
 
 
-def audit_dataset_card(frame: pd.DataFrame, measurements: pd.DataFrame | None = None,
-                       predictions=None, *, count_tolerance: float = 0.15, share_tolerance: float = 0.025,
-                       fraction_holds: float = 0.99, n_boot: int = 2000, seed: int = 0,
-                       confidence: float = 0.95) -> pd.DataFrame:
+def audit_dataset_card(
+    frame: pd.DataFrame,
+    measurements: pd.DataFrame | None = None,
+    predictions=None,
+    *,
+    count_tolerance: float = 0.15,
+    share_tolerance: float = 0.025,
+    fraction_holds: float = 0.99,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Check each quantitative claim of the dataset card and the MNIST page against the data.
 
     Parameters
@@ -339,12 +450,16 @@ def audit_dataset_card(frame: pd.DataFrame, measurements: pd.DataFrame | None = 
         if missing:
             raise ValueError(f"measurements: missing columns {sorted(missing)}")
     predictions = _aligned(frame, predictions, "predictions")
-    for name, value in (("count_tolerance", count_tolerance), ("share_tolerance", share_tolerance),
-                        ("fraction_holds", fraction_holds)):
+    for name, value in (
+        ("count_tolerance", count_tolerance),
+        ("share_tolerance", share_tolerance),
+        ("fraction_holds", fraction_holds),
+    ):
         if not 0 <= value <= 1:
             raise ValueError(f"{name}: expected a fraction between 0 and 1, found {value!r}")
-    inputs = _Inputs(frame, measurements, predictions, count_tolerance, share_tolerance, fraction_holds,
-                     n_boot, seed, confidence)
+    inputs = _Inputs(
+        frame, measurements, predictions, count_tolerance, share_tolerance, fraction_holds, n_boot, seed, confidence
+    )
     rows = {}
     for claim in CLAIMS:
         given = {"measurements": measurements, "predictions": predictions}.get(claim.needs, frame)
@@ -352,8 +467,14 @@ def audit_dataset_card(frame: pd.DataFrame, measurements: pd.DataFrame | None = 
             measured, verdict, evidence = "", "not measured", f"needs {claim.needs}, which were not given"
         else:
             measured, verdict, evidence = claim.check(inputs)
-        rows[claim.id] = {"claim": claim.claim, "source": claim.source, "expected": claim.expected,
-                          "measured": measured, "verdict": verdict, "evidence": evidence}
+        rows[claim.id] = {
+            "claim": claim.claim,
+            "source": claim.source,
+            "expected": claim.expected,
+            "measured": measured,
+            "verdict": verdict,
+            "evidence": evidence,
+        }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
     table.index.name = "claim_id"
     return table

@@ -16,13 +16,14 @@ helpers resample *writers*, not digits, and measure how much the clumping matter
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 
+from .validation import finite_float, integer
+
 #: Columns of :func:`mnist_analysis.measurements.measure` that describe a writer's style.
 STYLE_COLUMNS = ("ink", "thickness", "slant_deg", "bbox_width", "bbox_height")
+
 
 # --------------------------------------------------------------------------- checks
 def _vector(values, name: str, n: int | None = None) -> np.ndarray:
@@ -42,14 +43,12 @@ def _rows(values, name: str = "values") -> np.ndarray:
 
 
 def _check_confidence(confidence):
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+    if not 0 < finite_float(confidence, "confidence") < 1:
         raise ValueError(f"confidence: expected a number between 0 and 1, found {confidence!r}")
 
 
 def _check_positive_int(value, name: str, minimum: int = 1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: expected an integer of at least {minimum}, found {value!r}")
-    return int(value)
+    return integer(value, name, minimum=minimum)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -81,12 +80,18 @@ def _interval(estimate, replicates, confidence, n, n_groups) -> dict:
     replicates = replicates[np.isfinite(replicates)]
     tail = (1 - confidence) / 2
     low, high = np.quantile(replicates, [tail, 1 - tail]) if len(replicates) else (np.nan, np.nan)
-    return {"estimate": float(estimate), "ci_low": float(low), "ci_high": float(high),
-            "n": int(n), "n_groups": int(n_groups)}
+    return {
+        "estimate": float(estimate),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "n": int(n),
+        "n_groups": int(n_groups),
+    }
 
 
-def clustered_bootstrap_ci(values, groups, statistic=np.mean, *, n_boot: int = 2000, seed=0,
-                           confidence: float = 0.95) -> dict:
+def clustered_bootstrap_ci(
+    values, groups, statistic=np.mean, *, n_boot: int = 2000, seed=0, confidence: float = 0.95
+) -> dict:
     """Percentile bootstrap interval of ``statistic(values)`` that resamples whole groups (writers).
 
     Each resample draws as many groups as there are, with replacement, and keeps every row
@@ -144,8 +149,13 @@ def clustered_bootstrap_ci(values, groups, statistic=np.mean, *, n_boot: int = 2
     else:
         order = np.argsort(codes, kind="stable")
         sorted_values, sorted_codes = values[order], codes[order]
-        replicates = np.array([statistic(np.repeat(sorted_values, w[sorted_codes], axis=0))
-                               for chunk in _bootstrap_weights(n_groups, n_boot, seed) for w in chunk])
+        replicates = np.array(
+            [
+                statistic(np.repeat(sorted_values, w[sorted_codes], axis=0))
+                for chunk in _bootstrap_weights(n_groups, n_boot, seed)
+                for w in chunk
+            ]
+        )
     return _interval(estimate, replicates, confidence, len(values), n_groups)
 
 
@@ -162,12 +172,22 @@ def bootstrap_ci(values, statistic=np.mean, *, n_boot: int = 2000, seed=0, confi
     (4.5, 10)
     """
     values = _rows(values)
-    return clustered_bootstrap_ci(values, np.arange(len(values)), statistic, n_boot=n_boot, seed=seed,
-                                  confidence=confidence)
+    return clustered_bootstrap_ci(
+        values, np.arange(len(values)), statistic, n_boot=n_boot, seed=seed, confidence=confidence
+    )
 
 
-def group_difference_ci(values, writers, group, *, first: str = "census", second: str = "student",
-                        n_boot: int = 2000, seed=0, confidence: float = 0.95) -> dict:
+def group_difference_ci(
+    values,
+    writers,
+    group,
+    *,
+    first: str = "census",
+    second: str = "student",
+    n_boot: int = 2000,
+    seed=0,
+    confidence: float = 0.95,
+) -> dict:
     """Difference of means ``mean(second) - mean(first)`` with a writer-clustered bootstrap interval.
 
     Writers are resampled with replacement, all at once; a writer keeps all its rows, in
@@ -208,10 +228,12 @@ def group_difference_ci(values, writers, group, *, first: str = "census", second
     codes, uniques = pd.factorize(writers[keep])
     n_writers = len(uniques)
     is_second = group[keep] == second
-    sums = np.column_stack([np.bincount(codes, weights=values[keep] * (is_second == s), minlength=n_writers)
-                            for s in (False, True)])
-    counts = np.column_stack([np.bincount(codes, weights=(is_second == s).astype(float), minlength=n_writers)
-                              for s in (False, True)])
+    sums = np.column_stack(
+        [np.bincount(codes, weights=values[keep] * (is_second == s), minlength=n_writers) for s in (False, True)]
+    )
+    counts = np.column_stack(
+        [np.bincount(codes, weights=(is_second == s).astype(float), minlength=n_writers) for s in (False, True)]
+    )
     totals = _resampled_totals(np.column_stack([sums, counts]), n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = totals[:, :2] / totals[:, 2:]
@@ -271,8 +293,9 @@ def variance_components(values, writers, *, adjust_for=None) -> dict:
     codes, uniques = pd.factorize(writers)
     k, n = len(uniques), len(values)
     if k < 2 or n <= k:
-        raise ValueError(f"writers: expected at least 2 writers and more rows than writers, found {k} writers "
-                         f"and {n} rows")
+        raise ValueError(
+            f"writers: expected at least 2 writers and more rows than writers, found {k} writers and {n} rows"
+        )
     sizes = np.bincount(codes, minlength=k).astype(float)
     means = np.bincount(codes, weights=values, minlength=k) / sizes
     grand = values.mean()
@@ -284,9 +307,16 @@ def variance_components(values, writers, *, adjust_for=None) -> dict:
     icc = between / total if total > 0 else 0.0
     mean_size = float(np.sum(sizes**2) / n)
     design_effect = 1 + (mean_size - 1) * icc
-    return {"between": float(between), "within": float(msw), "icc": float(icc), "mean_writer_size": mean_size,
-            "design_effect": float(design_effect), "effective_n": float(n / design_effect), "n": int(n),
-            "n_writers": int(k)}
+    return {
+        "between": float(between),
+        "within": float(msw),
+        "icc": float(icc),
+        "mean_writer_size": mean_size,
+        "design_effect": float(design_effect),
+        "effective_n": float(n / design_effect),
+        "n": int(n),
+        "n_writers": int(k),
+    }
 
 
 def variance_table(measurements: pd.DataFrame, writers, columns=STYLE_COLUMNS, *, adjust_for=None) -> pd.DataFrame:
@@ -319,8 +349,18 @@ def _check_columns(measurements, columns):
         raise ValueError(f"columns: {missing} not in measurements (columns: {list(measurements.columns)})")
 
 
-def compare_groups(measurements: pd.DataFrame, writers, group, columns=STYLE_COLUMNS, *, first: str = "census",
-                   second: str = "student", n_boot: int = 2000, seed=0, confidence: float = 0.95) -> pd.DataFrame:
+def compare_groups(
+    measurements: pd.DataFrame,
+    writers,
+    group,
+    columns=STYLE_COLUMNS,
+    *,
+    first: str = "census",
+    second: str = "student",
+    n_boot: int = 2000,
+    seed=0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Census against student for each measurement: means, difference, effect size and intervals.
 
     Parameters
@@ -360,16 +400,21 @@ def compare_groups(measurements: pd.DataFrame, writers, group, columns=STYLE_COL
     rows = {}
     for column in columns:
         values = measurements[column].to_numpy(dtype=float)
-        clustered = group_difference_ci(values, writers, group, first=first, second=second,
-                                        n_boot=n_boot, seed=seed, confidence=confidence)
+        clustered = group_difference_ci(
+            values, writers, group, first=first, second=second, n_boot=n_boot, seed=seed, confidence=confidence
+        )
         a, b = values[(group == first) & np.isfinite(values)], values[(group == second) & np.isfinite(values)]
         pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
         naive_half_width = z * np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
         difference = clustered["estimate"]
         rows[column] = {
-            "first_mean": clustered["first_mean"], "second_mean": clustered["second_mean"],
-            "difference": difference, "ci_low": clustered["ci_low"], "ci_high": clustered["ci_high"],
-            "naive_ci_low": difference - naive_half_width, "naive_ci_high": difference + naive_half_width,
+            "first_mean": clustered["first_mean"],
+            "second_mean": clustered["second_mean"],
+            "difference": difference,
+            "ci_low": clustered["ci_low"],
+            "ci_high": clustered["ci_high"],
+            "naive_ci_low": difference - naive_half_width,
+            "naive_ci_high": difference + naive_half_width,
             "width_ratio": (clustered["ci_high"] - clustered["ci_low"]) / (2 * naive_half_width),
             "cohens_d": difference / pooled if pooled > 0 else np.nan,
             "d_ci_low": clustered["ci_low"] / pooled if pooled > 0 else np.nan,

@@ -11,14 +11,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .registry import REGISTRY
 from .sources import load_array
+from .validation import frame_columns, positive_int
+from .validation import seed as check_seed
 
 SPLITS = ("train", "test")
+#: Images in MNIST, both splits (the largest sample :func:`sample_frame` can honestly take).
+N_IMAGES = sum(REGISTRY[f"{split}-images"].shape[0] for split in SPLITS)
 
 #: QMNIST extended-label columns, in file order.
 QMNIST_COLUMNS = (
-    "label", "hsf_series", "writer_id", "writer_digit_index",
-    "nist_class_code", "nist_index", "duplicate", "unused",
+    "label",
+    "hsf_series",
+    "writer_id",
+    "writer_digit_index",
+    "nist_class_code",
+    "nist_index",
+    "duplicate",
+    "unused",
 )
 #: NIST HSF series 0-3 were filled in by Census Bureau employees (SD-3), series 4 by
 #: high-school students (SD-1).
@@ -32,6 +43,8 @@ class ProvenanceMismatchError(ValueError):
 
 
 def _splits(split: str) -> tuple[str, ...]:
+    if not isinstance(split, str):
+        raise TypeError(f"split: expected 'train', 'test' or 'all', found {type(split).__name__} {split!r}")
     if split == "all":
         return SPLITS
     if split in SPLITS:
@@ -157,10 +170,11 @@ def sample_frame(frame: pd.DataFrame, size: int | None = None, seed: int = 0) ->
     >>> sample_frame(frame, 4, seed=1).shape
     (4, 2)
     """
+    frame_columns(frame, ("split", "label"), hint="as made by mnist_analysis.load_frame")
+    size = positive_int(size, "size", allow_none=True)
+    seed = check_seed(seed)
     if size is None:
         return frame
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size: expected a positive integer or None, found {size!r}")
     if size >= len(frame):
         return frame
     from sklearn.model_selection import train_test_split
@@ -168,7 +182,9 @@ def sample_frame(frame: pd.DataFrame, size: int | None = None, seed: int = 0) ->
     strata = frame["split"].astype(str) + "/" + frame["label"].astype(str)
     strata_count = strata.nunique()
     chosen, _ = train_test_split(
-        frame.index.to_numpy(), train_size=int(size), random_state=seed,
+        frame.index.to_numpy(),
+        train_size=int(size),
+        random_state=seed,
         stratify=strata if size >= strata_count and len(frame) - size >= strata_count else None,
     )
     return frame.loc[np.sort(chosen)]

@@ -45,8 +45,9 @@ PAIR_COLUMNS = ("first", "second", "distance", "exact")
 def _flatten(images):
     images = np.asarray(images)
     if images.ndim < 2:
-        raise ValueError(f"images: expected an array of shape (n, ...) with one image per row, "
-                         f"found shape {images.shape}")
+        raise ValueError(
+            f"images: expected an array of shape (n, ...) with one image per row, found shape {images.shape}"
+        )
     if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
         raise TypeError(f"images: expected integer or float grey levels, found dtype {images.dtype}")
     return np.ascontiguousarray(images.reshape(len(images), -1))
@@ -63,12 +64,14 @@ def _check_splits(splits, n):
 
 def _pairs_frame(first, second, distance, exact, splits):
     order = np.lexsort((second, first, distance))
-    frame = pd.DataFrame({
-        "first": np.asarray(first, dtype=np.int64)[order],
-        "second": np.asarray(second, dtype=np.int64)[order],
-        "distance": np.asarray(distance, dtype=np.float64)[order],
-        "exact": np.asarray(exact, dtype=bool)[order],
-    })
+    frame = pd.DataFrame(
+        {
+            "first": np.asarray(first, dtype=np.int64)[order],
+            "second": np.asarray(second, dtype=np.int64)[order],
+            "distance": np.asarray(distance, dtype=np.float64)[order],
+            "exact": np.asarray(exact, dtype=bool)[order],
+        }
+    )
     if splits is not None:
         frame["split_first"] = splits[frame["first"].to_numpy()]
         frame["split_second"] = splits[frame["second"].to_numpy()]
@@ -108,8 +111,7 @@ def exact_duplicates(images, splits=None) -> pd.DataFrame:
     """
     flat = _flatten(images)
     splits = _check_splits(splits, len(flat))
-    digests = pd.Series([hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat],
-                        dtype=object)
+    digests = pd.Series([hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat], dtype=object)
     first, second = [], []
     for positions in digests.groupby(digests, sort=False).indices.values():
         if len(positions) > 1:
@@ -153,8 +155,15 @@ def _near_duplicates_uncached(flat, splits, threshold, n_components, random_stat
     return _pairs_frame(first, second, distance, exact, splits)
 
 
-def near_duplicates(images, splits=None, *, threshold: float = NEAR_DUPLICATE_THRESHOLD,
-                    n_components: int = 30, random_state: int = 0, cache: bool = True) -> pd.DataFrame:
+def near_duplicates(
+    images,
+    splits=None,
+    *,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    n_components: int = 30,
+    random_state: int = 0,
+    cache: bool = True,
+) -> pd.DataFrame:
     """All pairs of images within ``threshold`` of each other in pixel space (exact ones included).
 
     Parameters
@@ -194,8 +203,6 @@ def near_duplicates(images, splits=None, *, threshold: float = NEAR_DUPLICATE_TH
     if int(n_components) < 1:
         raise ValueError(f"n_components: expected a positive integer, found {n_components}")
     args = (flat, splits, float(threshold), int(n_components), int(random_state))
-    if not cache:
-        return _near_duplicates_uncached(*args)
-    from mnist_analysis.cache import memory
+    from mnist_analysis.cache import cached_call
 
-    return memory().cache(_near_duplicates_uncached)(*args)
+    return cached_call("duplicates", _near_duplicates_uncached, *args, cache=cache)

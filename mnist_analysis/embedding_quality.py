@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mnist_analysis.embeddings import as_feature_matrix, sample_rows
+from mnist_analysis.validation import integer, positive_int
 
 
 def _paired(data, embedding):
@@ -29,7 +30,7 @@ def _paired(data, embedding):
 
 
 def _n_neighbors(value, n_rows: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value < n_rows:
+    if not 1 <= integer(value, "n_neighbors") < n_rows:
         raise ValueError(f"n_neighbors: expected an integer between 1 and n rows - 1 ({n_rows - 1}), found {value!r}")
     return int(value)
 
@@ -41,8 +42,7 @@ def _labels(labels, n_rows: int, name: str = "labels") -> np.ndarray:
     return labels
 
 
-def trustworthiness(data, embedding, *, n_neighbors: int = 10, sample_size: int | None = 5000,
-                    seed: int = 0) -> float:
+def trustworthiness(data, embedding, *, n_neighbors: int = 10, sample_size: int | None = 5000, seed: int = 0) -> float:
     """Return :func:`sklearn.manifold.trustworthiness` on a seeded sample of the rows.
 
     1 means no point has embedding neighbours that were far away in the input.
@@ -101,12 +101,12 @@ def _knn_accuracy(embedding, labels, is_train, n_neighbors):
 
 
 def _cached(function, cache: bool):
-    """``function`` itself, or its joblib-cached twin in the project cache when ``cache`` is true."""
-    if not cache:
-        return function
-    from mnist_analysis.cache import memory
+    """``function`` called through the project cache when ``cache`` is true."""
+    from functools import partial
 
-    return memory("embedding_quality").cache(function)
+    from mnist_analysis.cache import cached_call
+
+    return partial(cached_call, "embedding_quality", function, cache=cache)
 
 
 def _neighbours_excluding_self(points, queries_rows, n_neighbors, algorithm):
@@ -121,8 +121,9 @@ def _neighbours_excluding_self(points, queries_rows, n_neighbors, algorithm):
     return np.take_along_axis(found, order, axis=1)
 
 
-def neighbourhood_preservation(data, embedding, *, n_neighbors: int = 10, sample_size: int | None = 2000,
-                               seed: int = 0) -> float:
+def neighbourhood_preservation(
+    data, embedding, *, n_neighbors: int = 10, sample_size: int | None = 2000, seed: int = 0
+) -> float:
     """Return the mean recall of input-space k-NN among embedding k-NN (1 = all kept).
 
     Neighbours are searched among all rows; the recall is averaged over a seeded sample of
@@ -146,8 +147,18 @@ def neighbourhood_preservation(data, embedding, *, n_neighbors: int = 10, sample
     return float(np.mean(kept) / n_neighbors)
 
 
-def embedding_scores(data, embedding, labels, is_train, *, n_neighbors: int = 10, sample_size: int = 5000,
-                     queries: int = 2000, seed: int = 0, cache: bool = False) -> dict:
+def embedding_scores(
+    data,
+    embedding,
+    labels,
+    is_train,
+    *,
+    n_neighbors: int = 10,
+    sample_size: int = 5000,
+    queries: int = 2000,
+    seed: int = 0,
+    cache: bool = False,
+) -> dict:
     """Return the three quality metrics of an embedding as a dict.
 
     Keys: ``trustworthiness`` (at ``n_neighbors``, on ``sample_size`` rows), ``knn_accuracy``
@@ -165,17 +176,26 @@ def embedding_scores(data, embedding, labels, is_train, *, n_neighbors: int = 10
     (1.0, 1.0)
     """
     return _cached(_embedding_scores, cache)(
-        np.asarray(data), np.asarray(embedding), np.asarray(labels), np.asarray(is_train),
-        n_neighbors=n_neighbors, sample_size=sample_size, queries=queries, seed=seed)
+        np.asarray(data),
+        np.asarray(embedding),
+        np.asarray(labels),
+        np.asarray(is_train),
+        n_neighbors=n_neighbors,
+        sample_size=sample_size,
+        queries=queries,
+        seed=seed,
+    )
 
 
 def _embedding_scores(data, embedding, labels, is_train, *, n_neighbors, sample_size, queries, seed):
     return {
-        "trustworthiness": trustworthiness(data, embedding, n_neighbors=n_neighbors,
-                                           sample_size=sample_size, seed=seed),
+        "trustworthiness": trustworthiness(
+            data, embedding, n_neighbors=n_neighbors, sample_size=sample_size, seed=seed
+        ),
         "knn_accuracy": knn_accuracy(embedding, labels, is_train, n_neighbors=5),
         "neighbourhood_preservation": neighbourhood_preservation(
-            data, embedding, n_neighbors=n_neighbors, sample_size=queries, seed=seed),
+            data, embedding, n_neighbors=n_neighbors, sample_size=queries, seed=seed
+        ),
     }
 
 
@@ -224,7 +244,8 @@ def mixing_pairs(mixing: pd.DataFrame) -> pd.DataFrame:
     classes = list(mixing.index)
     rows = [
         {"class_a": a, "class_b": b, "a_to_b": float(mixing.loc[a, b]), "b_to_a": float(mixing.loc[b, a])}
-        for i, a in enumerate(classes) for b in classes[i + 1:]
+        for i, a in enumerate(classes)
+        for b in classes[i + 1 :]
     ]
     pairs = pd.DataFrame(rows, columns=["class_a", "class_b", "a_to_b", "b_to_a"])
     pairs["share"] = (pairs["a_to_b"] + pairs["b_to_a"]) / 2
@@ -244,8 +265,7 @@ def border_points(embedding, labels, class_a, class_b, *, n_neighbors: int = 10,
     [1, 2]
     """
     labels, neighbour_labels = _graph_neighbour_labels(embedding, labels, n_neighbors)
-    if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) or n_examples < 1:
-        raise ValueError(f"n_examples: expected a positive integer, found {n_examples!r}")
+    positive_int(n_examples, "n_examples")
     for name, value in (("class_a", class_a), ("class_b", class_b)):
         if value not in set(labels.tolist()):
             raise ValueError(f"{name}: expected one of the labels {sorted(set(labels.tolist()))}, found {value!r}")

@@ -6,10 +6,10 @@ take an array of images ``(n, height, width)`` or of feature rows ``(n, features
 return an array with one row per input row; ``return_seconds=True`` also returns the time
 the computation took.
 
-Results are cached with :class:`joblib.Memory` in ``cache_dir() / "embeddings"``, keyed by
-a digest of the data's bytes (shape and dtype included), every parameter, and the versions
-of the libraries that compute them; a cache entry that cannot be read is recomputed (joblib
-warns and overwrites it). Pass ``cache=False`` to bypass the cache.
+Results are cached through :func:`mnist_analysis.cache.cached_call` (kind ``embeddings``),
+keyed by the data's content, every parameter, the code that computes them and the versions
+of the libraries it uses; an entry that cannot be read or was altered is recomputed. Pass
+``cache=False`` to bypass the cache.
 
 :func:`digit_map` is the project's standard 2-D map of digits, shared by the notebooks:
 the UMAP settings of :data:`FAST_UMAP` on flattened pixels, so a map computed in one
@@ -18,11 +18,12 @@ notebook is a cache hit in the next.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from .validation import image_stack, positive_int
 
 #: Settings of the project's fast UMAP (see ``benchmarks/bench_umap.py``): reduce the pixels
 #: to 50 exact principal components first, use 10 neighbours instead of 15, start from the
@@ -30,16 +31,20 @@ import numpy as np
 #: per edge instead of 200 with 5. Seeded runs are single-threaded in umap-learn, so the
 #: optimisation is what costs; on all 70,000 digits these settings keep trustworthiness
 #: (within 0.01) and k-NN accuracy (within 0.5 points) of umap-learn's defaults on raw pixels.
-FAST_UMAP = {"pca_components": 50, "n_neighbors": 10, "min_dist": 0.1, "n_epochs": 75,
-             "negative_sample_rate": 3, "init": "pca"}
+FAST_UMAP = {
+    "pca_components": 50,
+    "n_neighbors": 10,
+    "min_dist": 0.1,
+    "n_epochs": 75,
+    "negative_sample_rate": 3,
+    "init": "pca",
+}
+
+#: The fewest rows UMAP can embed: every row needs 2 neighbours besides itself.
+MIN_UMAP_ROWS = 3
 
 #: Rows t-SNE embeds by default (a seeded random sample of the input rows).
 TSNE_SAMPLE_SIZE = 10_000
-
-_LIBRARIES = ("numpy", "scikit-learn", "umap-learn", "pynndescent", "numba", "openTSNE")
-#: Part of every cache key: bump it when a computation changes in code the cached functions
-#: call (joblib only hashes the cached function's own source). 2: exact PCA before UMAP/t-SNE.
-ALGORITHM_REVISION = 2
 
 
 # --------------------------------------------------------------------------- checks
@@ -62,9 +67,7 @@ def check_features(data, *, name: str = "data") -> np.ndarray:
     """
     array = np.asarray(data)
     if array.ndim not in (2, 3):
-        raise ValueError(
-            f"{name}: expected images (n, height, width) or rows (n, features), found shape {array.shape}"
-        )
+        raise ValueError(f"{name}: expected images (n, height, width) or rows (n, features), found shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating) or array.dtype == bool):
         raise TypeError(f"{name}: expected an array of real numbers, found dtype {array.dtype}")
     if array.shape[0] < 2:
@@ -93,64 +96,26 @@ def _n_features(array: np.ndarray) -> int:
     return int(np.prod(array.shape[1:]))
 
 
-def _positive_int(value, name: str, *, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, found {value!r}")
-    return int(value)
+_positive_int = positive_int  # TypeError for a wrong type, ValueError for a wrong value (see validation)
+
+
+def _check_width(matrix: np.ndarray, width: int, name: str) -> None:
+    if matrix.shape[1] != width:
+        raise ValueError(
+            f"{name}: expected rows of {width:,} features (or images of {width:,} pixels), the width "
+            f"the basis was fitted on; found {matrix.shape[1]:,}"
+        )
 
 
 # --------------------------------------------------------------------------- caching
-def data_fingerprint(data) -> str:
-    """Return a hex digest of an array's shape, dtype and bytes (the cache key of the data).
-
-    Examples
-    --------
-    >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
-    >>> data_fingerprint(a) == data_fingerprint(a.copy())
-    True
-    >>> data_fingerprint(a) == data_fingerprint(a.astype(np.int16))
-    False
-    """
-    array = np.ascontiguousarray(np.asarray(data))
-    digest = hashlib.sha1(f"{array.shape}|{array.dtype.str}|".encode())
-    digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
-
-
-def library_versions() -> dict:
-    """Return the versions of the libraries that compute embeddings (part of every cache key).
-
-    Examples
-    --------
-    >>> "umap-learn" in library_versions()
-    True
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"mnist_analysis.embeddings": ALGORITHM_REVISION}
-    for package in _LIBRARIES:
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:  # pragma: no cover - optional library absent
-            versions[package] = None
-    return versions
-
-
 def _run(compute, data, params: dict, cache: bool):
-    """Call ``compute(data, **params)`` -> ``(result, seconds)``, through the cache when ``cache`` is true.
+    """Call ``compute(data, **params)`` -> ``(result, seconds)``, through the project cache when ``cache`` is true.
 
     ``seconds`` is the time the computation took when it ran, also when read from the cache.
     """
-    if not cache:
-        return compute(data, **params)
-    from mnist_analysis.cache import memory
+    from mnist_analysis.cache import cached_call
 
-    cached = memory("embeddings").cache(compute, ignore=["data"])
-    return cached(
-        data, fingerprint=data_fingerprint(data), library_versions=library_versions(), **params
-    )
+    return cached_call("embeddings", compute, data, cache=cache, **params)
 
 
 # --------------------------------------------------------------------------- PCA
@@ -164,16 +129,22 @@ class PCABasis:
 
     def transform(self, data) -> np.ndarray:
         """Project rows (or images) onto the basis: ``(n, k)`` scores."""
-        return (as_feature_matrix(data) - self.mean) @ self.components.T
+        matrix = as_feature_matrix(data)
+        _check_width(matrix, self.mean.shape[0], "data")
+        return (matrix - self.mean) @ self.components.T
 
     def reconstruct(self, scores, n_components: int | None = None) -> np.ndarray:
         """Rebuild ``(n, features)`` rows from the first ``n_components`` scores."""
         k = self.components.shape[0] if n_components is None else _positive_int(n_components, "n_components")
         scores = np.asarray(scores, dtype=np.float32)
+        if scores.ndim != 2 or scores.shape[1] < k:
+            raise ValueError(
+                f"scores: expected an array (n, at least {k}) of scores on this basis, found shape {scores.shape}"
+            )
         return scores[:, :k] @ self.components[:k] + self.mean
 
 
-def _compute_pca_basis(data, *, n_components, seed, exact=False, fingerprint=None, library_versions=None):
+def _compute_pca_basis(data, *, n_components, seed, exact=False):
     from sklearn.decomposition import PCA
 
     start = time.perf_counter()
@@ -192,8 +163,9 @@ def _compute_pca_basis(data, *, n_components, seed, exact=False, fingerprint=Non
     ), time.perf_counter() - start
 
 
-def fit_pca(data, n_components: int | None = 50, *, seed: int = 0, cache: bool = True,
-            return_seconds: bool = False) -> PCABasis:
+def fit_pca(
+    data, n_components: int | None = 50, *, seed: int = 0, cache: bool = True, return_seconds: bool = False
+) -> PCABasis:
     """Fit principal components: randomised SVD (seeded), or the exact full spectrum.
 
     Parameters
@@ -252,22 +224,40 @@ def _reduce_with_pca(matrix, pca_components):
     return _compute_pca_basis(matrix, n_components=pca_components, seed=0, exact=True)[0].transform(matrix)
 
 
-def _compute_umap(data, *, n_components, n_neighbors, min_dist, pca_components, n_epochs, negative_sample_rate,
-                  init, seed, fingerprint=None, library_versions=None):
+def _compute_umap(
+    data, *, n_components, n_neighbors, min_dist, pca_components, n_epochs, negative_sample_rate, init, seed
+):
     import umap
 
     start = time.perf_counter()
     matrix = _reduce_with_pca(as_feature_matrix(data), pca_components)
     model = umap.UMAP(
-        n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, n_epochs=n_epochs,
-        negative_sample_rate=negative_sample_rate, init=init, random_state=seed, n_jobs=1,
+        n_components=n_components,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        n_epochs=n_epochs,
+        negative_sample_rate=negative_sample_rate,
+        init=init,
+        random_state=seed,
+        n_jobs=1,
     )
     return model.fit_transform(matrix).astype(np.float32), time.perf_counter() - start
 
 
-def umap(data, n_components: int = 2, *, n_neighbors: int = 15, min_dist: float = 0.1,
-         pca_components: int | None = None, n_epochs: int | None = None, negative_sample_rate: int = 5,
-         init: str = "spectral", seed: int = 0, cache: bool = True, return_seconds: bool = False):
+def umap(
+    data,
+    n_components: int = 2,
+    *,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    pca_components: int | None = None,
+    n_epochs: int | None = None,
+    negative_sample_rate: int = 5,
+    init: str = "spectral",
+    seed: int = 0,
+    cache: bool = True,
+    return_seconds: bool = False,
+):
     """Return a seeded UMAP embedding ``(n, n_components)`` of ``data`` (umap-learn).
 
     Parameters
@@ -300,15 +290,31 @@ def umap(data, n_components: int = 2, *, n_neighbors: int = 15, min_dist: float 
     pca_components = _positive_int(pca_components, "pca_components", allow_none=True)
     n_epochs = _positive_int(n_epochs, "n_epochs", allow_none=True)
     negative_sample_rate = _positive_int(negative_sample_rate, "negative_sample_rate")
+    spectral = init in ("spectral", "tswspectral")
+    minimum = max(MIN_UMAP_ROWS, n_components + 2 if spectral else 0)
+    if n_rows < minimum:
+        why = (
+            f"init={init!r} needs n_components + 2 = {n_components + 2}; init='pca' needs {MIN_UMAP_ROWS}"
+            if spectral and minimum > MIN_UMAP_ROWS
+            else "each row needs at least 2 neighbours besides itself"
+        )
+        raise ValueError(f"data: UMAP needs at least {minimum} rows ({why}), found {n_rows}")
     if not 2 <= n_neighbors < n_rows:
         raise ValueError(f"n_neighbors: expected 2 <= n_neighbors < n rows ({n_rows}), found {n_neighbors}")
     if not 0 <= float(min_dist):
         raise ValueError(f"min_dist: expected a non-negative number, found {min_dist!r}")
     if init not in ("spectral", "pca", "random", "tswspectral"):
         raise ValueError(f"init: expected 'spectral', 'pca', 'random' or 'tswspectral', found {init!r}")
-    params = {"n_components": n_components, "n_neighbors": n_neighbors, "min_dist": float(min_dist),
-              "pca_components": pca_components, "n_epochs": n_epochs,
-              "negative_sample_rate": negative_sample_rate, "init": init, "seed": int(seed)}
+    params = {
+        "n_components": n_components,
+        "n_neighbors": n_neighbors,
+        "min_dist": float(min_dist),
+        "pca_components": pca_components,
+        "n_epochs": n_epochs,
+        "negative_sample_rate": negative_sample_rate,
+        "init": init,
+        "seed": int(seed),
+    }
     embedding, seconds = _run(_compute_umap, array, params, cache)
     return (embedding, seconds) if return_seconds else embedding
 
@@ -327,12 +333,13 @@ def digit_map(images, *, seed: int = 0, cache: bool = True, return_seconds: bool
     >>> digit_map(rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8), cache=False).shape
     (40, 2)
     """
-    images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"images: expected an array of shape (n, height, width), found shape {images.shape}")
+    images = image_stack(images, min_images=MIN_UMAP_ROWS)
     pca_components = min(FAST_UMAP["pca_components"], images.shape[0], images.shape[1] * images.shape[2])
-    settings = {**FAST_UMAP, "pca_components": pca_components,
-                "n_neighbors": min(FAST_UMAP["n_neighbors"], images.shape[0] - 1)}
+    settings = {
+        **FAST_UMAP,
+        "pca_components": pca_components,
+        "n_neighbors": min(FAST_UMAP["n_neighbors"], images.shape[0] - 1),
+    }
     return umap(images, 2, seed=seed, cache=cache, return_seconds=return_seconds, **settings)
 
 
@@ -354,22 +361,33 @@ def sample_rows(n_rows: int, sample_size: int | None, seed: int = 0) -> np.ndarr
     return np.sort(np.random.default_rng(seed).choice(n_rows, size=sample_size, replace=False))
 
 
-def _compute_tsne(data, *, n_components, perplexity, pca_components, seed,
-                  fingerprint=None, library_versions=None):
+def _compute_tsne(data, *, n_components, perplexity, pca_components, seed):
     import openTSNE
 
     start = time.perf_counter()
     matrix = _reduce_with_pca(as_feature_matrix(data), pca_components)
     model = openTSNE.TSNE(
-        n_components=n_components, perplexity=perplexity, initialization="pca", random_state=seed,
-        negative_gradient_method="auto" if n_components <= 2 else "bh", n_jobs=1,
+        n_components=n_components,
+        perplexity=perplexity,
+        initialization="pca",
+        random_state=seed,
+        negative_gradient_method="auto" if n_components <= 2 else "bh",
+        n_jobs=1,
     )
     return np.asarray(model.fit(matrix), dtype=np.float32), time.perf_counter() - start
 
 
-def tsne(data, n_components: int = 2, *, perplexity: float = 30.0, pca_components: int | None = 50,
-         sample_size: int | None = TSNE_SAMPLE_SIZE, seed: int = 0, cache: bool = True,
-         return_seconds: bool = False):
+def tsne(
+    data,
+    n_components: int = 2,
+    *,
+    perplexity: float = 30.0,
+    pca_components: int | None = 50,
+    sample_size: int | None = TSNE_SAMPLE_SIZE,
+    seed: int = 0,
+    cache: bool = True,
+    return_seconds: bool = False,
+):
     """Return a seeded t-SNE embedding (openTSNE) of a sample of the rows.
 
     openTSNE (FFT-accelerated) is used rather than scikit-learn's Barnes-Hut t-SNE: on 5,000
@@ -406,11 +424,17 @@ def tsne(data, n_components: int = 2, *, perplexity: float = 30.0, pca_component
     pca_components = _positive_int(pca_components, "pca_components", allow_none=True)
     rows = sample_rows(array.shape[0], sample_size, seed)
     if not 0 < float(perplexity) < len(rows):
-        raise ValueError(f"perplexity: expected a number between 0 and the rows embedded ({len(rows)}), found {perplexity!r}")
+        raise ValueError(
+            f"perplexity: expected a number between 0 and the rows embedded ({len(rows)}), found {perplexity!r}"
+        )
     if pca_components is not None:
         pca_components = min(pca_components, len(rows), _n_features(array))
-    params = {"n_components": n_components, "perplexity": float(perplexity),
-              "pca_components": pca_components, "seed": int(seed)}
+    params = {
+        "n_components": n_components,
+        "perplexity": float(perplexity),
+        "pca_components": pca_components,
+        "seed": int(seed),
+    }
     sample = array[rows]
     result = np.full((array.shape[0], n_components), np.nan, dtype=np.float32)
     result[rows], seconds = _run(_compute_tsne, sample, params, cache)

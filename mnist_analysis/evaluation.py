@@ -31,8 +31,9 @@ def _labels_pair(y_true, y_pred):
 def _checked_predictions(y_true, predictions: Mapping) -> dict:
     """Check a ``{model name: predicted labels}`` mapping against ``y_true``."""
     if not isinstance(predictions, Mapping) or not predictions:
-        raise ValueError(f"predictions: expected a non-empty mapping of model name to labels, "
-                         f"found {type(predictions).__name__}")
+        raise ValueError(
+            f"predictions: expected a non-empty mapping of model name to labels, found {type(predictions).__name__}"
+        )
     return {name: _labels_pair(y_true, y_pred)[1] for name, y_pred in predictions.items()}
 
 
@@ -58,7 +59,7 @@ def confusion_matrix(y_true, y_pred, *, labels=DIGITS, normalize: str | None = N
     --------
     >>> confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1], labels=[0, 1])
     predicted  0  1
-    true           
+    true
     0          1  1
     1          0  2
     """
@@ -83,7 +84,7 @@ def per_class_report(y_true, y_pred, *, labels=DIGITS) -> pd.DataFrame:
     --------
     >>> per_class_report([0, 0, 1, 1], [0, 1, 1, 1], labels=[0, 1]).round(3)
            precision  recall     f1  support
-    class                                   
+    class
     0          1.000     0.5  0.667        2
     1          0.667     1.0  0.800        2
     """
@@ -91,10 +92,10 @@ def per_class_report(y_true, y_pred, *, labels=DIGITS) -> pd.DataFrame:
 
     y_true, y_pred = _labels_pair(y_true, y_pred)
     labels = list(labels)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0)
-    return pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support},
-                        index=pd.Index(labels, name="class"))
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return pd.DataFrame(
+        {"precision": precision, "recall": recall, "f1": f1, "support": support}, index=pd.Index(labels, name="class")
+    )
 
 
 def most_confused_pairs(y_true, y_pred, *, top: int | None = 10, labels=DIGITS) -> pd.DataFrame:
@@ -172,8 +173,9 @@ def model_agreement(predictions: Mapping) -> pd.DataFrame:
     b  0.5  1.0
     """
     if not isinstance(predictions, Mapping) or not predictions:
-        raise ValueError("predictions: expected a non-empty mapping of model name to labels, "
-                         f"found {type(predictions).__name__}")
+        raise ValueError(
+            f"predictions: expected a non-empty mapping of model name to labels, found {type(predictions).__name__}"
+        )
     first = np.asarray(next(iter(predictions.values())))
     predictions = _checked_predictions(first, predictions)
     names = list(predictions)
@@ -215,25 +217,30 @@ def error_rate(y_true, y_pred, *, confidence: float = 0.95, method: str = "wilso
         raise ValueError(f"confidence: expected a number between 0 and 1, found {confidence!r}")
     errors, n = int(np.sum(y_true != y_pred)), len(y_true)
     interval = binomtest(errors, n).proportion_ci(confidence_level=confidence, method=INTERVAL_METHODS[method])
-    return {"errors": errors, "n": n, "error_rate": errors / n,
-            "ci_low": float(interval.low), "ci_high": float(interval.high)}
+    return {
+        "errors": errors,
+        "n": n,
+        "error_rate": errors / n,
+        "ci_low": float(interval.low),
+        "ci_high": float(interval.high),
+    }
 
 
-def error_rate_table(y_true, predictions: Mapping, *, confidence: float = 0.95,
-                     method: str = "wilson") -> pd.DataFrame:
+def error_rate_table(y_true, predictions: Mapping, *, confidence: float = 0.95, method: str = "wilson") -> pd.DataFrame:
     """:func:`error_rate` of several models, one row per model, best first.
 
     Examples
     --------
     >>> error_rate_table([0, 1, 2, 3], {"a": [0, 1, 2, 0], "b": [0, 1, 2, 3]})[["errors", "error_rate"]]
            errors  error_rate
-    model                    
+    model
     b           0        0.00
     a           1        0.25
     """
     predictions = _checked_predictions(y_true, predictions)
-    rows = {name: error_rate(y_true, y_pred, confidence=confidence, method=method)
-            for name, y_pred in predictions.items()}
+    rows = {
+        name: error_rate(y_true, y_pred, confidence=confidence, method=method) for name, y_pred in predictions.items()
+    }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
     return table.sort_values("error_rate", kind="stable")
@@ -276,17 +283,20 @@ def reliability_table(y_true, probabilities, *, classes=DIGITS, n_bins: int = 10
     probabilities = _probabilities(probabilities, len(y_true))
     classes = np.asarray(classes)
     if probabilities.shape[1] != len(classes):
-        raise ValueError(f"probabilities: expected {len(classes)} columns (one per class), "
-                         f"found {probabilities.shape[1]}")
+        raise ValueError(
+            f"probabilities: expected {len(classes)} columns (one per class), found {probabilities.shape[1]}"
+        )
     if not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins: expected a positive integer, found {n_bins!r}")
     confidence = probabilities.max(axis=1)
     correct = classes[probabilities.argmax(axis=1)] == y_true
     edges = np.linspace(0, 1, n_bins + 1)
     bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
-    table = (pd.DataFrame({"bin": bins, "confidence": confidence, "accuracy": correct})
-             .groupby("bin").agg(confidence=("confidence", "mean"), accuracy=("accuracy", "mean"),
-                                 count=("accuracy", "size")))
+    table = (
+        pd.DataFrame({"bin": bins, "confidence": confidence, "accuracy": correct})
+        .groupby("bin")
+        .agg(confidence=("confidence", "mean"), accuracy=("accuracy", "mean"), count=("accuracy", "size"))
+    )
     table.insert(0, "bin_high", edges[table.index + 1])
     table.insert(0, "bin_low", edges[table.index])
     return table.reset_index(drop=True)
@@ -305,9 +315,16 @@ def expected_calibration_error(y_true, probabilities, *, classes=DIGITS, n_bins:
     return round(float(np.average(gap, weights=table["count"])), 12)
 
 
-def plot_confusion_matrix(matrix: pd.DataFrame, *, ax=None, title: str | None = None,
-                          annotate: bool = True, cmap: str = "Blues", colorbar: bool = True,
-                          vmax: float | None = None):
+def plot_confusion_matrix(
+    matrix: pd.DataFrame,
+    *,
+    ax=None,
+    title: str | None = None,
+    annotate: bool = True,
+    cmap: str = "Blues",
+    colorbar: bool = True,
+    vmax: float | None = None,
+):
     """Draw a confusion matrix from :func:`confusion_matrix` as a heatmap; return the Axes.
 
     Normalised matrices are shown and annotated in percent, count matrices in counts.
@@ -324,17 +341,29 @@ def plot_confusion_matrix(matrix: pd.DataFrame, *, ax=None, title: str | None = 
     import seaborn as sns
 
     if not isinstance(matrix, pd.DataFrame) or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError("matrix: expected a square DataFrame from confusion_matrix, "
-                         f"found {type(matrix).__name__} of shape {getattr(matrix, 'shape', None)}")
+        raise ValueError(
+            "matrix: expected a square DataFrame from confusion_matrix, "
+            f"found {type(matrix).__name__} of shape {getattr(matrix, 'shape', None)}"
+        )
     if ax is None:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(6, 5))
     normalised = np.issubdtype(matrix.to_numpy().dtype, np.floating)
     values = matrix * 100 if normalised else matrix
-    sns.heatmap(values, ax=ax, cmap=cmap, annot=annotate, fmt=".1f" if normalised else "d",
-                cbar=colorbar, square=True, vmin=0, vmax=vmax, annot_kws={"fontsize": 7},
-                cbar_kws={"label": "% of true class" if normalised else "count"} if colorbar else None)
+    sns.heatmap(
+        values,
+        ax=ax,
+        cmap=cmap,
+        annot=annotate,
+        fmt=".1f" if normalised else "d",
+        cbar=colorbar,
+        square=True,
+        vmin=0,
+        vmax=vmax,
+        annot_kws={"fontsize": 7},
+        cbar_kws={"label": "% of true class" if normalised else "count"} if colorbar else None,
+    )
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
     if title is not None:
@@ -354,8 +383,9 @@ def plot_reliability_diagram(tables: Mapping, *, ax=None, title: str | None = "R
     2
     """
     if not isinstance(tables, Mapping) or not tables:
-        raise ValueError("tables: expected a non-empty mapping of model name to reliability_table, "
-                         f"found {type(tables).__name__}")
+        raise ValueError(
+            f"tables: expected a non-empty mapping of model name to reliability_table, found {type(tables).__name__}"
+        )
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -389,8 +419,10 @@ def neighbourhood_labels(reference_points, reference_labels, query_points, *, n_
 
     reference_points, query_points = np.asarray(reference_points), np.asarray(query_points)
     if reference_points.ndim != 2 or query_points.ndim != 2 or reference_points.shape[1] != query_points.shape[1]:
-        raise ValueError("query_points: expected 2-D point arrays with as many columns as reference_points, "
-                         f"found shapes {reference_points.shape} and {query_points.shape}")
+        raise ValueError(
+            "query_points: expected 2-D point arrays with as many columns as reference_points, "
+            f"found shapes {reference_points.shape} and {query_points.shape}"
+        )
     reference_labels = _labels_pair(np.arange(len(reference_points)), reference_labels)[1]
     if not isinstance(n_neighbors, (int, np.integer)) or not 1 <= n_neighbors <= len(reference_points):
         raise ValueError(f"n_neighbors: expected an integer from 1 to {len(reference_points)}, found {n_neighbors!r}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
+import shutil
 import struct
 import tempfile
 import zlib
@@ -29,6 +31,12 @@ IDX_DTYPES = {
 }
 _TYPE_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+#: The most dimensions a header may give (numpy arrays hold at most 32 in numpy 1, 64 in numpy 2).
+MAX_DIMENSIONS = 32
+
+
+def _shape_text(shape) -> str:
+    return "x".join("?" if n is None else f"{n:,}" for n in shape)
 
 
 class IdxFormatError(ValueError):
@@ -87,32 +95,64 @@ def parse_idx(data: bytes, path="<bytes>", *, dtype=None, ndim=None, shape=None)
     if len(data) < 4:
         raise IdxFormatError(path, f"too short for an IDX header: {len(data)} bytes, expected at least 4")
     zero, type_code, dims = struct.unpack(">HBB", data[:4])
-    magic = int.from_bytes(data[:4], "big")
-    if zero != 0 or type_code not in IDX_DTYPES or dims == 0:
+    magic = f"wrong magic number 0x{int.from_bytes(data[:4], 'big'):08X}"
+    if zero != 0:
+        raise IdxFormatError(
+            path, f"{magic}: header bytes 0-1 are 0x{zero:04X}, expected 0x0000 (not an IDX file, or a corrupt header)"
+        )
+    if type_code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X} ({d.name})" for c, d in IDX_DTYPES.items())
+        raise IdxFormatError(
+            path, f"{magic}: header byte 2 (element type) is 0x{type_code:02X}, expected one of {known}"
+        )
+    if dims == 0 or dims > MAX_DIMENSIONS:
         raise IdxFormatError(
             path,
-            f"wrong magic number 0x{magic:08X} ({magic}); expected 0x0000TTDD with a known element type TT "
-            f"({', '.join(f'0x{c:02X}' for c in IDX_DTYPES)}) and at least one dimension DD",
+            f"{magic}: header byte 3 (number of dimensions) is {dims}, expected at least one dimension "
+            f"and at most {MAX_DIMENSIONS}",
         )
     file_dtype = IDX_DTYPES[type_code]
     if dtype is not None and file_dtype.newbyteorder("=") != np.dtype(dtype).newbyteorder("="):
-        raise IdxFormatError(path, f"element type is {file_dtype.name} (code 0x{type_code:02X}), expected {np.dtype(dtype).name}")
+        wanted = np.dtype(dtype).newbyteorder("=")
+        code = f" (code 0x{_TYPE_CODES[wanted]:02X})" if wanted in _TYPE_CODES else ""
+        raise IdxFormatError(
+            path,
+            f"element type is {file_dtype.name} (header byte 2 is 0x{type_code:02X}), expected {wanted.name}{code}",
+        )
     if ndim is not None and dims != ndim:
-        raise IdxFormatError(path, f"has {dims} dimensions, expected {ndim}")
+        raise IdxFormatError(
+            path, f"has {dims} dimensions, expected {ndim} (header byte 3 is the number of dimensions)"
+        )
     header_size = 4 + 4 * dims
     if len(data) < header_size:
-        raise IdxFormatError(path, f"truncated header: {len(data):,} of {header_size:,} bytes")
+        raise IdxFormatError(
+            path, f"truncated header: {len(data):,} of {header_size:,} bytes (4 + 4 per dimension, {dims} dimensions)"
+        )
     found_shape = struct.unpack(f">{dims}I", data[4:header_size])
     if shape is not None:
-        if len(shape) != dims or any(e is not None and e != f for e, f in zip(shape, found_shape)):
-            wanted = "x".join("?" if e is None else f"{e:,}" for e in shape)
-            raise IdxFormatError(path, f"has shape {'x'.join(f'{f:,}' for f in found_shape)}, expected {wanted}")
-    expected_size = header_size + int(np.prod(found_shape, dtype=np.int64)) * file_dtype.itemsize
-    if len(data) < expected_size:
-        raise IdxFormatError(path, f"truncated: {len(data):,} of {expected_size:,} bytes")
-    if len(data) > expected_size:
+        if len(shape) != dims:
+            raise IdxFormatError(
+                path, f"has {dims} dimensions, expected {len(shape)} (header byte 3 is the number of dimensions)"
+            )
+        for axis, (wanted, found) in enumerate(zip(shape, found_shape)):
+            if wanted is not None and wanted != found:
+                raise IdxFormatError(
+                    path,
+                    f"has shape {_shape_text(found_shape)}, expected {_shape_text(shape)}: header dimension "
+                    f"{axis + 1} of {dims} (bytes {4 + 4 * axis}-{7 + 4 * axis}) is {found:,}, expected {wanted:,}",
+                )
+    expected_size = header_size + math.prod(found_shape) * file_dtype.itemsize
+    if len(data) != expected_size:
+        what = (
+            f"truncated: {len(data):,} of {expected_size:,} bytes"
+            if len(data) < expected_size
+            else f"{len(data) - expected_size:,} unexpected bytes after the data ({len(data):,} bytes, "
+            f"expected {expected_size:,})"
+        )
         raise IdxFormatError(
-            path, f"{len(data) - expected_size:,} unexpected bytes after the data ({len(data):,} bytes, expected {expected_size:,})"
+            path,
+            f"{what}; the header (bytes 4-{header_size - 1}) gives shape {_shape_text(found_shape)} of "
+            f"{file_dtype.name}, so the file is cut short, padded, or its header is corrupt",
         )
     array = np.frombuffer(data, dtype=file_dtype, offset=header_size).reshape(found_shape)
     if file_dtype.itemsize > 1:
@@ -175,7 +215,7 @@ def write_idx(path, array, *, compress: bool | None = None) -> None:
     atomic_write_bytes(path, data)
 
 
-def _default_file_mode() -> int:
+def default_file_mode() -> int:
     """The mode ``open()`` would give a new file (mkstemp's own 0600 would hide reports from other users)."""
     umask = os.umask(0)
     os.umask(umask)
@@ -204,10 +244,47 @@ def atomic_output(path):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, _default_file_mode())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def staging_folder(folder, prefix: str):
+    """Yield a fresh hidden folder ``folder/<prefix><pid>-*`` for files to be moved into place; remove it after.
+
+    Folders with this prefix left by killed processes (whose process id is gone) are removed
+    first, so an interrupted run leaves nothing behind for long.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with staging_folder(tempfile.mkdtemp(), ".demo-") as staging:
+    ...     staging.name.startswith(f".demo-{os.getpid()}-")
+    True
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob(f"{prefix}*"):
+        pid = leftover.name[len(prefix) :].split("-")[0]
+        if leftover.is_dir() and not (pid.isdigit() and _process_alive(int(pid))):
+            shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f"{prefix}{os.getpid()}-"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

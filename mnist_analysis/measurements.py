@@ -42,24 +42,42 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .validation import finite_array, grey_levels, image_stack, positive_int
+from .validation import labels as check_labels
+
 INK_THRESHOLD = 128
 """Grey level (0-255) from which a pixel counts as ink for area, skeleton, components and holes."""
 
 COLUMNS = (
-    "is_empty", "ink", "area", "bbox_top", "bbox_left", "bbox_height", "bbox_width",
-    "com_row", "com_col", "var_row", "var_col", "cov_row_col", "slant_deg",
-    "thickness", "length", "components", "holes",
+    "is_empty",
+    "ink",
+    "area",
+    "bbox_top",
+    "bbox_left",
+    "bbox_height",
+    "bbox_width",
+    "com_row",
+    "com_col",
+    "var_row",
+    "var_col",
+    "cov_row_col",
+    "slant_deg",
+    "thickness",
+    "length",
+    "components",
+    "holes",
 )
 
 _CHUNK = 10_000  # images per block: bounds the temporary float arrays to a few hundred MB
 
 
 def _check_images(images, name="images"):
-    images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"{name}: expected an array of shape (n, height, width), found shape {images.shape}")
-    if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
-        raise TypeError(f"{name}: expected integer or float grey levels (0-255), found dtype {images.dtype}")
+    images = image_stack(images, name)
+    if images.dtype == bool:
+        raise TypeError(
+            f"{name}: expected integer or float grey levels (0-255), found dtype bool; "
+            "pass images.astype(np.uint8) * 255"
+        )
     return images
 
 
@@ -197,25 +215,27 @@ def _measure_uncached(images, threshold):
         thickness = 2 * np.bincount(image_idx, weights=distance, minlength=n) / counts - 1
         slant = np.degrees(np.arctan(-second[:, 2] / second[:, 0]))
     components, holes = _components_and_holes(inked)
-    frame = pd.DataFrame({
-        "is_empty": empty,
-        "ink": mass / 255.0,
-        "area": inked.sum(axis=(1, 2)),
-        "bbox_top": np.where(empty, np.nan, top),
-        "bbox_left": np.where(empty, np.nan, left),
-        "bbox_height": height,
-        "bbox_width": width,
-        "com_row": com[:, 0],
-        "com_col": com[:, 1],
-        "var_row": second[:, 0],
-        "var_col": second[:, 1],
-        "cov_row_col": second[:, 2],
-        "slant_deg": slant,
-        "thickness": thickness,
-        "length": _skeleton_length(skeleton),
-        "components": components,
-        "holes": holes,
-    })
+    frame = pd.DataFrame(
+        {
+            "is_empty": empty,
+            "ink": mass / 255.0,
+            "area": inked.sum(axis=(1, 2)),
+            "bbox_top": np.where(empty, np.nan, top),
+            "bbox_left": np.where(empty, np.nan, left),
+            "bbox_height": height,
+            "bbox_width": width,
+            "com_row": com[:, 0],
+            "com_col": com[:, 1],
+            "var_row": second[:, 0],
+            "var_col": second[:, 1],
+            "cov_row_col": second[:, 2],
+            "slant_deg": slant,
+            "thickness": thickness,
+            "length": _skeleton_length(skeleton),
+            "components": components,
+            "holes": holes,
+        }
+    )
     return frame
 
 
@@ -230,7 +250,7 @@ def measure(images, *, threshold: int = INK_THRESHOLD, cache: bool = True) -> pd
         Grey level from which a pixel counts as ink (area, skeleton, components, holes).
     cache : bool, default True
         Reuse a result computed before for the same image content and threshold
-        (stored with :func:`mnist_analysis.cache.memory`).
+        (stored with :func:`mnist_analysis.cache.cached_call`).
 
     Returns
     -------
@@ -247,16 +267,13 @@ def measure(images, *, threshold: int = INK_THRESHOLD, cache: bool = True) -> pd
     >>> int(row.area), int(row.bbox_height), int(row.bbox_width), round(float(row.com_row), 6)
     (20, 5, 4, 12.0)
     """
-    images = _check_images(images)
-    if not 0 < threshold <= 255:
-        raise ValueError(f"threshold: expected a grey level in 1..255, found {threshold}")
+    images = grey_levels(_check_images(images))
+    threshold = positive_int(threshold, "threshold", maximum=255)
     # A plain ndarray so that a memory map and an in-memory copy share one cache entry.
     images = np.ascontiguousarray(images).view(np.ndarray)
-    if not cache:
-        return _measure_uncached(images, int(threshold))
-    from mnist_analysis.cache import memory
+    from mnist_analysis.cache import cached_call
 
-    return memory().cache(_measure_uncached)(images, int(threshold))
+    return cached_call("measurements", _measure_uncached, images, int(threshold), cache=cache)
 
 
 def slant_angles(images) -> np.ndarray:
@@ -321,8 +338,9 @@ def deskew(images) -> np.ndarray:
         padded = np.pad(block, ((0, 0), (0, 0), (1, 1)))  # zeros beyond the sides
         left_idx = np.clip(left + 1, 0, w + 1)
         right_idx = np.clip(left + 2, 0, w + 1)
-        shifted = ((1 - frac) * np.take_along_axis(padded, left_idx, axis=2)
-                   + frac * np.take_along_axis(padded, right_idx, axis=2))
+        shifted = (1 - frac) * np.take_along_axis(padded, left_idx, axis=2) + frac * np.take_along_axis(
+            padded, right_idx, axis=2
+        )
         out[start : start + _CHUNK] = _cast_like(shifted, images.dtype)
     return out
 
@@ -340,8 +358,9 @@ def _translate(images, shift_rows, shift_cols):
     rows = np.arange(h)[None, :] - shift_rows[:, None]
     cols = np.arange(w)[None, :] - shift_cols[:, None]
     valid = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-    picked = images[np.arange(n)[:, None, None], np.clip(rows, 0, h - 1)[:, :, None],
-                    np.clip(cols, 0, w - 1)[:, None, :]]
+    picked = images[
+        np.arange(n)[:, None, None], np.clip(rows, 0, h - 1)[:, :, None], np.clip(cols, 0, w - 1)[:, None, :]
+    ]
     return np.where(valid, picked, np.zeros((), dtype=images.dtype))
 
 
@@ -397,10 +416,8 @@ def distance_to_class_mean(images, labels) -> np.ndarray:
     >>> distance_to_class_mean(images, [5, 5, 5]).round(3).tolist()
     [0.333, 0.333, 0.667]
     """
-    images = _check_images(images)
-    labels = np.asarray(labels)
-    if labels.shape != (len(images),):
-        raise ValueError(f"labels: expected one label per image, shape ({len(images)},), found shape {labels.shape}")
+    images = finite_array(_check_images(images), "images")
+    labels = check_labels(labels, len(images))
     flat = images.reshape(len(images), -1).astype(np.float32) / 255.0
     distance = np.empty(len(images))
     for label in np.unique(labels):

@@ -8,9 +8,10 @@ preprocessing (scaling to 0-1, deskewing, PCA). Two entry points use them:
 - :func:`out_of_fold_probabilities` gives cross-validated class probabilities for every
   row of a set (optionally with folds that keep each writer's digits together).
 
-Both are cached on disk with :func:`mnist_analysis.cache.memory` (folder ``models``),
-keyed by the model's full parameter set, the content of the data, the seed and the
-scikit-learn version, so a notebook's second run reads its results instead of fitting.
+Both are cached on disk with :func:`mnist_analysis.cache.cached_call` (kind ``models``),
+keyed by the model's name and seed, the content of the data, the code that defines and fits
+the models and the library versions, so a notebook's second run reads its results instead
+of fitting.
 
 :data:`PUBLISHED_ERROR_RATES` lists the test error rates that the MNIST page reports for
 comparable methods, with the model of the zoo that each compares with.
@@ -27,22 +28,34 @@ import numpy as np
 import pandas as pd
 
 #: Where :data:`PUBLISHED_ERROR_RATES` come from.
-PUBLISHED_SOURCE = ("Y. LeCun, C. Cortes and C. J. C. Burges, 'The MNIST database of handwritten digits', "
-                    "http://yann.lecun.com/exdb/mnist/ (table 'Classifiers')")
+PUBLISHED_SOURCE = (
+    "Y. LeCun, C. Cortes and C. J. C. Burges, 'The MNIST database of handwritten digits', "
+    "http://yann.lecun.com/exdb/mnist/ (table 'Classifiers')"
+)
 
 #: Test error rates (percent) on the MNIST page for methods comparable with the zoo.
 #: ``model`` names the model of :data:`MODELS` that each one is compared with.
 PUBLISHED_ERROR_RATES = (
-    {"method": "linear classifier (1-layer NN)", "preprocessing": "none",
-     "error_percent": 12.0, "model": "logistic_regression"},
-    {"method": "K-nearest-neighbors, Euclidean (L2)", "preprocessing": "none",
-     "error_percent": 3.09, "model": "knn_pixels"},
-    {"method": "K-nearest-neighbors, Euclidean (L2)", "preprocessing": "deskewing",
-     "error_percent": 2.4, "model": "knn_deskewed"},
-    {"method": "40 PCA + quadratic classifier", "preprocessing": "none",
-     "error_percent": 3.3, "model": "qda_pca"},
-    {"method": "SVM, Gaussian Kernel", "preprocessing": "none",
-     "error_percent": 1.4, "model": "svm_rbf_pca"},
+    {
+        "method": "linear classifier (1-layer NN)",
+        "preprocessing": "none",
+        "error_percent": 12.0,
+        "model": "logistic_regression",
+    },
+    {
+        "method": "K-nearest-neighbors, Euclidean (L2)",
+        "preprocessing": "none",
+        "error_percent": 3.09,
+        "model": "knn_pixels",
+    },
+    {
+        "method": "K-nearest-neighbors, Euclidean (L2)",
+        "preprocessing": "deskewing",
+        "error_percent": 2.4,
+        "model": "knn_deskewed",
+    },
+    {"method": "40 PCA + quadratic classifier", "preprocessing": "none", "error_percent": 3.3, "model": "qda_pca"},
+    {"method": "SVM, Gaussian Kernel", "preprocessing": "none", "error_percent": 1.4, "model": "svm_rbf_pca"},
 )
 
 IMAGE_SIDE = 28
@@ -152,17 +165,21 @@ class ModelSpec:
     gives_probabilities: bool = True
 
 
-MODELS = {spec.name: spec for spec in (
-    ModelSpec("logistic_regression", "logistic regression on 100 principal components", _logistic_regression),
-    ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels),
-    ModelSpec("knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed),
-    ModelSpec("knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca),
-    ModelSpec("qda_pca", "quadratic discriminant (Ledoit-Wolf shrinkage) on 40 principal components", _qda_pca),
-    ModelSpec("svm_rbf_pca", "SVM, RBF kernel (C=10), on 50 principal components", _svm_rbf_pca,
-              gives_probabilities=False),
-    ModelSpec("extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees),
-    ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp),
-)}
+MODELS = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("logistic_regression", "logistic regression on 100 principal components", _logistic_regression),
+        ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels),
+        ModelSpec("knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed),
+        ModelSpec("knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca),
+        ModelSpec("qda_pca", "quadratic discriminant (Ledoit-Wolf shrinkage) on 40 principal components", _qda_pca),
+        ModelSpec(
+            "svm_rbf_pca", "SVM, RBF kernel (C=10), on 50 principal components", _svm_rbf_pca, gives_probabilities=False
+        ),
+        ModelSpec("extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees),
+        ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp),
+    )
+}
 
 
 def build_model(name: str, *, seed: int = 0):
@@ -199,8 +216,10 @@ def _pixels(X, name: str) -> np.ndarray:
     if X.ndim == 3 and X.shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
         X = X.reshape(len(X), -1)
     if X.ndim != 2 or X.shape[1] != IMAGE_SIDE * IMAGE_SIDE or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"{name}: expected numeric images of shape (n, 28, 28) or (n, 784), "
-                         f"found {X.dtype} array of shape {X.shape}")
+        raise ValueError(
+            f"{name}: expected numeric images of shape (n, 28, 28) or (n, 784), "
+            f"found {X.dtype} array of shape {X.shape}"
+        )
     return X
 
 
@@ -232,7 +251,9 @@ def _quietly_fit(model, X, y):
         return model.fit(X, y)
 
 
-def _fit_predict(name, model, X_train, y_train, X_test, *, with_probabilities, sklearn_version):
+def _fit_predict(name, X_train, y_train, X_test, *, seed):
+    model = build_model(name, seed=seed)
+    with_probabilities = MODELS[name].gives_probabilities
     with _single_blas_thread():
         start = time.perf_counter()
         _quietly_fit(model, X_train, y_train)
@@ -245,12 +266,6 @@ def _fit_predict(name, model, X_train, y_train, X_test, *, with_probabilities, s
             probabilities, predictions = None, model.predict(X_test)
         predict_seconds = time.perf_counter() - start
     return ModelResult(name, predictions, probabilities, model.classes_, fit_seconds, predict_seconds)
-
-
-def _sklearn_version() -> str:
-    import sklearn
-
-    return sklearn.__version__
 
 
 def fit_predict(name: str, X_train, y_train, X_test, *, seed: int = 0, cache: bool = True) -> ModelResult:
@@ -285,16 +300,12 @@ def fit_predict(name: str, X_train, y_train, X_test, *, seed: int = 0, cache: bo
     >>> float(np.mean(result.predictions == y[1::2])), result.probabilities.shape
     (1.0, (60, 2))
     """
-    model = build_model(name, seed=seed)
+    from mnist_analysis.cache import cached_call
+
+    build_model(name, seed=seed)  # refuses an unknown name or seed before any work
     X_train, X_test = _pixels(X_train, "X_train"), _pixels(X_test, "X_test")
     y_train = _labels(y_train, len(X_train), "y_train")
-    arguments = (name, model, X_train, y_train, X_test)
-    options = {"with_probabilities": MODELS[name].gives_probabilities, "sklearn_version": _sklearn_version()}
-    if not cache:
-        return _fit_predict(*arguments, **options)
-    from mnist_analysis.cache import memory
-
-    return memory("models").cache(_fit_predict)(*arguments, **options)
+    return cached_call("models", _fit_predict, name, X_train, y_train, X_test, seed=int(seed), cache=cache)
 
 
 def _splitter(n_splits: int, seed: int, grouped: bool):
@@ -304,9 +315,10 @@ def _splitter(n_splits: int, seed: int, grouped: bool):
     return kind(n_splits=n_splits, shuffle=True, random_state=seed)
 
 
-def _out_of_fold(name, model, X, y, groups, *, n_splits, seed, sklearn_version):
+def _out_of_fold(name, X, y, groups, *, n_splits, seed):
     from sklearn.base import clone
 
+    model = build_model(name, seed=seed)
     classes = np.unique(y)
     probabilities = np.zeros((len(X), len(classes)))
     for train, held_out in _splitter(n_splits, seed, groups is not None).split(X, y, groups):
@@ -317,8 +329,9 @@ def _out_of_fold(name, model, X, y, groups, *, n_splits, seed, sklearn_version):
     return probabilities
 
 
-def out_of_fold_probabilities(name: str, X, y, *, n_splits: int = 5, seed: int = 0, groups=None,
-                              cache: bool = True) -> np.ndarray:
+def out_of_fold_probabilities(
+    name: str, X, y, *, n_splits: int = 5, seed: int = 0, groups=None, cache: bool = True
+) -> np.ndarray:
     """Cross-validated class probabilities: each row predicted by a model that never saw it.
 
     Parameters
@@ -349,21 +362,19 @@ def out_of_fold_probabilities(name: str, X, y, *, n_splits: int = 5, seed: int =
     """
     if not (isinstance(n_splits, (int, np.integer)) and n_splits >= 2):
         raise ValueError(f"n_splits: expected an integer of at least 2, found {n_splits!r}")
-    model = build_model(name, seed=seed)
+    build_model(name, seed=seed)  # refuses an unknown name or seed before any work
     if not MODELS[name].gives_probabilities:
-        raise ValueError(f"name: expected a model that gives probabilities, found {name!r} "
-                         f"(choose from {sorted(n for n, s in MODELS.items() if s.gives_probabilities)})")
+        raise ValueError(
+            f"name: expected a model that gives probabilities, found {name!r} "
+            f"(choose from {sorted(n for n, s in MODELS.items() if s.gives_probabilities)})"
+        )
     X = _pixels(X, "X")
     y = _labels(y, len(X))
     if groups is not None:
         groups = _labels(groups, len(X), "groups")
-    arguments = (name, model, X, y, groups)
-    options = {"n_splits": int(n_splits), "seed": int(seed), "sklearn_version": _sklearn_version()}
-    if not cache:
-        return _out_of_fold(*arguments, **options)
-    from mnist_analysis.cache import memory
+    from mnist_analysis.cache import cached_call
 
-    return memory("models").cache(_out_of_fold)(*arguments, **options)
+    return cached_call("models", _out_of_fold, name, X, y, groups, n_splits=int(n_splits), seed=int(seed), cache=cache)
 
 
 def error_table(results: dict, y_test, *, confidence: float = 0.95) -> pd.DataFrame:
@@ -388,23 +399,74 @@ def error_table(results: dict, y_test, *, confidence: float = 0.95) -> pd.DataFr
     >>> result = ModelResult("knn_pixels", np.array([1, 2, 0, 0]), None, np.arange(3), 1.0, 0.5)
     >>> error_table({"knn_pixels": result}, [1, 2, 0, 1])[["error_percent", "published_error_percent"]]
                 error_percent  published_error_percent
-    model                                             
+    model
     knn_pixels           25.0                     3.09
     """
     from mnist_analysis.evaluation import error_rate_table
 
-    rates = error_rate_table(y_test, {name: r.predictions for name, r in results.items()},
-                             confidence=confidence, method="wilson")
-    table = pd.DataFrame({
-        "description": [MODELS[name].description if name in MODELS else "" for name in rates.index],
-        "errors": rates["errors"], "n": rates["n"],
-        "error_percent": 100 * rates["error_rate"],
-        "ci_low_percent": 100 * rates["ci_low"], "ci_high_percent": 100 * rates["ci_high"],
-        "fit_seconds": [results[name].fit_seconds for name in rates.index],
-        "predict_seconds": [results[name].predict_seconds for name in rates.index],
-    }, index=rates.index)
-    published = published_error_rates().assign(
-        published_method=lambda f: f["method"] + " (" + f["preprocessing"] + ")").set_index("model")
+    rates = error_rate_table(
+        y_test, {name: r.predictions for name, r in results.items()}, confidence=confidence, method="wilson"
+    )
+    table = pd.DataFrame(
+        {
+            "description": [MODELS[name].description if name in MODELS else "" for name in rates.index],
+            "errors": rates["errors"],
+            "n": rates["n"],
+            "error_percent": 100 * rates["error_rate"],
+            "ci_low_percent": 100 * rates["ci_low"],
+            "ci_high_percent": 100 * rates["ci_high"],
+            "fit_seconds": [results[name].fit_seconds for name in rates.index],
+            "predict_seconds": [results[name].predict_seconds for name in rates.index],
+        },
+        index=rates.index,
+    )
+    published = (
+        published_error_rates()
+        .assign(published_method=lambda f: f["method"] + " (" + f["preprocessing"] + ")")
+        .set_index("model")
+    )
     table["published_method"] = published["published_method"].reindex(table.index)
     table["published_error_percent"] = published["error_percent"].reindex(table.index)
     return table
+
+
+#: Verdicts of :func:`published_comparison`, from the measured interval against the published rate.
+VERDICTS = ("better", "consistent", "worse")
+
+
+def published_comparison(table: pd.DataFrame) -> pd.DataFrame:
+    """Set each model's measured error beside the published rate of its comparable method.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`error_table`'s result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The models that have a published rate, in the table's order, with ``error_percent``,
+        ``ci_low_percent``, ``ci_high_percent``, ``published_method``, ``published_error_percent``
+        and ``verdict``: ``"better"`` when the whole measured interval lies below the published
+        rate, ``"worse"`` when it lies above, else ``"consistent"``.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"error_percent": [1.0, 5.0], "ci_low_percent": [0.8, 4.5],
+    ...                       "ci_high_percent": [1.2, 5.5], "published_method": ["SVM", None],
+    ...                       "published_error_percent": [1.4, None]}, index=["svm", "other"])
+    >>> published_comparison(table)["verdict"].to_dict()
+    {'svm': 'better'}
+    """
+    columns = ["error_percent", "ci_low_percent", "ci_high_percent", "published_method", "published_error_percent"]
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"table: expected the columns of error_table, missing {missing}")
+    compared = table.loc[table["published_error_percent"].notna(), columns].copy()
+    published = compared["published_error_percent"]
+    compared["verdict"] = np.select(
+        [compared["ci_high_percent"] < published, compared["ci_low_percent"] > published],
+        ["better", "worse"],
+        default="consistent",
+    )
+    return compared

@@ -2,7 +2,9 @@
 
 :func:`per_image_table` joins, for each image, its split, index, label and QMNIST
 provenance (:func:`mnist_analysis.load_frame`), its stroke measurements
-(:func:`mnist_analysis.measurements.measure`), its PCA and UMAP coordinates
+(:func:`mnist_analysis.measurements.measure`), its Morpho-MNIST morphometrics
+(:func:`mnist_analysis.morphometrics.morphometrics`, columns ``morpho_*``, in original
+pixels), its PCA and UMAP coordinates
 (:mod:`mnist_analysis.embeddings`), the out-of-sample prediction of each audit model and
 the label-issue and outlier scores of :mod:`mnist_analysis.quality`. :data:`COLUMNS`
 documents every column; :func:`write_table` writes the table atomically as Parquet
@@ -10,19 +12,22 @@ documents every column; :func:`write_table` writes the table atomically as Parqu
 ``mnist-analysis export`` runs :func:`export_table`.
 
 A column may hold NaN only if it is listed in :data:`NULLABLE` (geometric measurements,
-which are undefined for an image without ink; no MNIST image is empty); the table is
+which are undefined for an image without ink or contrast; no MNIST image is empty); the table is
 refused if any other column has a missing value.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.idx import atomic_output
-from mnist_analysis.quality import AUDIT_MODELS, N_COMPONENTS, N_NEIGHBOURS
+from mnist_analysis.idx import default_file_mode, staging_folder
+from mnist_analysis.quality import AUDIT_MODELS, ENSEMBLE_MODELS, N_COMPONENTS, N_NEIGHBOURS
+from mnist_analysis.validation import output_folder, positive_int
+from mnist_analysis.validation import seed as check_seed
 
 #: File name (without extension) of the exported table.
 TABLE_NAME = "mnist_per_image"
@@ -57,6 +62,18 @@ _MEASUREMENTS = {
     "components": "8-connected components of the inked pixels",
     "holes": "4-connected background regions enclosed by ink",
 }
+_MORPHO_UNDEFINED = " (NaN if undefined: no contrast, see mnist_analysis.morphometrics)"
+_MORPHOMETRICS = {
+    "morpho_area": "Morpho-MNIST area: inked pixels of the 4x upsampled image / 16 (original pixels squared)",
+    "morpho_length": "Morpho-MNIST stroke length: length of the upsampled digit's medial axis (original pixels)",
+    "morpho_thickness": (
+        "Morpho-MNIST mean stroke thickness: twice the medial axis's mean distance to the background (original pixels)"
+    ),
+    "morpho_slant": "Morpho-MNIST slant: atan of the horizontal shear of the moments (radians; positive leans forward)",
+    "morpho_width": "Morpho-MNIST width of the slant-corrected box holding 98 % of the intensity (original pixels)",
+    "morpho_height": "Morpho-MNIST height of the box holding 98 % of the intensity (original pixels)",
+}
+_MORPHOMETRICS = {name: text + _MORPHO_UNDEFINED for name, text in _MORPHOMETRICS.items()}
 _EMBEDDINGS = {
     "pca_1": "score on the first principal component of the pixels (0-255 scale; the audit's PCA)",
     "pca_2": "score on the second principal component of the pixels (0-255 scale; the audit's PCA)",
@@ -64,24 +81,35 @@ _EMBEDDINGS = {
     "umap_2": "second coordinate of the project's standard UMAP digit map (embeddings.digit_map)",
 }
 _QUALITY = {
-    "suggested_label": "most probable class out of sample (mean of the audit models' probabilities)",
+    "suggested_label": (
+        "most probable class out of sample (mean of the probabilities of the audit ensemble: "
+        + ", ".join(ENSEMBLE_MODELS)
+        + ")"
+    ),
     "suggested_probability": "out-of-sample probability of suggested_label",
     "label_quality": "cleanlab self-confidence: out-of-sample probability of the given label (low = suspicious)",
     "is_label_issue": "flagged as a likely label error by confident learning (cleanlab)",
     "label_issue_rank": "1 = most likely label error (flagged rows first, by label_quality)",
-    "outlier_score": (f"distance to the {N_NEIGHBOURS}th nearest other image in {N_COMPONENTS}-component "
-                      "PCA space (0-255 pixel units)"),
+    "disagreeing_models": (
+        "audit models whose out-of-sample prediction differs from the label, joined by '+' "
+        "(names as in the predicted_* columns), or 'none'"
+    ),
+    "outlier_score": (
+        f"distance to the {N_NEIGHBOURS}th nearest other image in {N_COMPONENTS}-component "
+        "PCA space (0-255 pixel units)"
+    ),
     "outlier_rank": "1 = most isolated image (by outlier_score, largest first)",
 }
 
 
-_PREDICTIONS = {f"predicted_{name}": f"out-of-sample prediction of {description}"
-                for name, description in AUDIT_MODELS.items()}
+_PREDICTIONS = {
+    f"predicted_{name}": f"out-of-sample prediction of {description}" for name, description in AUDIT_MODELS.items()
+}
 #: Every column of the table, in order, with what it holds (the README reproduces it).
-COLUMNS = {**_PROVENANCE, **_MEASUREMENTS, **_EMBEDDINGS, **_PREDICTIONS, **_QUALITY}
+COLUMNS = {**_PROVENANCE, **_MEASUREMENTS, **_MORPHOMETRICS, **_EMBEDDINGS, **_PREDICTIONS, **_QUALITY}
 
-#: Columns that may hold NaN (and only for images without ink).
-NULLABLE = frozenset(name for name, text in COLUMNS.items() if text.endswith(_UNDEFINED))
+#: Columns that may hold NaN (and only for images without ink or contrast).
+NULLABLE = frozenset(name for name, text in COLUMNS.items() if text.endswith((_UNDEFINED, _MORPHO_UNDEFINED)))
 
 _CATEGORIES = {"split": ("train", "test"), "writer_group": ("census", "student")}
 
@@ -100,15 +128,18 @@ def columns_markdown() -> str:
 
 def _check_inputs(frame, images):
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError("frame: expected a pandas DataFrame from mnist_analysis.load_frame, "
-                        f"found {type(frame).__name__}")
+        raise TypeError(
+            f"frame: expected a pandas DataFrame from mnist_analysis.load_frame, found {type(frame).__name__}"
+        )
     missing = [c for c in _PROVENANCE if c not in frame.columns]
     if missing:
         raise ValueError(f"frame: expected the columns of mnist_analysis.load_frame, missing {missing}")
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[0] != len(frame):
-        raise ValueError(f"images: expected one (height, width) image per frame row, shape ({len(frame)}, 28, 28), "
-                         f"found shape {images.shape}")
+        raise ValueError(
+            f"images: expected one (height, width) image per frame row, shape ({len(frame)}, 28, 28), "
+            f"found shape {images.shape}"
+        )
     return images
 
 
@@ -128,16 +159,18 @@ def check_table(table: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in table.columns if c not in COLUMNS]
     if missing or extra:
         shown = missing[:3] + (["..."] if len(missing) > 3 else [])
-        raise ValueError(f"table: expected the documented columns, missing {shown}"
-                         + (f", unexpected {extra}" if extra else ""))
+        raise ValueError(
+            f"table: expected the documented columns, missing {shown}" + (f", unexpected {extra}" if extra else "")
+        )
     with_nan = [c for c in COLUMNS if c not in NULLABLE and table[c].isna().any()]
     if with_nan:
         raise ValueError(f"table: missing values in columns that must be complete: {with_nan}")
     return table
 
 
-def per_image_table(frame: pd.DataFrame, images, *, seed: int = 0, n_splits: int = 5,
-                    cache: bool = True) -> pd.DataFrame:
+def per_image_table(
+    frame: pd.DataFrame, images, *, seed: int = 0, n_splits: int = 5, cache: bool = True
+) -> pd.DataFrame:
     """Build one row per image with every column of :data:`COLUMNS`.
 
     Parameters
@@ -172,15 +205,34 @@ def per_image_table(frame: pd.DataFrame, images, *, seed: int = 0, n_splits: int
     >>> COLUMNS["label_quality"][:29]
     'cleanlab self-confidence: out'
     """
-    from mnist_analysis.embeddings import digit_map
-    from mnist_analysis.measurements import measure
-    from mnist_analysis.quality import label_issues, model_probabilities, outlier_scores, pca_scores
+    from mnist_analysis.cache import cached_call
 
     images = _check_inputs(frame, images)
     images = np.ascontiguousarray(images).view(np.ndarray)
+    frame = frame[list(_PROVENANCE)].reset_index(drop=True)
+    return cached_call(
+        "per_image", _build_table, frame, images, seed=int(seed), n_splits=int(n_splits), cache_steps=cache, cache=cache
+    )
+
+
+def _build_table(frame, images, *, seed, n_splits, cache_steps):
+    """The table of :func:`per_image_table` (whose result is cached as a whole; each step is cached too)."""
+    from mnist_analysis.embeddings import digit_map
+    from mnist_analysis.measurements import measure
+    from mnist_analysis.morphometrics import morphometrics
+    from mnist_analysis.quality import (
+        combine,
+        disagreeing_models,
+        label_issues,
+        model_probabilities,
+        outlier_scores,
+        pca_scores,
+    )
+
+    cache = cache_steps
     labels = frame["label"].to_numpy()
     per_model = model_probabilities(images, labels, n_splits=n_splits, seed=seed, cache=cache)
-    issues = label_issues(labels, np.mean(list(per_model.values()), axis=0))
+    issues = label_issues(labels, combine(per_model, ENSEMBLE_MODELS))
     outliers = outlier_scores(images, seed=seed, cache=cache)
     planes = pca_scores(images, seed=seed, cache=cache)  # the audit's projection: read from the cache
     umap_map = digit_map(images, seed=seed, cache=cache)
@@ -188,9 +240,14 @@ def per_image_table(frame: pd.DataFrame, images, *, seed: int = 0, n_splits: int
         **{c: frame[c].to_numpy() for c in _PROVENANCE if c not in _CATEGORIES},
         **{c: pd.Categorical(frame[c].astype(str), categories=cats) for c, cats in _CATEGORIES.items()},
         **{c: v.to_numpy() for c, v in measure(images, cache=cache).items()},
-        "pca_1": planes[:, 0], "pca_2": planes[:, 1], "umap_1": umap_map[:, 0], "umap_2": umap_map[:, 1],
+        **{f"morpho_{c}": v.to_numpy() for c, v in morphometrics(images, cache=cache).items()},
+        "pca_1": planes[:, 0],
+        "pca_2": planes[:, 1],
+        "umap_1": umap_map[:, 0],
+        "umap_2": umap_map[:, 1],
         **{f"predicted_{name}": p.argmax(axis=1) for name, p in per_model.items()},
         **{c: issues[c].to_numpy() for c in _QUALITY if c in issues.columns},
+        "disagreeing_models": disagreeing_models(labels, per_model),
         "outlier_score": outliers,
         "outlier_rank": pd.Series(-outliers).rank(method="first").to_numpy().astype(np.int64),
     }
@@ -203,8 +260,11 @@ def per_image_table(frame: pd.DataFrame, images, *, seed: int = 0, n_splits: int
 def write_table(table: pd.DataFrame, output_dir, *, name: str = TABLE_NAME) -> dict:
     """Write ``table`` as ``<name>.parquet`` (pyarrow) and ``<name>.csv`` into ``output_dir``.
 
-    Each file is written under a temporary name and renamed into place, so a reader never
-    sees half a file. The folder is created if needed.
+    Both files are written completely in a hidden staging folder first, then moved into place:
+    the old CSV is removed, the new Parquet replaces the old one, the new CSV follows. So the
+    files present always come from one run (a process killed in between leaves the new Parquet
+    alone, never a Parquet and a CSV of different runs), and no one sees half a file. A staging
+    folder left by a killed run is removed by the next. The folder is created if needed.
 
     Returns
     -------
@@ -221,12 +281,17 @@ def write_table(table: pd.DataFrame, output_dir, *, name: str = TABLE_NAME) -> d
     """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table: expected a pandas DataFrame, found {type(table).__name__}")
-    folder = Path(output_dir)
+    folder = output_folder(output_dir, "output_dir")
     paths = {"parquet": folder / f"{name}.parquet", "csv": folder / f"{name}.csv"}
-    with atomic_output(paths["parquet"]) as temporary:
-        table.to_parquet(temporary, engine="pyarrow", index=False)
-    with atomic_output(paths["csv"]) as temporary:
-        table.to_csv(temporary, index=False)
+    with staging_folder(folder, f".{name}.staging-") as staging:
+        staged = {kind: staging / path.name for kind, path in paths.items()}
+        table.to_parquet(staged["parquet"], engine="pyarrow", index=False)
+        table.to_csv(staged["csv"], index=False)
+        for path in (staged["parquet"], staged["csv"]):
+            os.chmod(path, default_file_mode())
+        paths["csv"].unlink(missing_ok=True)
+        os.replace(staged["parquet"], paths["parquet"])
+        os.replace(staged["csv"], paths["csv"])
     return paths
 
 
@@ -277,8 +342,11 @@ def export_table(output_dir, *, sample_size: int | None = None, seed: int = 0, d
     dict
         ``{"parquet": Path, "csv": Path}``.
     """
-    from mnist_analysis.data import load_frame, load_images, sample_frame
+    from mnist_analysis.data import N_IMAGES, load_frame, load_images, sample_frame
 
+    sample_size = positive_int(sample_size, "sample_size", allow_none=True, maximum=N_IMAGES)
+    seed = check_seed(seed)
+    output_folder(output_dir, "output_dir")  # before minutes of computing, not after
     frame = sample_frame(load_frame("all", data_dir=data_dir), sample_size, seed)
     images = load_images("all", data_dir=data_dir)[frame.index.to_numpy()]
     return write_table(per_image_table(frame, images, seed=seed), output_dir)

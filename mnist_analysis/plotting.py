@@ -70,8 +70,7 @@ def image_grid(images, labels=None, *, ncols: int = 10, ax=None, cmap: str = "gr
         ncols = min(ncols, len(images))
         for i, label in enumerate(labels):
             r, c = divmod(i, ncols)
-            ax.text(c * (w + pad) + 1, r * (h + pad) + 1, str(label), color="tab:red",
-                    fontsize=7, va="top", ha="left")
+            ax.text(c * (w + pad) + 1, r * (h + pad) + 1, str(label), color="tab:red", fontsize=7, va="top", ha="left")
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:
@@ -165,8 +164,9 @@ def pixel_map(values, *, ax=None, cmap: str = "viridis", title=None, colorbar_la
     return ax
 
 
-def class_distributions(frame, column: str, *, by: str = "label", hue=None, ax=None, kind: str = "box",
-                        title=None, ylabel=None):
+def class_distributions(
+    frame, column: str, *, by: str = "label", hue=None, ax=None, kind: str = "box", title=None, ylabel=None
+):
     """Draw the distribution of ``frame[column]`` for each value of ``by`` (box or violin) and return the Axes.
 
     ``hue`` (a column name, e.g. ``"split"``) draws one box per group side by side.
@@ -197,8 +197,17 @@ def class_distributions(frame, column: str, *, by: str = "label", hue=None, ax=N
     return ax
 
 
-def paired_grid(first, second, labels=None, *, ncols: int = 8, ax=None, cmap: str = "gray_r", title=None,
-                row_names=("before", "after")):
+def paired_grid(
+    first,
+    second,
+    labels=None,
+    *,
+    ncols: int = 8,
+    ax=None,
+    cmap: str = "gray_r",
+    title=None,
+    row_names=("before", "after"),
+):
     """Show image pairs one above the other (before/after, an image and its near duplicate).
 
     Pairs are laid out ``ncols`` to a band; each band has a row of ``first`` images above
@@ -214,8 +223,10 @@ def paired_grid(first, second, labels=None, *, ncols: int = 8, ax=None, cmap: st
     """
     first, second = np.asarray(first), np.asarray(second)
     if first.shape != second.shape or first.ndim != 3:
-        raise ValueError(f"first, second: expected two arrays of one shape (n, height, width), "
-                         f"found {first.shape} and {second.shape}")
+        raise ValueError(
+            f"first, second: expected two arrays of one shape (n, height, width), "
+            f"found {first.shape} and {second.shape}"
+        )
     if labels is not None and len(labels) != len(first):
         raise ValueError(f"labels: expected one per pair ({len(first)}), found {len(labels)}")
     if ncols < 1:
@@ -236,8 +247,15 @@ def paired_grid(first, second, labels=None, *, ncols: int = 8, ax=None, cmap: st
     if labels is not None:
         for i, label in enumerate(labels):
             band, col = divmod(i, ncols)
-            ax.text(col * (w + pad) + 1, band * 2 * (h + pad) + 1, str(label), color="tab:red",
-                    fontsize=7, va="top", ha="left")
+            ax.text(
+                col * (w + pad) + 1,
+                band * 2 * (h + pad) + 1,
+                str(label),
+                color="tab:red",
+                fontsize=7,
+                va="top",
+                ha="left",
+            )
     ax.set_xticks([])
     ax.set_yticks([(band * 2 + k) * (h + pad) + h / 2 for band in range(bands) for k in (0, 1)])
     ax.set_yticklabels([row_names[k] for _ in range(bands) for k in (0, 1)], fontsize=8)
@@ -247,8 +265,17 @@ def paired_grid(first, second, labels=None, *, ncols: int = 8, ax=None, cmap: st
     return ax
 
 
-def map_scatter(coordinates, values, *, ax=None, palette=None, size: float = 1.0, title=None, seed: int = 0,
-                axis_label: str = "dimension"):
+def map_scatter(
+    coordinates,
+    values,
+    *,
+    ax=None,
+    palette=None,
+    size: float = 1.0,
+    title=None,
+    seed: int = 0,
+    axis_label: str = "dimension",
+):
     """Scatter a 2-D map (PCA, UMAP, t-SNE) with one colour per distinct value and a legend.
 
     Points are drawn in a seeded random order, so that no group is hidden under another just
@@ -275,14 +302,16 @@ def map_scatter(coordinates, values, *, ax=None, palette=None, size: float = 1.0
     >>> [t.get_text() for t in ax.get_legend().get_texts()], ax.get_xlabel()
     (['0', '1', '2'], 'dimension 1')
     """
-    from matplotlib.lines import Line2D
     import seaborn as sns
+    from matplotlib.lines import Line2D
 
     coordinates, values = np.asarray(coordinates), np.asarray(values)
     if coordinates.ndim != 2 or coordinates.shape[1] != 2:
         raise ValueError(f"coordinates: expected an array of shape (n, 2), found shape {coordinates.shape}")
     if values.shape != (len(coordinates),):
-        raise ValueError(f"values: expected one value per point, shape ({len(coordinates)},), found shape {values.shape}")
+        raise ValueError(
+            f"values: expected one value per point, shape ({len(coordinates)},), found shape {values.shape}"
+        )
     keys = sorted(set(values.tolist()))
     colours = dict(palette) if palette is not None else dict(zip(keys, sns.color_palette("tab10", len(keys))))
     unknown = [k for k in keys if k not in colours]
@@ -290,8 +319,14 @@ def map_scatter(coordinates, values, *, ax=None, palette=None, size: float = 1.0
         raise ValueError(f"palette: expected a colour for every value, missing {unknown[:5]}")
     order = np.random.default_rng(seed).permutation(len(coordinates))
     ax = _axes(ax, figsize=(7, 6))
-    ax.scatter(coordinates[order, 0], coordinates[order, 1], s=size, linewidths=0, rasterized=True,
-               c=np.array([colours[v] for v in values[order].tolist()]))
+    ax.scatter(
+        coordinates[order, 0],
+        coordinates[order, 1],
+        s=size,
+        linewidths=0,
+        rasterized=True,
+        c=np.array([colours[v] for v in values[order].tolist()]),
+    )
     handles = [Line2D([], [], ls="", marker="o", color=colours[k], label=str(k)) for k in keys]
     ax.legend(handles=handles, loc="best", fontsize=7, markerscale=0.8, frameon=True)
     ax.set_xticks([])

@@ -14,8 +14,18 @@ import platform
 from importlib import metadata
 
 #: Distributions whose versions the index lists.
-VERSIONED = ("mnist-analysis", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "umap-learn",
-             "scikit-image", "papermill", "nbconvert")
+VERSIONED = (
+    "mnist-analysis",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "seaborn",
+    "scikit-learn",
+    "umap-learn",
+    "scikit-image",
+    "papermill",
+    "nbconvert",
+)
 MAX_FINDINGS = 5
 
 STYLE = """
@@ -41,27 +51,65 @@ def versions() -> dict[str, str]:
 
 def _card(result, output_dir) -> str:
     title = html.escape(result.title or result.notebook.stem)
-    thumb = (f'<img alt="figure from {title}" src="data:image/png;base64,{result.thumbnail}">'
-             if result.thumbnail else "")
+    thumb = (
+        f'<img alt="figure from {title}" src="data:image/png;base64,{result.thumbnail}">' if result.thumbnail else ""
+    )
+    previous = getattr(result, "previous_html", None)
+    if result.html is None and previous is not None:
+        link = html.escape(previous.relative_to(output_dir).as_posix())
+        built = dt.datetime.fromtimestamp(previous.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f'<div class="card"><div><h2>{title}</h2><p class="failed">FAILED in this build: the report '
+            f"linked below is OUT OF DATE</p><p>{html.escape(result.error or '')}</p>"
+            f'<p class="meta"><a href="{link}">last good report</a> (from an earlier build, {built}); its '
+            "findings are not quoted here, since this build could not reproduce them.</p></div></div>"
+        )
     if result.html is None:
-        return (f'<div class="card">{thumb}<div><h2>{title}</h2><p class="failed">FAILED</p>'
-                f"<p>{html.escape(result.error or '')}</p></div></div>")
+        return (
+            f'<div class="card">{thumb}<div><h2>{title}</h2><p class="failed">FAILED</p>'
+            f"<p>{html.escape(result.error or '')}</p></div></div>"
+        )
     link = html.escape(result.html.relative_to(output_dir).as_posix())
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in result.findings[:MAX_FINDINGS])
     findings = f"<ul>{findings}</ul>" if findings else "<p class='meta'>(this notebook states no key findings)</p>"
-    return (f'<div class="card"><a href="{link}">{thumb}</a><div><h2><a href="{link}">{title}</a></h2>'
-            f'<div class="meta"><code>{html.escape(result.notebook.name)}</code> &middot; rendered in '
-            f"{result.seconds:.0f} s</div>{findings}</div></div>")
+    return (
+        f'<div class="card"><a href="{link}">{thumb}</a><div><h2><a href="{link}">{title}</a></h2>'
+        f'<div class="meta"><code>{html.escape(result.notebook.name)}</code> &middot; {_timing(result)}'
+        f"</div>{findings}</div></div>"
+    )
 
 
-def index_html(results, output_dir, mode: str, data_files=()) -> str:
+def _timing(result) -> str:
+    """How this build got the notebook's outputs: executed (and how long), or reused from an earlier run."""
+    reused = getattr(result, "reused", None)
+    if reused:
+        return f"{html.escape(reused)} (re-rendered in {result.seconds:.0f} s)"
+    return f"executed in {result.seconds:.0f} s"
+
+
+def _datasheet_card(datasheet, output_dir) -> str:
+    """A link to the datasheet written in this build (``datasheet`` is its HTML path), or nothing."""
+    if datasheet is None:
+        return ""
+    link = html.escape(datasheet.relative_to(output_dir).as_posix())
+    return (
+        f'<div class="card"><div><h2><a href="{link}">Datasheet for MNIST</a></h2><p>The dataset documented in '
+        "the sections of Datasheets for Datasets (Gebru et al.), every number computed in this build or quoted "
+        "from a cited source (also as <code>datasheet.md</code>).</p></div></div>"
+    )
+
+
+def index_html(results, output_dir, mode: str, data_files=(), datasheet=None) -> str:
     """Return the index page for ``results`` (a list of ``reports.NotebookResult``).
 
-    ``data_files`` is a sequence of ``(DataFile, Located)`` pairs verified in this build.
+    ``data_files`` is a sequence of ``(DataFile, Located)`` pairs verified in this build;
+    ``datasheet`` the HTML datasheet written in this build (linked above the notebooks), if any.
     """
     built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cards = "\n".join(_card(r, output_dir) for r in results)
-    version_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in versions().items())
+    version_rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in versions().items()
+    )
     data_rows = "".join(
         f"<tr><td><code>{html.escape(spec.filename)}</code></td><td><code>{spec.sha256}</code></td>"
         f"<td>{html.escape(located.origin)}</td></tr>"
@@ -71,7 +119,8 @@ def index_html(results, output_dir, mode: str, data_files=()) -> str:
         "<h2>Data, verified in this build</h2><p>SHA-256 of each file's decompressed content, "
         "checked against the values pinned in <code>mnist_analysis/registry.py</code>.</p>"
         f"<table><tr><th>file</th><th>SHA-256 (decompressed)</th><th>found in</th></tr>{data_rows}</table>"
-        if data_rows else ""
+        if data_rows
+        else ""
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -80,6 +129,7 @@ def index_html(results, output_dir, mode: str, data_files=()) -> str:
 <p>What MNIST looks like in numbers, where its classes meet, what classifiers get wrong, and who wrote
 the digits. Each card quotes the key findings computed in this build; follow a title for the full report.</p>
 <p class="meta">Built {built}; mode: {html.escape(mode)}.</p>
+{_datasheet_card(datasheet, output_dir)}
 {cards}
 {data_table}
 <h2>Software</h2><table>{version_rows}</table>

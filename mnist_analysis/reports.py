@@ -1,8 +1,14 @@
 """Execute the notebooks with papermill and write self-contained HTML reports plus an index page.
 
 For each ``notebooks/NN_name.ipynb`` the build writes ``reports/NN_name.ipynb`` (the executed
-notebook) and ``reports/NN_name.html``. A notebook's old HTML is deleted before it runs, so
-a failed run never leaves an earlier report looking current; the index marks it as failed.
+notebook) and ``reports/NN_name.html``. Notebooks execute in a hidden staging folder
+(``reports/.build-<pid>-*``); a report replaces the previous one only once it is complete, and
+``index.html`` only at the end, so a killed build leaves the previous reports and index as they
+were and nothing half-written at a final path. A notebook that fails keeps its last good
+report, which the index marks as out of date, naming the failing cell and the error; the failed
+executed notebook is kept as ``reports/NN_name.failed.ipynb``. When the notebooks that the
+datasheet quotes all ran, ``reports/datasheet.md`` and ``.html`` are written from them
+(:mod:`mnist_analysis.datasheet`) and linked from the index.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import read_findings
-from .idx import atomic_write_bytes
+from .idx import atomic_write_bytes, staging_folder
 from .report_index import index_html
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
@@ -40,6 +46,8 @@ class NotebookResult:
     parameters: dict = field(default_factory=dict)
     findings: list = field(default_factory=list)
     thumbnail: str | None = None  #: base64 PNG of the figure tagged ``thumbnail`` (else the first figure)
+    previous_html: Path | None = None  #: after a failure, the last good report, kept but out of date
+    reused: str | None = None  #: "outputs from <time>, code unchanged" when the execution cache served them
 
 
 def find_notebooks(folder, only=None) -> list[Path]:
@@ -72,9 +80,13 @@ def notebook_title(node) -> str:
 
 def thumbnail(node) -> str | None:
     """The base64 PNG of the first figure in a cell tagged ``thumbnail``, else of the first figure."""
-    figures = [(("thumbnail" in cell.metadata.get("tags", [])), output["data"]["image/png"])
-               for cell in node.cells if cell.cell_type == "code"
-               for output in cell.outputs if "image/png" in output.get("data", {})]
+    figures = [
+        (("thumbnail" in cell.metadata.get("tags", [])), output["data"]["image/png"])
+        for cell in node.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "image/png" in output.get("data", {})
+    ]
     tagged = [png for is_tagged, png in figures if is_tagged]
     return (tagged or [png for _, png in figures] or [None])[0]
 
@@ -97,42 +109,136 @@ def _failure_message(notebook: Path, executed: Path, error) -> str:
     )
 
 
-def render_notebook(notebook, output_dir, parameters=None, *, hide_code: bool = False) -> NotebookResult:
-    """Execute ``notebook`` with ``parameters`` into ``output_dir`` and convert it to HTML.
+#: Name prefix of the hidden folder in the output folder where notebooks execute.
+STAGING_PREFIX = ".build-"
 
+
+def _ipc_kernel_manager(folder: str):
+    """Kernels that talk over Unix sockets in ``folder``: no TCP ports, no transport warning."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **options):
+            super().__init__(**{"transport": "ipc", "ip": os.path.join(folder, "kernel"), **options})
+
+    return IpcKernelManager
+
+
+def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cell=None):
+    """Run ``notebook`` into ``staged`` unless the execution cache has its outputs; return the reuse note."""
+    import nbformat
+    import papermill
+
+    from . import execution_cache
+
+    source = nbformat.read(notebook, as_version=4)
+    inputs = execution_cache.notebook_inputs(source, parameters)
+    found = execution_cache.lookup(source, inputs) if reuse else None
+    if found is not None:
+        merged, created = found
+        nbformat.write(merged, staged)
+        # Loaded the way papermill loads a notebook, then given the same parameters cell a run would show.
+        merged = papermill.iorw.load_notebook_node(str(staged))
+        merged = papermill.parameterize.parameterize_notebook(merged, parameters, kernel_name=KERNEL_NAME)
+        nbformat.write(merged, staged)
+        return execution_cache.describe_reuse(created)
+    import shutil
+    import tempfile
+
+    extra = {"on_cell_complete": on_cell} if on_cell is not None else {}
+    sockets = tempfile.mkdtemp(prefix="mnist-kernel-")  # short: a socket path has at most 107 characters
+    try:
+        with _static_explorers():
+            papermill.execute_notebook(
+                str(notebook),
+                str(staged),
+                parameters=parameters,
+                kernel_name=KERNEL_NAME,
+                cwd=str(notebook.parent),
+                progress_bar=False,
+                log_output=False,
+                kernel_manager_class=_ipc_kernel_manager(sockets),
+                **extra,
+            )
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+    execution_cache.store(source, nbformat.read(staged, as_version=4), inputs, str(notebook))
+    return None
+
+
+def render_notebook(
+    notebook, output_dir, parameters=None, *, hide_code: bool = False, staging=None, reuse: bool = True, on_cell=None
+) -> NotebookResult:
+    """Execute ``notebook`` with ``parameters``; write its executed copy and HTML into ``output_dir``.
+
+    The notebook executes in ``staging`` (default: a fresh hidden folder in ``output_dir``);
+    the HTML and the executed notebook replace the previous ones only once complete.
     Returns a :class:`NotebookResult`; a failure is recorded in ``result.error`` (naming the
-    notebook and the cell) rather than raised, so that a build can report every notebook.
+    notebook and the cell) rather than raised, so that a build can report every notebook. The
+    previous report is then kept, and named in ``result.previous_html``.
+
+    With ``reuse``, a notebook whose code cells, parameters, helper code and libraries are
+    unchanged since a successful run is not executed: its stored outputs are merged into it
+    (:mod:`mnist_analysis.execution_cache`) and ``result.reused`` says from when.
+    ``on_cell(cell=..., cell_index=...)`` is called after each executed cell (for progress).
     """
+    if staging is None:
+        with staging_folder(output_dir, STAGING_PREFIX) as staging:
+            return render_notebook(
+                notebook, output_dir, parameters, hide_code=hide_code, staging=staging, reuse=reuse, on_cell=on_cell
+            )
     import time
 
     import nbformat
-    import papermill
     from nbconvert import HTMLExporter
 
     notebook, output_dir = Path(notebook), Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     html_path, executed = output_dir / f"{notebook.stem}.html", output_dir / notebook.name
-    html_path.unlink(missing_ok=True)
-    result = NotebookResult(notebook, notebook_title(nbformat.read(notebook, as_version=4)), parameters=dict(parameters or {}))
+    staged, failed_copy = Path(staging) / notebook.name, output_dir / f"{notebook.stem}.failed.ipynb"
+    result = NotebookResult(
+        notebook, notebook_title(nbformat.read(notebook, as_version=4)), parameters=dict(parameters or {})
+    )
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters=result.parameters, kernel_name=KERNEL_NAME,
-            cwd=str(notebook.parent), progress_bar=False, log_output=False,
-        )
-        result.executed = executed
-        node = nbformat.read(executed, as_version=4)
+        result.reused = _execute(notebook, staged, result.parameters, reuse, on_cell)
+        node = nbformat.read(staged, as_version=4)
+        node.metadata.pop("widgets", None)  # widget state needs a CDN loader: keep each output's static form
         result.findings, result.thumbnail = read_findings(node), thumbnail(node)
         node.metadata["title"] = result.title or notebook.stem  # the page's <title>
-        exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist_report",
-                                embed_images=True, exclude_input=hide_code)
+        exporter = HTMLExporter(
+            extra_template_basedirs=[str(TEMPLATES)],
+            template_name="mnist_report",
+            embed_images=True,
+            exclude_input=hide_code,
+        )
         body, _ = exporter.from_notebook_node(node)
         atomic_write_bytes(html_path, body.encode("utf-8"))
-        result.html = html_path
+        os.replace(staged, executed)
+        failed_copy.unlink(missing_ok=True)
+        result.html, result.executed = html_path, executed
     except Exception as error:  # recorded and re-raised by build_reports as one ReportError
-        result.error = _failure_message(notebook, executed, error)
+        if staged.is_file():
+            os.replace(staged, failed_copy)
+        result.error = _failure_message(notebook, failed_copy, error)
+        result.previous_html = html_path if html_path.is_file() else None
     result.seconds = time.perf_counter() - start
     return result
+
+
+@contextlib.contextmanager
+def _static_explorers():
+    """Have the kernels render explorers as self-contained HTML instead of JupyterLab widgets."""
+    from .interactive import STATIC_ENV
+
+    saved = os.environ.get(STATIC_ENV)
+    os.environ[STATIC_ENV] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(STATIC_ENV, None)
+        else:
+            os.environ[STATIC_ENV] = saved
 
 
 @contextlib.contextmanager
@@ -156,45 +262,222 @@ def _absolute_path_settings():
 
 
 def verify_data(log=print) -> list:
-    """Fetch (if needed) and verify every registered data file; return ``(DataFile, Located)`` pairs.
+    """Make sure every registered data file is at hand and verified; return ``(DataFile, Located)`` pairs.
 
-    Run before any notebook, so that a missing or bad file stops the build with the loader's
-    own error instead of failing inside every notebook.
+    A file is downloaded if needed and hashed unless it is unchanged since its decoded cache was
+    verified from it (:func:`mnist_analysis.sources.ensure_verified`). Run before any notebook,
+    so that a missing or bad file stops the build with the loader's own error instead of
+    failing inside every notebook.
     """
     from .registry import REGISTRY
-    from .sources import fetch
+    from .sources import ensure_verified
 
-    verified = [(spec, fetch(key)) for key, spec in REGISTRY.items()]
+    verified = [(spec, ensure_verified(key)) for key, spec in REGISTRY.items()]
     log(f"verified {len(verified)} data files")
     return verified
 
 
-def build_reports(notebooks_dir="notebooks", output_dir="reports", *, quick: bool = False, parameters=None,
-                  only=None, hide_code: bool = False, check_data: bool = True, log=print) -> list[NotebookResult]:
+def check_parameters(parameters: dict) -> dict:
+    """Check the notebook parameters of a build before anything runs or is replaced; return them.
+
+    ``sample_size`` must be None or from 1 to the number of MNIST images (a notebook cannot
+    sample more images than there are, and must not claim to); ``seed`` a valid random seed.
+
+    Examples
+    --------
+    >>> check_parameters({"sample_size": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_size: expected a positive integer or None, found 0
+    """
+    from .data import N_IMAGES
+    from .validation import positive_int, seed
+
+    checked = dict(parameters)
+    if "sample_size" in checked:
+        checked["sample_size"] = positive_int(checked["sample_size"], "sample_size", allow_none=True, maximum=N_IMAGES)
+    if "seed" in checked:
+        checked["seed"] = seed(checked["seed"])
+    return checked
+
+
+def _datasheet(output_dir: Path, results, log) -> tuple[Path | None, str | None]:
+    """Write the datasheet when every notebook it quotes ran in this build.
+
+    Returns ``(html path, None)``, or ``(None, error)`` when writing it failed.
+    """
+    from .datasheet import QUOTED_NOTEBOOKS, write_datasheet
+
+    if not set(QUOTED_NOTEBOOKS) <= {r.notebook.stem for r in results if r.error is None}:
+        return None, None
+    try:
+        paths = write_datasheet(output_dir)
+    except Exception as error:  # reported with the notebooks' failures
+        return None, f"datasheet: {error.__class__.__name__}: {error}"
+    log(f"wrote {paths['markdown']} and {paths['html']}")
+    return paths["html"], None
+
+
+def _timings_path() -> Path:
+    from .cache import cache_dir
+
+    return cache_dir() / "notebooks" / "timings.json"
+
+
+def _previous_timings() -> dict:
+    """Seconds each notebook took when last executed (for the order of a build and its estimate)."""
+    import json
+
+    try:
+        timings = json.loads(_timings_path().read_text())
+        return timings if isinstance(timings, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _record_timings(results) -> None:
+    import json
+
+    timings = {
+        **_previous_timings(),
+        **{r.notebook.name: r.seconds for r in results if r.error is None and not r.reused},
+    }
+    try:
+        atomic_write_bytes(_timings_path(), json.dumps(timings, indent=1, sort_keys=True).encode())
+    except OSError:
+        pass
+
+
+class _Progress:
+    """One progress bar for a build: notebooks done of total, and the current cell of each running one."""
+
+    def __init__(self, notebooks, estimate: float | None, enabled: bool):
+        import threading
+
+        import nbformat
+        from tqdm import tqdm
+
+        self._lock, self._cells, self._running = threading.Lock(), {}, {}
+        for notebook in notebooks:
+            self._cells[notebook.name] = sum(c.cell_type == "code" for c in nbformat.read(notebook, as_version=4).cells)
+        note = f"about {estimate / 60:.0f} min if nothing is reused" if estimate else "no earlier timings"
+        self._bar = tqdm(
+            total=len(notebooks),
+            unit="notebook",
+            desc=f"notebooks ({note})",
+            disable=not enabled,
+            bar_format="{desc}: {n_fmt}/{total_fmt} [{elapsed}] {postfix}",
+        )
+
+    def cell_callback(self, name: str):
+        def on_cell(cell=None, cell_index=0, **_):
+            with self._lock:
+                self._running[name] = f"{name.split('_')[0]}: cell {cell_index}/{self._cells.get(name, '?')}"
+                self._bar.set_postfix_str(", ".join(self._running.values()), refresh=True)
+
+        return on_cell
+
+    def done(self, name: str) -> None:
+        with self._lock:
+            self._running.pop(name, None)
+            self._bar.set_postfix_str(", ".join(self._running.values()), refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def build_reports(
+    notebooks_dir="notebooks",
+    output_dir="reports",
+    *,
+    quick: bool = False,
+    parameters=None,
+    only=None,
+    hide_code: bool = False,
+    check_data: bool = True,
+    jobs: int | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+    log=print,
+) -> list[NotebookResult]:
     """Render every notebook of ``notebooks_dir`` into ``output_dir`` and write ``index.html``.
 
     ``quick`` passes :data:`QUICK_PARAMETERS` (a small sample); ``parameters`` adds or overrides
     papermill parameters; ``check_data`` verifies the data files first (see :func:`verify_data`).
+    Notebooks whose code and inputs are unchanged since their last successful run reuse its
+    outputs (:mod:`mnist_analysis.execution_cache`) unless ``force``. ``jobs`` notebooks run at
+    once (default: the number of cores); heavy results they share are computed once, since
+    the result cache lets one process compute while the others wait. ``progress`` shows a
+    progress bar (default: when the standard error is a terminal).
     Raises :class:`ReportError` naming every failed notebook and cell, after the index (which
     marks them as failed) is written.
     """
-    output_dir = Path(output_dir)
-    notebooks = find_notebooks(notebooks_dir, only)
+    import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .validation import positive_int
+
+    start = time.perf_counter()
+    # Absolute paths: papermill changes the process's working folder while a notebook runs.
+    output_dir = Path(output_dir).resolve()
+    merged = check_parameters({**(QUICK_PARAMETERS if quick else {}), **(parameters or {})})
+    jobs = positive_int(jobs if jobs is not None else (os.cpu_count() or 1), "jobs")
+    notebooks = [n.resolve() for n in find_notebooks(notebooks_dir, only)]
     if not notebooks:
         raise FileNotFoundError(f"notebooks folder {notebooks_dir}: no .ipynb files to render")
-    (output_dir / "index.html").unlink(missing_ok=True)
-    merged = {**(QUICK_PARAMETERS if quick else {}), **(parameters or {})}
-    results = []
+    timings = _previous_timings()
+    # Longest first, so that parallel runs end together; the index keeps the notebooks' own order.
+    order = sorted(notebooks, key=lambda n: -timings.get(n.name, float("inf")))
+    known = [timings[n.name] for n in notebooks if n.name in timings]
+    estimate = sum(known) / min(jobs, len(notebooks)) if len(known) == len(notebooks) else None
+    bar = _Progress(notebooks, estimate, sys.stderr.isatty() if progress is None else progress)
+    bar_shown = not bar._bar.disable
+
+    def render(notebook):
+        if not bar_shown:
+            log(f"rendering {notebook.name} ...")
+        result = render_notebook(
+            notebook,
+            output_dir,
+            merged,
+            hide_code=hide_code,
+            staging=staging,
+            reuse=not force,
+            on_cell=bar.cell_callback(notebook.name),
+        )
+        bar.done(notebook.name)
+        if not bar_shown:
+            outcome = "failed" if result.error else ("reused " if result.reused else "wrote ") + str(result.html)
+            log(f"  {notebook.name}: {outcome} ({result.seconds:.1f} s)")
+        return result
+
     with _absolute_path_settings():
         data_files = verify_data(log) if check_data else []
-        for notebook in notebooks:
-            log(f"rendering {notebook.name} ...")
-            result = render_notebook(notebook, output_dir, merged, hide_code=hide_code)
-            log(f"  {'failed' if result.error else 'wrote ' + str(result.html)} ({result.seconds:.1f} s)")
-            results.append(result)
+        with staging_folder(output_dir, STAGING_PREFIX) as staging:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                rendered = dict(zip(order, pool.map(render, order)))
+    bar.close()
+    results = [rendered[n] for n in notebooks]
+    _record_timings(results)
     mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
-    atomic_write_bytes(output_dir / "index.html", index_html(results, output_dir, mode, data_files).encode("utf-8"))
-    failures = [r.error for r in results if r.error]
+    with _absolute_path_settings():
+        datasheet, datasheet_error = _datasheet(output_dir, results, log)
+    atomic_write_bytes(
+        output_dir / "index.html",
+        index_html(results, output_dir, mode, data_files, datasheet=datasheet).encode("utf-8"),
+    )
+    executed = [r.notebook.stem for r in results if not r.reused and r.error is None]
+    reused = [r.notebook.stem for r in results if r.reused]
+    log(
+        f"executed {len(executed)} ({', '.join(executed) or 'none'}); reused {len(reused)} "
+        f"({', '.join(reused) or 'none'}); {time.perf_counter() - start:.0f} s in all; "
+        f"index: {output_dir / 'index.html'}"
+    )
+    failures = [r.error for r in results if r.error] + ([datasheet_error] if datasheet_error else [])
     if failures:
-        raise ReportError(f"{len(failures)} of {len(results)} notebooks failed:\n" + "\n".join(f"  - {f}" for f in failures))
+        raise ReportError(
+            f"{len(failures)} of {len(results)} notebooks failed:\n" + "\n".join(f"  - {f}" for f in failures)
+        )
     return results

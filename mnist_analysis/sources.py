@@ -10,8 +10,10 @@ Where a file is looked for, in order:
 In a data folder a file may sit flat or in an ``mnist/`` or ``qmnist/`` subfolder, gzip'd
 or not. Every file is verified against the SHA-256 of its decompressed content before it is
 used. The decoded array is then written once to the cache as ``.npy``, so later loads are a
-memory map instead of a decompression; a small ``.source.json`` beside it records which file
-it came from (path, size, modification time) so that a changed source is noticed.
+memory map instead of a decompression; a small ``.stamp.json`` beside it records the hash it
+was verified against, the ``.npy`` file's own size, modification time and inode, and which
+source file it came from. A changed source is verified again; a changed ``.npy`` is re-hashed
+and, if it fails, removed and rebuilt; an ``.npy`` that never was verified is never served.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .cache import CACHE_ENV, cache_dir
-from .idx import IdxFormatError, atomic_output, atomic_write_bytes, parse_idx, read_bytes
+from .idx import IdxFormatError, atomic_output, atomic_write_bytes, encode_idx, parse_idx, read_bytes
 from .registry import MIRRORS_ENV, DataFile, get, identify
 
 DATA_DIR_ENV = "MNIST_ANALYSIS_DATA_DIR"
@@ -53,12 +58,51 @@ class DownloadError(RuntimeError):
         )
 
 
+class DataFolderError(FileNotFoundError):
+    """A named data folder is missing, is a file, or cannot be read; the message says what to do."""
+
+
+class CacheNotWritableError(OSError):
+    """A download is needed but the cache folder cannot be written to (not the mirrors' fault)."""
+
+
+class NotAFileError(IdxFormatError):
+    """Something other than a readable file (a folder, a dangling link) sits where a data file is looked for."""
+
+
+class UnreadableFileError(IdxFormatError):
+    """A data file exists but cannot be read (permissions, I/O error)."""
+
+
+class NoVerifiedCopyError(IdxFormatError):
+    """Copies of a file were found, and none verifies; ``failures`` lists each ``(path, problem)``."""
+
+    def __init__(self, spec: DataFile, failures: list[tuple[Path, str]], *, unreadable: bool = False):
+        self.spec, self.failures = spec, failures
+        self.unreadable = unreadable  #: True when no copy could even be read (rather than read and refused)
+        listed = "; ".join(f"{path}: {problem}" for path, problem in failures)
+        super().__init__(
+            failures[0][0],
+            f"no copy of {spec.filename} verifies ({len(failures)} found: {listed}); replace or delete the bad "
+            f"file(s), or delete them all and run `mnist-analysis fetch` to download a fresh copy",
+        )
+
+
+class Verified(NamedTuple):
+    """A copy of a file that verified (or that ``reuse`` vouched for) and its array."""
+
+    located: Located
+    array: np.ndarray
+    reused: bool  #: True when the array came from ``reuse`` instead of reading the file
+
+
 @dataclass(frozen=True)
 class Located:
     """A file found on disk and where it was found (``argument``, ``data folder``, ``cache``, ``download``)."""
 
     path: Path
     origin: str
+    note: str = ""  #: what :func:`fetch` had to repair, if anything
 
 
 def candidate_paths(folder, spec: DataFile) -> list[Path]:
@@ -72,23 +116,187 @@ def cached_path(spec: DataFile) -> Path:
     return cache_dir() / spec.subdir / spec.filename
 
 
-def locate(spec: DataFile, data_dir=None) -> Located | None:
-    """Return the first existing copy of ``spec`` (see the module docstring), or None.
+def data_folders(data_dir=None) -> list[tuple[str, Path]]:
+    """The named data folders as ``(origin, path)``, each checked to be a readable folder.
 
-    A data folder that is named but does not exist is an error, not a silent fall-through.
+    Raises :class:`DataFolderError` naming the setting, the folder, what is wrong and what to do.
     """
+    folders = []
     for origin, folder in (("argument", data_dir), ("data folder", os.environ.get(DATA_DIR_ENV) or None)):
         if folder is None:
             continue
-        if not Path(folder).expanduser().is_dir():
-            source = "data_dir" if origin == "argument" else f"${DATA_DIR_ENV}"
-            raise FileNotFoundError(f"{source}={folder}: not an existing folder; expected a folder holding the MNIST/QMNIST files")
-        for path in candidate_paths(folder, spec):
-            if path.is_file():
-                return Located(path, origin)
-    if cached_path(spec).is_file():
-        return Located(cached_path(spec), "cache")
+        setting = "data_dir" if origin == "argument" else f"${DATA_DIR_ENV}"
+        fix = (
+            f"pass an existing folder holding the MNIST/QMNIST files, or unset {DATA_DIR_ENV} to use the cache "
+            "and downloads"
+        )
+        path = Path(folder).expanduser()
+        if not path.exists():
+            raise DataFolderError(f"{setting}={folder}: not an existing folder; {fix}")
+        if not path.is_dir():
+            raise DataFolderError(f"{setting}={folder}: is a file, not a folder; {fix}")
+        try:
+            with os.scandir(path):
+                pass
+        except PermissionError:
+            raise DataFolderError(
+                f"{setting}={folder}: the folder is not readable (permission denied); make it readable "
+                f"(chmod u+rx {path}) or choose another folder"
+            ) from None
+        folders.append((origin, path))
+    return folders
+
+
+def _what_is_at(path: Path) -> str | None:
+    """None for a regular file (or a link to one); else what is there instead, for a message."""
+    if path.is_file():
+        return None
+    if path.is_symlink():
+        return f"a symbolic link to {os.readlink(path)}, which {'is not a file' if path.exists() else 'does not exist'}"
+    return "a folder, not a file" if path.is_dir() else "not a regular file"
+
+
+def existing_copies(spec: DataFile, data_dir=None) -> list[Located]:
+    """Every entry (file or not) at the paths where ``spec`` is looked for, in search order."""
+    found = [
+        Located(path, origin)
+        for origin, folder in data_folders(data_dir)
+        for path in candidate_paths(folder, spec)
+        if os.path.lexists(path)
+    ]
+    if os.path.lexists(cached_path(spec)):
+        found.append(Located(cached_path(spec), "cache"))
+    return found
+
+
+def locate(spec: DataFile, data_dir=None) -> Located | None:
+    """Return the first existing copy of ``spec`` (see the module docstring), or None.
+
+    A named data folder that is missing, a file or unreadable raises :class:`DataFolderError`.
+    A folder or a dangling link at a path where the file is looked for is skipped with a
+    warning; if no file is found at all, :class:`NotAFileError` names what is there instead
+    (rather than a download that would hide the problem).
+    """
+    oddities = []
+    for located in existing_copies(spec, data_dir):
+        what = _what_is_at(located.path)
+        if what is None:
+            if oddities:
+                skipped = "; ".join(f"{path} ({what})" for path, what in oddities)
+                warnings.warn(f"{spec.filename}: skipped {skipped}; using {located.path}", stacklevel=2)
+            return located
+        oddities.append((located.path, what))
+    if oddities:
+        path, what = oddities[0]
+        also = "; ".join(f"{other} is {what}" for other, what in oddities[1:])
+        raise NotAFileError(
+            path,
+            f"is {what}, where {spec.filename} is looked for{f' (also {also})' if also else ''}; "
+            "remove it or put the real file there",
+        )
     return None
+
+
+def locate_verified(spec: DataFile, data_dir=None, *, reuse=None) -> Verified | None:
+    """Return the first copy of ``spec`` in search order that verifies, skipping bad ones with a warning.
+
+    Parameters
+    ----------
+    spec : DataFile
+    data_dir : path, optional
+        As for :func:`locate`.
+    reuse : callable, optional
+        ``reuse(located) -> array or None``, called for each file before it is read: an array
+        returned is used as is (``reused=True``), for example a decoded cache whose stamp says
+        it came from that very file; None means read and verify the file.
+
+    Returns
+    -------
+    Verified or None
+        ``(located, array, reused)``; None when no copy exists at all (a download is needed).
+
+    Raises
+    ------
+    IdxFormatError
+        When the one copy found is bad: its own error (:class:`ChecksumError`,
+        :class:`NotAFileError`, :class:`UnreadableFileError`, ...).
+    NoVerifiedCopyError
+        When several copies exist and none verifies; it names every bad copy and its problem.
+    DataFolderError
+        When a named data folder is missing, a file or unreadable.
+    """
+    errors = []
+    for located in existing_copies(spec, data_dir):
+        what = _what_is_at(located.path)
+        if what is not None:
+            errors.append(
+                NotAFileError(
+                    located.path,
+                    f"is {what}, where {spec.filename} is looked for; remove it or put the real file there",
+                )
+            )
+            continue
+        array = reuse(located) if reuse is not None else None
+        if array is not None:
+            found = Verified(located, array, True)
+        else:
+            try:
+                found = Verified(located, verify(located.path, spec), False)
+            except IdxFormatError as refusal:
+                errors.append(refusal)
+                continue
+        if errors:
+            skipped = "; ".join(f"{error.path} ({error.problem})" for error in errors)
+            warnings.warn(
+                f"{spec.filename}: skipped bad copies: {skipped}; using {located.path}, which verifies", stacklevel=2
+            )
+        return found
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise NoVerifiedCopyError(
+            spec,
+            [(Path(e.path), e.problem) for e in errors],
+            unreadable=all(isinstance(e, (UnreadableFileError, NotAFileError)) for e in errors),
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """The state of one registered file, as ``mnist-analysis info`` shows it."""
+
+    spec: DataFile
+    state: str  #: "verified", "missing", "mismatch" (read, but not the registered content) or "unreadable"
+    located: Located | None = None  #: the copy that verified (or the first bad one)
+    detail: str = ""  #: what is wrong, or which bad copies were skipped
+
+    @property
+    def ok(self) -> bool:
+        """True unless a copy exists and is bad (a missing file is fetched, not a fault)."""
+        return self.state in ("verified", "missing")
+
+
+def file_status(spec: DataFile, data_dir=None) -> FileStatus:
+    """Look for ``spec`` and verify it, without downloading: its :class:`FileStatus`.
+
+    Raises :class:`DataFolderError` when a named data folder is missing, a file or unreadable.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            found = locate_verified(spec, data_dir)
+        except IdxFormatError as error:
+            unreadable = (
+                error.unreadable
+                if isinstance(error, NoVerifiedCopyError)
+                else isinstance(error, (UnreadableFileError, NotAFileError))
+            )
+            detail = error.problem if isinstance(error, NoVerifiedCopyError) else str(error)
+            return FileStatus(spec, "unreadable" if unreadable else "mismatch", Located(Path(error.path), ""), detail)
+    if found is None:
+        return FileStatus(spec, "missing")
+    return FileStatus(spec, "verified", found.located, "; ".join(str(w.message) for w in caught))
 
 
 def verify(path, spec: DataFile) -> np.ndarray:
@@ -98,50 +306,164 @@ def verify(path, spec: DataFile) -> np.ndarray:
     well-formed one with other content, naming the registered file it holds when it is one
     (for example train and test files swapped).
     """
-    data = read_bytes(path)
-    array = parse_idx(data, path, dtype=spec.dtype, ndim=len(spec.shape))
+    try:
+        data = read_bytes(path)
+    except IsADirectoryError:
+        raise NotAFileError(path, f"is a folder, not a file; expected {spec.filename}") from None
+    except OSError as error:
+        raise UnreadableFileError(
+            path, f"cannot be read ({error.strerror or error}); expected {spec.filename}"
+        ) from None
+    try:
+        array = parse_idx(data, path, dtype=spec.dtype, ndim=len(spec.shape))
+    except IdxFormatError:
+        parse_idx(data, path, dtype=spec.dtype, ndim=len(spec.shape), shape=spec.shape)  # names a wrong header field
+        raise
     digest = hashlib.sha256(data).hexdigest()
     if digest == spec.sha256:
         return array
     other = identify(digest)
     if other is not None:
-        raise ChecksumError(path, f"holds the content of {other.filename}, not of {spec.filename} (are files swapped or misnamed?)")
+        raise ChecksumError(
+            path, f"holds the content of {other.filename}, not of {spec.filename} (are files swapped or misnamed?)"
+        )
     if array.shape != spec.shape:
         found = "x".join(f"{n:,}" for n in array.shape)
-        raise ChecksumError(path, f"has shape {found}, expected {'x'.join(f'{n:,}' for n in spec.shape)} for {spec.filename}")
-    raise ChecksumError(path, f"content SHA-256 is {digest}, expected {spec.sha256} for {spec.filename}; the file is corrupt or not the original")
+        raise ChecksumError(
+            path, f"has shape {found}, expected {'x'.join(f'{n:,}' for n in spec.shape)} for {spec.filename}"
+        )
+    raise ChecksumError(
+        path,
+        f"content SHA-256 is {digest}, expected {spec.sha256} for {spec.filename}; "
+        "the file is corrupt or not the original",
+    )
+
+
+class DownloadTimeout(OSError):
+    """A download did not finish within its overall deadline."""
+
+
+#: The slowest transfer a download may average (bytes of decompressed content per second) before
+#: its deadline passes, and the shortest deadline: a mirror trickling bytes is given up, not waited on.
+MIN_DOWNLOAD_RATE = 50_000
+MIN_DOWNLOAD_DEADLINE = 120.0
+
+
+def download_deadline(spec: DataFile) -> float:
+    """Seconds one download attempt of ``spec`` may take in all: its size at :data:`MIN_DOWNLOAD_RATE`, with a floor.
+
+    Examples
+    --------
+    >>> round(download_deadline(get("train-images")))
+    941
+    >>> download_deadline(get("test-labels"))
+    120.0
+    """
+    return max(MIN_DOWNLOAD_DEADLINE, spec.size / MIN_DOWNLOAD_RATE)
 
 
 def _describe(error: Exception) -> str:
+    """The whole reason an attempt failed, on one line."""
     import requests
 
     if isinstance(error, IdxFormatError):
-        return error.problem
-    if isinstance(error, requests.HTTPError) and error.response is not None:
-        return f"HTTP {error.response.status_code} {error.response.reason or ''}".rstrip()
-    if isinstance(error, requests.Timeout):
-        return f"timed out ({error.__class__.__name__})"
-    if isinstance(error, requests.ConnectionError):
-        return f"connection failed ({str(error)[:200]})"
-    return f"{error.__class__.__name__}: {str(error)[:200]}"
+        reason = error.problem
+    elif isinstance(error, requests.HTTPError) and error.response is not None:
+        reason = f"HTTP {error.response.status_code} {error.response.reason or ''}".rstrip()
+    elif isinstance(error, (requests.Timeout, DownloadTimeout)):
+        reason = f"timed out ({error})"
+    elif isinstance(error, requests.ConnectionError):
+        reason = f"connection failed ({error})"
+    else:
+        reason = f"{error.__class__.__name__}: {error}"
+    return " ".join(reason.split())
 
 
-def download(spec: DataFile, *, urls=None, timeout: float = DEFAULT_TIMEOUT, progressbar: bool = True) -> Path:
+def _check_cache_writable(folder: Path) -> None:
+    """Refuse, before any mirror is tried, a cache folder that cannot be created or written to."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+            pass
+    except OSError as error:
+        raise CacheNotWritableError(
+            f"cache folder {folder} is not writable ({error.strerror or error.__class__.__name__}), so nothing can be "
+            f"downloaded into it (the mirrors were not tried); make it writable, set {CACHE_ENV} to a folder you "
+            f"can write to, or put the data files in a folder and set {DATA_DIR_ENV}"
+        ) from None
+
+
+def _remove_stale_parts(folder: Path, spec: DataFile, idle_seconds: float) -> None:
+    """Delete temporary ``.part`` files of ``spec`` left by killed downloads (untouched for ``idle_seconds``).
+
+    A live download writes to its ``.part`` at least every ``timeout`` seconds or gives up, so
+    one idle for longer belongs to no running process.
+    """
+    now = time.time()
+    for part in folder.glob(f".{spec.filename}.*.part"):
+        try:
+            if now - part.stat().st_mtime > idle_seconds:
+                part.unlink()
+        except OSError:
+            pass
+
+
+def _fetch_url(url: str, destination: Path, *, timeout: float, deadline: float, progressbar: bool) -> None:
+    """Stream ``url`` into ``destination``; give up after ``timeout`` s of silence or ``deadline`` s in all."""
+    import requests
+
+    give_up_at = time.monotonic() + deadline
+    with requests.get(url, stream=True, timeout=timeout) as response:
+        response.raise_for_status()
+        total = int(response.headers.get("Content-Length") or 0) or None
+        bar = None
+        if progressbar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name, leave=False)
+        try:
+            with open(destination, "wb") as handle:
+                while chunk := response.raw.read1(1 << 16, decode_content=True):  # returns once any bytes arrive
+                    handle.write(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+                    if time.monotonic() > give_up_at:
+                        raise DownloadTimeout(
+                            f"not finished after the {deadline:g} s allowed for the whole file "
+                            f"({handle.tell():,} bytes received)"
+                        )
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def download(
+    spec: DataFile,
+    *,
+    urls=None,
+    timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
+    progressbar: bool = True,
+) -> Path:
     """Download ``spec`` into the cache, trying each mirror in turn, and return its path.
 
-    Each attempt goes through pooch's HTTP downloader into a temporary file beside the
-    target; the file is verified and only then renamed into place, so the cache path holds
-    a complete, verified file or nothing. Any failure (HTTP error, timeout, an HTML page
-    served with status 200, a hash mismatch) moves on to the next mirror.
+    Each attempt streams into a temporary ``.part`` file beside the target; the file is
+    verified and only then renamed into place, so the cache path holds a complete, verified
+    file or nothing. Any failure (HTTP error, ``timeout`` seconds without a byte, the overall
+    ``deadline`` (default :func:`download_deadline`) passed, an HTML page served with status
+    200, a hash mismatch) moves on to the next mirror. A cache folder that cannot be written
+    to is reported as such before any mirror is tried; ``.part`` files left by killed
+    downloads are removed.
     """
-    import pooch
-
     target = cached_path(spec)
+    deadline = download_deadline(spec) if deadline is None else deadline
+    _check_cache_writable(target.parent)
+    _remove_stale_parts(target.parent, spec, idle_seconds=2 * timeout + 60)
     failures = []
     for url in urls if urls is not None else spec.urls():
         try:
             with atomic_output(target) as tmp:
-                pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)(url, str(tmp), None)
+                _fetch_url(url, tmp, timeout=timeout, deadline=deadline, progressbar=progressbar)
                 verify(tmp, spec)
             return target
         except Exception as error:  # any failure means: try the next mirror
@@ -154,73 +476,150 @@ def array_cache_path(spec: DataFile) -> Path:
     return cache_dir() / "arrays" / f"{spec.key}-{spec.sha256[:16]}.npy"
 
 
-def _source_stamp(path: Path) -> dict:
+def _stamp_path(npy: Path) -> Path:
+    return npy.with_suffix(".stamp.json")
+
+
+def _file_stamp(path: Path) -> dict:
+    """Size, modification time, inode and status-change time: a write changes the last even if
+    the modification time is set back."""
     stat = path.stat()
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino, "ctime_ns": stat.st_ctime_ns}
 
 
-def _open_cached(npy: Path, spec: DataFile) -> np.ndarray | None:
+def _source_stamp(path: Path) -> dict:
+    return {"path": str(path.resolve()), **_file_stamp(path)}
+
+
+def _read_stamp(npy: Path) -> dict:
     try:
-        array = np.load(npy, mmap_mode="r")
+        stamp = json.loads(_stamp_path(npy).read_text())
+        return stamp if isinstance(stamp, dict) else {}
     except (OSError, ValueError):
+        return {}
+
+
+def _content_matches(array: np.ndarray, spec: DataFile) -> bool:
+    """True when ``array`` re-encoded as IDX has the registered SHA-256 (the pinned hash covers the header too)."""
+    if array.shape != spec.shape or array.dtype != np.dtype(spec.dtype):
+        return False
+    return hashlib.sha256(encode_idx(array)).hexdigest() == spec.sha256
+
+
+def _open_verified(npy: Path, spec: DataFile, *, rehash: bool = False) -> np.ndarray | None:
+    """Return the cached array of ``spec`` memory-mapped if it is verified, else None (removing a bad one).
+
+    The array is trusted without re-hashing only while the ``.npy`` file is exactly the one that was
+    verified when it was written (same size, modification time and inode, as its stamp records);
+    otherwise, or with ``rehash``, its content is hashed again. A file that fails is reported
+    with a warning and deleted, so it is rebuilt from a verified source.
+    """
+    if not npy.is_file():
         return None
-    return array if array.shape == spec.shape and array.dtype == np.dtype(spec.dtype) else None
+    try:
+        array = np.load(npy, mmap_mode="r", allow_pickle=False)
+        stamp = _read_stamp(npy)
+        if not rehash and stamp.get("sha256") == spec.sha256 and stamp.get("npy") == _file_stamp(npy):
+            if array.shape == spec.shape and array.dtype == np.dtype(spec.dtype):
+                return array
+        if _content_matches(array, spec):
+            _write_stamp(npy, spec, stamp.get("source"))
+            return array
+        problem = f"its content does not match the pinned SHA-256 of {spec.filename}"
+    except (OSError, ValueError) as error:
+        problem = f"it cannot be read ({error})"
+    warnings.warn(
+        f"decoded-array cache {npy}: {problem}; it was removed and is rebuilt from a verified source file", stacklevel=3
+    )
+    for stale in (npy, _stamp_path(npy)):
+        stale.unlink(missing_ok=True)
+    return None
 
 
-def _store(npy: Path, array: np.ndarray, source: Path) -> np.ndarray:
-    """Cache ``array`` as ``npy`` (atomically) and return it memory-mapped; fall back to ``array``."""
+def _write_stamp(npy: Path, spec: DataFile, source: dict | None) -> None:
+    stamp = {"sha256": spec.sha256, "npy": _file_stamp(npy), "source": source}
+    atomic_write_bytes(_stamp_path(npy), json.dumps(stamp).encode())
+
+
+def _store(npy: Path, array: np.ndarray, source: Path, spec: DataFile) -> np.ndarray:
+    """Cache the verified ``array`` as ``npy`` (atomically) and return it memory-mapped; fall back to ``array``."""
     try:
         with atomic_output(npy) as tmp:
             with open(tmp, "wb") as handle:
-                np.save(handle, np.ascontiguousarray(array))
-        atomic_write_bytes(npy.with_suffix(".source.json"), json.dumps(_source_stamp(source)).encode())
+                np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        _write_stamp(npy, spec, _source_stamp(source))
     except OSError as error:
         warnings.warn(f"could not cache decoded arrays in {npy.parent} ({error}); loads stay slow", stacklevel=3)
         return array
-    return np.load(npy, mmap_mode="r")
+    return np.load(npy, mmap_mode="r", allow_pickle=False)
 
 
-def _stamp_matches(npy: Path, source: Path) -> bool:
-    try:
-        return json.loads(npy.with_suffix(".source.json").read_text()) == _source_stamp(source)
-    except (OSError, ValueError):
-        return False
+def _source_unchanged(npy: Path, source: Path) -> bool:
+    return _read_stamp(npy).get("source") == _source_stamp(source)
 
 
 def load_array(key: str, *, data_dir=None, progressbar: bool = True) -> np.ndarray:
     """Return the verified array of registered file ``key``, read-only and memory-mapped when cached.
+
+    The decoded ``.npy`` cache is served only while it is verified (see :func:`_open_verified`);
+    without a source file, a cached array that fails verification is removed and the file is
+    downloaded again.
 
     Examples
     --------
     >>> load_array("test-labels").shape
     (10000,)
     """
+    return _load(key, data_dir, progressbar)[0]
+
+
+def _load(key: str, data_dir, progressbar: bool) -> tuple[np.ndarray, Located]:
+    """:func:`load_array`, also returning where the verified content came from."""
     spec = get(key)
     npy = array_cache_path(spec)
-    located = locate(spec, data_dir)
-    if located is None:
-        cached = _open_cached(npy, spec)
-        if cached is not None:  # verified when it was written; no source file needed
-            return cached
-        located = Located(download(spec, progressbar=progressbar), "download")
-    elif _stamp_matches(npy, located.path):
-        cached = _open_cached(npy, spec)
+
+    def reuse(located: Located):  # the cached array, if its stamp says it came from this very file
+        return _open_verified(npy, spec) if _source_unchanged(npy, located.path) else None
+
+    found = locate_verified(spec, data_dir, reuse=reuse)
+    if found is None:
+        cached = _open_verified(npy, spec)
         if cached is not None:
-            return cached
-    return _store(npy, verify(located.path, spec), located.path)
+            return cached, Located(npy, "decoded cache")
+        path = download(spec, progressbar=progressbar)
+        found = Verified(Located(path, "download"), verify(path, spec), False)
+    array = found.array if found.reused else _store(npy, found.array, found.located.path, spec)
+    return array, found.located
+
+
+def ensure_verified(key: str, *, data_dir=None, progressbar: bool = True) -> Located:
+    """Make sure the verified content of ``key`` is at hand (as :func:`load_array` does); return where it is.
+
+    Cheaper than :func:`fetch` when nothing changed: a file whose decoded cache was verified from
+    it, and which is unchanged since, is not read again.
+    """
+    return _load(key, data_dir, progressbar)[1]
 
 
 def fetch(key: str, *, data_dir=None, progressbar: bool = True) -> Located:
     """Make sure ``key`` is on disk and verified (downloading it if needed); return where it is.
 
-    Unlike :func:`load_array`, this always re-reads and re-verifies the file.
+    Unlike :func:`load_array`, this always re-reads and re-hashes both the file and its decoded
+    ``.npy`` cache, and rebuilds the cache when it fails (the returned ``note`` says so).
     """
     spec = get(key)
-    located = locate(spec, data_dir)
-    if located is None:
-        located = Located(download(spec, progressbar=progressbar), "download")
-    array = verify(located.path, spec)
+    found = locate_verified(spec, data_dir)  # no reuse: every copy is read and verified again
+    if found is None:
+        path = download(spec, progressbar=progressbar)
+        found = Verified(Located(path, "download"), verify(path, spec), False)
+    located, array = found.located, found.array
     npy = array_cache_path(spec)
-    if not (_stamp_matches(npy, located.path) and _open_cached(npy, spec) is not None):
-        _store(npy, array, located.path)
-    return located
+    note = ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        healthy = _open_verified(npy, spec, rehash=True) is not None
+    if caught:
+        note = f"decoded cache failed verification and was rebuilt ({npy})"
+    if not healthy or not _source_unchanged(npy, located.path):
+        _store(npy, array, located.path, spec)
+    return Located(located.path, located.origin, note)

@@ -33,7 +33,6 @@ def _check_frame(frame, columns=("split", "writer_id", "writer_group")):
     return frame
 
 
-
 # --------------------------------------------------------------------------- composition
 def group_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Digits and distinct writers of each writer group in each split.
@@ -60,7 +59,8 @@ def group_summary(frame: pd.DataFrame) -> pd.DataFrame:
     _check_frame(frame)
     per_writer = frame.groupby(["split", "writer_group", "writer_id"], observed=True).size()
     summary = per_writer.groupby(level=["split", "writer_group"], observed=True).agg(
-        digits="sum", writers="size", digits_per_writer="median")
+        digits="sum", writers="size", digits_per_writer="median"
+    )
     split_totals = summary.groupby(level="split", observed=True)["digits"].transform("sum")
     summary["share_of_split"] = summary["digits"] / split_totals
     return summary
@@ -100,8 +100,9 @@ def shared_writers(frame: pd.DataFrame) -> np.ndarray:
     """
     _check_frame(frame)
     split = frame["split"].astype(str)
-    return np.intersect1d(frame.loc[split == "train", "writer_id"].unique(),
-                          frame.loc[split == "test", "writer_id"].unique())
+    return np.intersect1d(
+        frame.loc[split == "train", "writer_id"].unique(), frame.loc[split == "test", "writer_id"].unique()
+    )
 
 
 def block_composition(frame: pd.DataFrame, *, split: str = "test", block_size: int = 5000) -> pd.DataFrame:
@@ -122,7 +123,7 @@ def block_composition(frame: pd.DataFrame, *, split: str = "test", block_size: i
     ...                       "writer_group": ["student", "student", "census", "census"]})
     >>> block_composition(frame, block_size=2)[["census", "student"]]
     writer_group  census  student
-    block                        
+    block
     0-1                0        2
     2-3                2        0
     """
@@ -135,8 +136,9 @@ def block_composition(frame: pd.DataFrame, *, split: str = "test", block_size: i
     names = {b: f"{b * block_size:,}-{(b + 1) * block_size - 1:,}" for b in np.unique(block)}
     groups = rows["writer_group"].astype(str)
     table = pd.crosstab(pd.Series([names[b] for b in block], index=rows.index, name="block"), groups)
-    table = table.reindex(index=[names[b] for b in sorted(names)], columns=sorted(set(groups) | {"census", "student"}),
-                          fill_value=0)
+    table = table.reindex(
+        index=[names[b] for b in sorted(names)], columns=sorted(set(groups) | {"census", "student"}), fill_value=0
+    )
     table.columns.name = "writer_group"
     table["total"] = table[["census", "student"]].sum(axis=1)
     table["student_share"] = table["student"] / table["total"]
@@ -164,9 +166,14 @@ def group_mean_images(images, labels, group) -> dict:
     means = {}
     for g in sorted(set(group)):
         rows = group == g
-        means[g] = np.stack([images[rows & (labels == c)].mean(axis=0, dtype=np.float64)
-                             if np.any(rows & (labels == c)) else np.full(images.shape[1:], np.nan)
-                             for c in classes])
+        means[g] = np.stack(
+            [
+                images[rows & (labels == c)].mean(axis=0, dtype=np.float64)
+                if np.any(rows & (labels == c))
+                else np.full(images.shape[1:], np.nan)
+                for c in classes
+            ]
+        )
     return means
 
 
@@ -195,8 +202,9 @@ def writer_folds(labels, writers, *, n_splits: int = 5, seed: int = 0) -> list:
     writers = _vector(writers, "writers", len(labels))
     n_splits = _check_positive_int(n_splits, "n_splits", 2)
     if len(np.unique(writers)) < n_splits:
-        raise ValueError(f"n_splits: expected at most the number of writers ({len(np.unique(writers))}), "
-                         f"found {n_splits}")
+        raise ValueError(
+            f"n_splits: expected at most the number of writers ({len(np.unique(writers))}), found {n_splits}"
+        )
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(labels)), labels, writers))
 
@@ -217,8 +225,17 @@ def writers_split_across_folds(folds, writers) -> np.ndarray:
     return np.unique(np.concatenate(shared)) if shared else np.array([], dtype=writers.dtype)
 
 
-def group_separability(images, group, writers, *, model: str = "logistic_regression", positive: str = "student",
-                       n_splits: int = 5, seed: int = 0, cache: bool = True) -> dict:
+def group_separability(
+    images,
+    group,
+    writers,
+    *,
+    model: str = "logistic_regression",
+    positive: str = "student",
+    n_splits: int = 5,
+    seed: int = 0,
+    cache: bool = True,
+) -> dict:
     """How well pixels alone tell the writer groups apart: ROC AUC under writer-grouped CV.
 
     Out-of-fold probabilities come from :func:`mnist_analysis.models.out_of_fold_probabilities`
@@ -249,14 +266,25 @@ def group_separability(images, group, writers, *, model: str = "logistic_regress
     if positive not in set(group) or len(set(group)) != 2:
         raise ValueError(f"group: expected two groups including positive={positive!r}, found {sorted(set(group))}")
     target = (group == positive).astype(np.int64)
-    probabilities = out_of_fold_probabilities(model, images, target, n_splits=n_splits, seed=seed,
-                                              groups=writers, cache=cache)[:, 1]
+    probabilities = out_of_fold_probabilities(
+        model, images, target, n_splits=n_splits, seed=seed, groups=writers, cache=cache
+    )[:, 1]
     return {"auc": float(roc_auc_score(target, probabilities)), "probabilities": probabilities, "n": len(target)}
 
 
 # --------------------------------------------------------------------------- errors
-def error_rates_by_group(y_true, predictions, writers, group, *, first: str = "census", second: str = "student",
-                         n_boot: int = 2000, seed=0, confidence: float = 0.95) -> pd.DataFrame:
+def error_rates_by_group(
+    y_true,
+    predictions,
+    writers,
+    group,
+    *,
+    first: str = "census",
+    second: str = "student",
+    n_boot: int = 2000,
+    seed=0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Error rate of each model in each writer group, with writer-clustered bootstrap intervals.
 
     Parameters
@@ -291,20 +319,26 @@ def error_rates_by_group(y_true, predictions, writers, group, *, first: str = "c
         row = {}
         for label in (first, second):
             rows_of_group = group == label
-            ci = clustered_bootstrap_ci(wrong[rows_of_group], writers[rows_of_group], n_boot=n_boot, seed=seed,
-                                        confidence=confidence)
+            ci = clustered_bootstrap_ci(
+                wrong[rows_of_group], writers[rows_of_group], n_boot=n_boot, seed=seed, confidence=confidence
+            )
             row.update({f"{label}_error": ci["estimate"], f"{label}_low": ci["ci_low"], f"{label}_high": ci["ci_high"]})
-        difference = group_difference_ci(wrong, writers, group, first=first, second=second, n_boot=n_boot, seed=seed,
-                                         confidence=confidence)
-        row.update({"difference": difference["estimate"], "difference_low": difference["ci_low"],
-                    "difference_high": difference["ci_high"],
-                    "ratio": row[f"{second}_error"] / row[f"{first}_error"] if row[f"{first}_error"] > 0 else np.nan,
-                    "overall_error": float(wrong.mean())})
+        difference = group_difference_ci(
+            wrong, writers, group, first=first, second=second, n_boot=n_boot, seed=seed, confidence=confidence
+        )
+        row.update(
+            {
+                "difference": difference["estimate"],
+                "difference_low": difference["ci_low"],
+                "difference_high": difference["ci_high"],
+                "ratio": row[f"{second}_error"] / row[f"{first}_error"] if row[f"{first}_error"] > 0 else np.nan,
+                "overall_error": float(wrong.mean()),
+            }
+        )
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index").sort_values("overall_error", kind="stable")
     table.index.name = "model"
     return table
-
 
 
 def writer_error_table(errors, writers, group=None) -> pd.DataFrame:
@@ -322,7 +356,7 @@ def writer_error_table(errors, writers, group=None) -> pd.DataFrame:
     --------
     >>> writer_error_table([True, False, False, True, True], [1, 1, 1, 2, 2])
                digits  errors  error_rate
-    writer_id                            
+    writer_id
     2               2       2    1.000000
     1               3       1    0.333333
     """
@@ -420,10 +454,16 @@ def error_concentration(errors, writers, *, top_share: float = 0.1, n_sim: int =
     simulated = rng.binomial(digits, rate, size=(n_sim, len(digits)))
     null = np.array([gini(s, digits) for s in simulated if s.sum() > 0])
     top = max(1, round(top_share * len(table)))
-    return {"gini": observed, "null_gini": float(null.mean()), "null_gini_high": float(np.quantile(null, 0.975)),
-            "top_writers": top, "top_error_share": float(counts[:top].sum() / counts.sum()),
-            "top_digit_share": float(digits[:top].sum() / digits.sum()),
-            "errors": int(counts.sum()), "writers": len(table)}
+    return {
+        "gini": observed,
+        "null_gini": float(null.mean()),
+        "null_gini_high": float(np.quantile(null, 0.975)),
+        "top_writers": top,
+        "top_error_share": float(counts[:top].sum() / counts.sum()),
+        "top_digit_share": float(digits[:top].sum() / digits.sum()),
+        "errors": int(counts.sum()),
+        "writers": len(table),
+    }
 
 
 def plot_lorenz(curves: dict, *, ax=None, title: str | None = "Concentration of errors across writers"):
@@ -455,8 +495,20 @@ def plot_lorenz(curves: dict, *, ax=None, title: str | None = "Concentration of 
 
 
 # --------------------------------------------------------------------------- domain shift
-def domain_shift(images, labels, group, is_train, writers, *, model: str = "knn_pca", train_size: int | None = None,
-                 groups=("census", "student"), n_boot: int = 1000, seed: int = 0, cache: bool = True) -> pd.DataFrame:
+def domain_shift(
+    images,
+    labels,
+    group,
+    is_train,
+    writers,
+    *,
+    model: str = "knn_pca",
+    train_size: int | None = None,
+    groups=("census", "student"),
+    n_boot: int = 1000,
+    seed: int = 0,
+    cache: bool = True,
+) -> pd.DataFrame:
     """Train on one writer group, on the other, and on a half-and-half mix, at equal training sizes.
 
     Each training set draws ``train_size`` training rows (default: the size of the smaller
@@ -508,8 +560,11 @@ def domain_shift(images, labels, group, is_train, writers, *, model: str = "knn_
     rng = np.random.default_rng(seed)
     draws = {g: rng.choice(pools[g], size=size, replace=False) for g in groups}  # in random order
     half = size // 2
-    training_sets = {first: np.sort(draws[first]), second: np.sort(draws[second]),
-                     "mixed": np.sort(np.concatenate([draws[first][:half], draws[second][: size - half]]))}
+    training_sets = {
+        first: np.sort(draws[first]),
+        second: np.sort(draws[second]),
+        "mixed": np.sort(np.concatenate([draws[first][:half], draws[second][: size - half]])),
+    }
     test = np.flatnonzero(~is_train)
     rows = []
     for trained_on, rows_train in training_sets.items():
@@ -518,7 +573,16 @@ def domain_shift(images, labels, group, is_train, writers, *, model: str = "knn_
         for tested_on in (first, second, "all"):
             mask = np.ones(len(test), bool) if tested_on == "all" else group[test] == tested_on
             ci = clustered_bootstrap_ci(wrong[mask], writers[test][mask], n_boot=n_boot, seed=seed)
-            rows.append({"trained_on": trained_on, "tested_on": tested_on, "train_size": len(rows_train),
-                         "errors": int(wrong[mask].sum()), "n": int(mask.sum()), "error_rate": ci["estimate"],
-                         "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]})
+            rows.append(
+                {
+                    "trained_on": trained_on,
+                    "tested_on": tested_on,
+                    "train_size": len(rows_train),
+                    "errors": int(wrong[mask].sum()),
+                    "n": int(mask.sum()),
+                    "error_rate": ci["estimate"],
+                    "ci_low": ci["ci_low"],
+                    "ci_high": ci["ci_high"],
+                }
+            )
     return pd.DataFrame(rows).set_index(["trained_on", "tested_on"])

@@ -1,9 +1,11 @@
 """The quick reports opened in headless Chromium, as a reader would open them.
 
 Checks the index and every report: no JavaScript error in the console, every image loaded,
-and the interactive projection answers a hover with a digit image. Screenshots go to
-``test-artifacts/``. Needs Debian's ``chromium`` (``make test`` installs it); under CI a
-missing browser fails the test instead of skipping it.
+and the explorer of the projections report answers a hover and a click. A small explorer
+page, made with the reports' own nbconvert template, checks hover, click, filters, find, box
+selection and the CSV download against Python. Screenshots go to ``test-artifacts/``. Needs
+Debian's ``chromium`` (``make test`` installs it); under CI a missing browser fails the test
+instead of skipping it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 #: The flags this machine's headless Chromium needs: no sandbox as root, and no background
 #: network traffic (the network is closed, and the reports must not need it).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +60,128 @@ def open_page(browser, path: Path):
     return page, problems
 
 
+#: Defines ``find(name)``: the Bokeh model of that name on the page, or null.
+FIND = """const find = name => { for (const d of (window.Bokeh ? Bokeh.documents : [])) {
+  const m = d.get_model_by_name(name); if (m) return m; } return null; };"""
+
+
+def bokeh(page, body: str, argument=None):
+    """Evaluate ``body`` (a function body that may use ``find`` and ``arg``) in the page."""
+    return page.evaluate(f"(arg) => {{ {FIND} {body} }}", argument)
+
+
+def wait_for_explorer(page) -> None:
+    page.wait_for_function(f"() => {{ {FIND} return find('mx-map') !== null && Bokeh.index.find_one(find('mx-map')) }}")
+
+
+def screen_positions(page):
+    """Each point's position on the screen (page pixels), and whether it is shown."""
+    import numpy as np
+
+    xy, shown = bokeh(
+        page,
+        """const m = find('mx-map'), v = Bokeh.index.find_one(m), r = m.renderers[0];
+        const d = r.data_source.data, box = v.canvas_view.el.getBoundingClientRect();
+        return [Array.from(d.x, (x, i) => [box.x + v.frame.x_scale.compute(x), box.y + v.frame.y_scale.compute(d.y[i])]),
+                Array.from(r.view.filter.booleans)];""",
+    )
+    return np.array(xy), np.array(shown, dtype=bool)
+
+
+def isolated_row(page, away: float = 9.0) -> int:
+    """A shown point inside the map with no other point within ``away`` pixels (the mouse hits only it)."""
+    import numpy as np
+
+    xy, shown = screen_positions(page)
+    frame = bokeh(
+        page,
+        "const v = Bokeh.index.find_one(find('mx-map')), b = v.canvas_view.el.getBoundingClientRect();"
+        "return [b.x + v.frame.bbox.left, b.y + v.frame.bbox.top, b.x + v.frame.bbox.right, b.y + v.frame.bbox.bottom];",
+    )
+    inside = (
+        shown
+        & (xy[:, 0] > frame[0] + 20)
+        & (xy[:, 0] < frame[2] - 20)
+        & (xy[:, 1] > frame[1] + 20)
+        & (xy[:, 1] < frame[3] - 20)
+    )
+    for row in np.flatnonzero(inside):
+        distance = np.hypot(*(xy - xy[row]).T)
+        distance[row] = np.inf
+        if distance.min() > away:
+            return int(row)
+    raise AssertionError("no isolated point to hover")
+
+
+def _div(page, name: str) -> str:
+    return bokeh(page, "return find(arg).text;", name)
+
+
+def hover(page, row: int) -> dict:
+    """Move the mouse onto ``row``'s point; return the hover panel's row, text and image."""
+    import re
+
+    xy, _ = screen_positions(page)
+    page.mouse.move(xy[row, 0] + 30, xy[row, 1] + 30)
+    page.mouse.move(xy[row, 0], xy[row, 1], steps=4)
+    page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-hover').text.includes('data-row=\"{row}\"') }}", timeout=5000
+    )
+    html = _div(page, "mx-hover")
+    return {
+        "row": int(re.search(r'mx-hover-row" data-row="(\d+)', html).group(1)),
+        "text": re.sub(r"<[^>]+>", " ", html),
+        "src": re.search(r'src="([^"]+)"', html).group(1),
+    }
+
+
+def click(page, row: int) -> dict:
+    """Click ``row``'s point; return the details panel's row, neighbours and same-writer rows."""
+    import re
+
+    xy, _ = screen_positions(page)
+    page.mouse.click(xy[row, 0], xy[row, 1])
+    page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-details').text.includes('mx-detail\" data-row=\"{row}\"') }}", timeout=5000
+    )
+    html = _div(page, "mx-details")
+
+    def rows(kind):
+        text = re.search(rf'mx-{kind}" data-rows="([\d,]*)"', html).group(1)
+        return [int(v) for v in text.split(",") if v]
+
+    return {
+        "row": int(re.search(r'mx-detail" data-row="(-?\d+)', html).group(1)),
+        "html": html,
+        "neighbours": rows("neighbours"),
+        "writer": rows("writer"),
+    }
+
+
+def thumbnail(src: str):
+    """A thumbnail's data URL as a greyscale array (one value per image pixel)."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L")).astype(int)
+
+
 def report_pages(quick_reports):
     results, reports = quick_reports
     return [reports / "index.html"] + [r.html for r in results]
 
 
+@pytest.mark.realdata
 def test_every_page_loads_without_errors_and_with_every_image(browser, quick_reports):
     ARTIFACTS.mkdir(exist_ok=True)
     for path in report_pages(quick_reports):
         page, problems = open_page(browser, path)
-        images = page.evaluate("Array.from(document.images).map(i => [i.alt || i.src.slice(0, 40), i.complete && i.naturalWidth > 0])")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.alt || i.src.slice(0, 40), i.complete && i.naturalWidth > 0])"
+        )
         assert problems == [], f"{path.name}: {problems}"
         assert images, f"{path.name} shows no image"
         assert [alt for alt, ok in images if not ok] == [], f"{path.name}: images that did not load"
@@ -68,6 +189,7 @@ def test_every_page_loads_without_errors_and_with_every_image(browser, quick_rep
         page.close()
 
 
+@pytest.mark.realdata
 def test_report_pages_have_contents_and_a_working_hide_code_toggle(browser, quick_reports):
     _, reports = quick_reports
     page, _ = open_page(browser, sorted(reports.glob("0*.html"))[0])
@@ -79,33 +201,214 @@ def test_report_pages_have_contents_and_a_working_hide_code_toggle(browser, quic
     page.close()
 
 
-def test_the_interactive_projection_answers_a_hover_with_a_digit(browser, quick_reports):
+@pytest.mark.realdata
+def test_the_projections_report_explorer_answers_a_hover_and_a_click(browser, quick_reports):
     _, reports = quick_reports
-    pages = [p for p in sorted(reports.glob("*.html")) if "mx-scatter" in p.read_text()]
-    assert pages, "no report holds the interactive projection"
+    pages = [p for p in sorted(reports.glob("*.html")) if "mx-explorer" in p.read_text()]
+    assert pages, "no report holds the explorer"
     page, problems = open_page(browser, pages[0])
-    scatter = page.locator(".mx-scatter canvas").first
-    scatter.scroll_into_view_if_needed()
-    box = scatter.bounding_box()
-    found = None
-    for fy in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):  # sweep until the mouse lands on a point
-        for fx in [i / 40 for i in range(4, 37)]:
-            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-            found = page.evaluate("""() => {
-                const tip = document.querySelector('.mx-scatter').lastElementChild;
-                if (tip.style.display !== 'block') return null;
-                const c = tip.querySelector('canvas'), px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let dark = 0; for (let i = 0; i < px.length; i += 4) if (px[i] < 128) dark++;
-                return {text: tip.textContent, dark: dark};
-            }""")
-            if found:
-                break
-        if found:
-            break
+    page.wait_for_function(FIND + "() => find('mx-map') !== null")
+    n = page.evaluate(FIND + "() => find('mx-map').renderers[0].data_source.data.x.length")
+    assert n == 2000, "the quick build's projections report should draw every sampled digit"
+    row = isolated_row(page)
+    page.locator(".bk-Canvas").first.scroll_into_view_if_needed()
+    hovered = hover(page, row)
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "interactive-hover.png"))
-    assert found, "hovering the projection never showed a tooltip"
-    assert all(word in found["text"] for word in ("label", "split", "writer")), found["text"]
-    assert found["dark"] > 20, "the tooltip shows no digit image"
+    page.screenshot(path=str(ARTIFACTS / "explorer-hover.png"))
+    assert hovered["row"] == row
+    assert all(word in hovered["text"] for word in ("label", "split", "writer")), hovered["text"]
+    assert (thumbnail(hovered["src"]) < 128).sum() > 20, "the hover shows no digit image"
+    details = click(page, row)
+    assert details["row"] == row and len(details["neighbours"]) == 10
     assert problems == []
     page.close()
+
+
+# --- a small explorer page, made the way the reports are made -------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_explorer(tmp_path_factory):
+    """An explorer of 400 synthetic digits in an nbconvert page: ``(path, frame, coords, images, neighbours)``."""
+    import nbformat
+    import numpy as np
+    import pandas as pd
+    from nbconvert import HTMLExporter
+
+    from mnist_analysis.interactive import explorer, pixel_neighbours
+    from mnist_analysis.reports import TEMPLATES
+
+    rng = np.random.default_rng(7)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "split": np.where(np.arange(n) < 300, "train", "test"),
+            "index": np.r_[np.arange(300), np.arange(100)] * 3,
+            "label": rng.integers(0, 10, n),
+            "writer_id": rng.integers(0, 25, n),
+            "writer_group": rng.choice(["census", "student"], n),
+            "ink": rng.gamma(4, 25, n),
+            "is_label_issue": rng.random(n) < 0.3,
+        }
+    )
+    coords = rng.normal(size=(n, 2)) * [3, 2]
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    neighbours = pixel_neighbours(images, 10, cache=False)
+    ex = explorer(frame, coords, images, neighbours=neighbours, widget=False, title="small explorer")
+    node = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("explorer(frame, coords, images)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=ex._repr_mimebundle_())]
+    node.cells = [nbformat.v4.new_markdown_cell("# Explorer test page"), cell]
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist_report", embed_images=True)
+    path = tmp_path_factory.mktemp("explorer") / "explorer.html"
+    path.write_text(exporter.from_notebook_node(node)[0], encoding="utf-8")
+    return path, frame, coords, images, neighbours
+
+
+@pytest.fixture
+def explorer_page(browser, small_explorer):
+    page, problems = open_page(browser, small_explorer[0])
+    wait_for_explorer(page)
+    yield page
+    page.close()
+    assert problems == [], problems
+
+
+def test_hover_shows_the_digit_under_the_mouse(explorer_page, small_explorer):
+    import numpy as np
+
+    _, frame, _, images, _ = small_explorer
+    row = isolated_row(explorer_page)
+    shown = hover(explorer_page, row)
+    assert shown["row"] == row
+    assert f"split: {frame.split[row]}" in shown["text"] and f"index: {frame['index'][row]}" in shown["text"]
+    image = thumbnail(shown["src"])[::3, ::3]  # drawn 3x, pixel for pixel
+    np.testing.assert_array_equal(image, 255 - 17 * np.rint(images[row] / 17).astype(int))
+
+
+def test_click_shows_the_row_its_neighbours_and_its_writer(explorer_page, small_explorer):
+    _, frame, _, _, neighbours = small_explorer
+    row = isolated_row(explorer_page)
+    details = click(explorer_page, row)
+    assert details["row"] == row
+    assert details["neighbours"] == neighbours[row].tolist()
+    same_writer = [i for i in frame.index[frame.writer_id == frame.writer_id[row]] if i != row]
+    assert details["writer"] == same_writer[:20]
+    assert (
+        f'data-column="ink">{frame.ink[row]:.3g}<' in details["html"]
+        or f'data-column="ink">{frame.ink[row]:.1f}<' in details["html"]
+    )
+    explorer_page.locator(".mx-detail").wait_for(state="visible")  # the panel is on screen, not only in the model
+
+
+def test_find_by_split_and_index(explorer_page, small_explorer):
+    _, frame, _, _, _ = small_explorer
+    bokeh(explorer_page, "find('mx-find-split').value = 'test'; find('mx-find-index').value = '60';")
+    explorer_page.get_by_role("button", name="find").click()
+    explorer_page.wait_for_function(f"() => {{ {FIND} return find('mx-details').text.includes('mx-detail') }}")
+    expected = int(frame.index[(frame.split == "test") & (frame["index"] == 60)][0])
+    assert click_free_details_row(explorer_page) == expected
+    bokeh(explorer_page, "find('mx-find-index').value = '61';")  # no test digit 61: index steps by 3
+    explorer_page.get_by_role("button", name="find").click()
+    explorer_page.wait_for_function(f"() => {{ {FIND} return find('mx-details').text.includes('data-row=\"-1\"') }}")
+
+
+def click_free_details_row(page) -> int:
+    import re
+
+    return int(re.search(r'mx-detail" data-row="(-?\d+)', _div(page, "mx-details")).group(1))
+
+
+def box_select(page, fraction=(0.3, 0.25, 0.7, 0.75)):
+    """Drag a box over ``fraction`` of the map with the box-select tool; return the rows expected inside.
+
+    The box's edges are moved to whole pixels at least one pixel from every point, so that no
+    point is a rounding away from either answer.
+    """
+    import numpy as np
+
+    xy, shown = screen_positions(page)
+    frame = bokeh(
+        page,
+        "const v = Bokeh.index.find_one(find('mx-map')), b = v.canvas_view.el.getBoundingClientRect(), f = v.frame.bbox;"
+        "return [b.x + f.left, b.y + f.top, f.width, f.height];",
+    )
+
+    def clear(value, axis):
+        for step in range(200):
+            for candidate in (round(value) + step, round(value) - step):
+                if np.abs(xy[shown, axis] - candidate).min() >= 1.0:
+                    return candidate
+        raise AssertionError("no clear edge for the box")
+
+    x0, x1 = (clear(frame[0] + f * frame[2], 0) for f in (fraction[0], fraction[2]))
+    y0, y1 = (clear(frame[1] + f * frame[3], 1) for f in (fraction[1], fraction[3]))
+    page.locator(".bk-tool-icon-box-select").first.click()
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+    inside = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1) & shown
+    return np.flatnonzero(inside)
+
+
+def test_box_selection_lists_the_rows_in_the_box_and_downloads_them(explorer_page, small_explorer, tmp_path):
+    import io
+    import re
+
+    import pandas as pd
+
+    from mnist_analysis.interactive import GALLERY_SIZE
+
+    _, frame, _, _, _ = small_explorer
+    expected = box_select(explorer_page)
+    assert 20 < len(expected) < len(frame)
+    explorer_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-gallery').text.includes('data-count=\"{len(expected)}\"') }}"
+    )
+    assert (
+        sorted(bokeh(explorer_page, "return Array.from(find('mx-map').renderers[0].data_source.selected.indices);"))
+        == expected.tolist()
+    )
+    gallery = _div(explorer_page, "mx-gallery")
+    for label, count in frame.label[expected].value_counts().items():
+        assert f'data-count="label={label}">{count}<' in gallery
+    shown_rows = [int(v) for v in re.findall(r'mx-thumb" data-row="(\d+)"', gallery)]
+    assert shown_rows == expected[:GALLERY_SIZE].tolist()
+    with explorer_page.expect_download() as download:
+        explorer_page.get_by_role("button", name="download selection (CSV)").click()
+    csv = pd.read_csv(io.StringIO(Path(download.value.path()).read_text()))
+    pd.testing.assert_frame_equal(csv, frame.loc[expected, ["split", "index"]].reset_index(drop=True))
+    explorer_page.screenshot(path=str(ARTIFACTS / "explorer-selection.png"), full_page=True)
+
+
+def test_filters_hide_points_and_keep_them_out_of_a_selection(explorer_page, small_explorer):
+    import numpy as np
+
+    _, frame, _, _, _ = small_explorer
+    explorer_page.get_by_text("only is_label_issue").click()
+    explorer_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-map').renderers[0].view.filter.booleans.filter(b => b).length === {int(frame.is_label_issue.sum())} }}"
+    )
+    _, shown = screen_positions(explorer_page)
+    np.testing.assert_array_equal(shown, frame.is_label_issue.to_numpy())
+    bokeh(explorer_page, "find('mx-filter-label').value = ['3', '5'];")
+    wanted = frame.is_label_issue & frame.label.isin([3, 5])
+    _, shown = screen_positions(explorer_page)
+    np.testing.assert_array_equal(shown, wanted.to_numpy())
+    expected = box_select(explorer_page, (0.02, 0.02, 0.98, 0.98))
+    explorer_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-gallery').text.includes('data-count=\"{len(expected)}\"') }}"
+    )
+    selected = bokeh(explorer_page, "return Array.from(find('mx-map').renderers[0].data_source.selected.indices);")
+    assert sorted(selected) == expected.tolist() and set(selected) <= set(np.flatnonzero(wanted))
+
+
+def test_colour_by_changes_the_colour_of_the_points(explorer_page):
+    before = bokeh(explorer_page, "return find('mx-map').renderers[0].glyph.fill_color.field;")
+    bokeh(explorer_page, "find('mx-colour').value = 'ink';")
+    after = bokeh(
+        explorer_page,
+        "const r = find('mx-map').renderers[0]; return [r.glyph.fill_color.field, r.glyph.fill_color.transform.palette.length];",
+    )
+    assert before == "label" and after == ["ink", 256]

@@ -17,11 +17,17 @@ def card_frame():
     for split, n, writer_offset, writer_size in (("train", 60_000, 0, 240), ("test", 10_000, 10_000, 100)):
         index = np.arange(n)
         group = np.where(index < n // 2, "census", "student")
-        parts.append(pd.DataFrame({
-            "split": split, "index": index, "label": index % 10,
-            "writer_id": writer_offset + index // writer_size,
-            "writer_group": pd.Categorical(group, categories=["census", "student"]),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "split": split,
+                    "index": index,
+                    "label": index % 10,
+                    "writer_id": writer_offset + index // writer_size,
+                    "writer_group": pd.Categorical(group, categories=["census", "student"]),
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True)
     frame["split"] = pd.Categorical(frame["split"], categories=["train", "test"])
     return frame
@@ -63,8 +69,7 @@ def test_claims_without_their_inputs_are_not_measured_rather_than_guessed(frame)
 
 def test_a_frame_built_to_the_card_passes_every_claim(frame):
     predictions = predictions_with_errors(frame, census_rate=0.01, student_rate=0.10)
-    audit = audit_dataset_card(frame, centred_measurements(frame.sample(3000, random_state=0)), predictions,
-                               n_boot=300)
+    audit = audit_dataset_card(frame, centred_measurements(frame.sample(3000, random_state=0)), predictions, n_boot=300)
     not_holding = audit.loc[audit["verdict"] != "holds", "verdict"].to_dict()
     # 60,000 digits by 250 writers of 240 digits: the page's "approximately 250" holds exactly
     assert not_holding == {}

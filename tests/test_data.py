@@ -11,15 +11,25 @@ from mnist_analysis.data import ProvenanceMismatchError, load_images, provenance
 
 def qmnist_rows(labels, series, writers):
     n = len(labels)
-    return np.column_stack([labels, series, writers, np.arange(n), np.zeros(n), 1000 + np.arange(n), np.zeros(n), np.zeros(n)]).astype(np.int32)
+    return np.column_stack(
+        [labels, series, writers, np.arange(n), np.zeros(n), 1000 + np.arange(n), np.zeros(n), np.zeros(n)]
+    ).astype(np.int32)
 
 
 def test_provenance_join_maps_series_to_writer_groups():
     labels = np.array([3, 1, 4, 1, 5])
     rows = qmnist_rows(labels, [0, 1, 2, 3, 4], [7, 7, 8, 9, 2100])
     frame = provenance_frame("train", labels, rows)
-    assert frame.columns.tolist() == ["split", "index", "label", "hsf_series", "writer_id", "writer_group",
-                                      "writer_digit_index", "nist_index"]
+    assert frame.columns.tolist() == [
+        "split",
+        "index",
+        "label",
+        "hsf_series",
+        "writer_id",
+        "writer_group",
+        "writer_digit_index",
+        "nist_index",
+    ]
     assert frame["writer_group"].tolist() == ["census"] * 4 + ["student"]
     assert frame["index"].tolist() == [0, 1, 2, 3, 4]
     assert frame["nist_index"].tolist() == [1000, 1001, 1002, 1003, 1004]
@@ -35,7 +45,9 @@ def test_extra_qmnist_rows_beyond_mnist_are_ignored():
 def test_join_is_refused_when_qmnist_classes_disagree_with_mnist_labels():
     labels = np.array([3, 1, 4, 1, 5])
     rows = qmnist_rows(np.array([3, 1, 4, 7, 5]), [0] * 5, [1] * 5)
-    with pytest.raises(ProvenanceMismatchError, match="at 1 of 5 rows \\(first at index 3: QMNIST says 7, MNIST says 1\\)"):
+    with pytest.raises(
+        ProvenanceMismatchError, match="at 1 of 5 rows \\(first at index 3: QMNIST says 7, MNIST says 1\\)"
+    ):
         provenance_frame("train", labels, rows)
 
 
@@ -69,9 +81,11 @@ def test_no_size_or_a_large_size_returns_everything(frame):
     assert sample_frame(frame, 5000) is frame
 
 
-@pytest.mark.parametrize("size", [0, -5, 2.5, "100", True])
-def test_bad_sample_sizes_are_refused(frame, size):
-    with pytest.raises(ValueError, match="size: expected a positive integer or None"):
+@pytest.mark.parametrize(
+    "size, error", [(0, ValueError), (-5, ValueError), (2.5, TypeError), ("100", TypeError), (True, TypeError)]
+)
+def test_bad_sample_sizes_are_refused(frame, size, error):
+    with pytest.raises(error, match="size: expected a positive integer or None"):
         sample_frame(frame, size)
 
 

@@ -42,7 +42,9 @@ def test_exact_duplicates_flags_pairs_that_cross_splits():
     images[2] = images[1]
     pairs = exact_duplicates(images, splits=np.array(["train", "train", "train", "test"]))
     assert pairs[["first", "second", "split_first", "split_second", "cross_split"]].values.tolist() == [
-        [0, 3, "train", "test", True], [1, 2, "train", "train", False]]
+        [0, 3, "train", "test", True],
+        [1, 2, "train", "train", False],
+    ]
 
 
 def test_exact_duplicates_of_distinct_images_is_an_empty_frame_with_the_columns():
@@ -103,17 +105,20 @@ def test_near_duplicates_is_cached(tmp_path, monkeypatch):
     images = random_images(12)
     images[11] = images[2]
     first = near_duplicates(images)
-    assert any(tmp_path.rglob("output.pkl"))
+    assert any(tmp_path.rglob("entry.json"))
     pd.testing.assert_frame_equal(first, near_duplicates(images.copy()))
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: exact_duplicates(np.zeros(5)), "images: expected an array of shape"),
-    (lambda: exact_duplicates(random_images(3), splits=["a", "b"]), "splits: expected one value per image"),
-    (lambda: near_duplicates(random_images(3), threshold=-1, cache=False), "threshold"),
-    (lambda: near_duplicates(random_images(3), n_components=0, cache=False), "n_components"),
-    (lambda: near_duplicates(np.array([["a", "b"]]), cache=False), "images: expected integer or float"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: exact_duplicates(np.zeros(5)), "images: expected an array of shape"),
+        (lambda: exact_duplicates(random_images(3), splits=["a", "b"]), "splits: expected one value per image"),
+        (lambda: near_duplicates(random_images(3), threshold=-1, cache=False), "threshold"),
+        (lambda: near_duplicates(random_images(3), n_components=0, cache=False), "n_components"),
+        (lambda: near_duplicates(np.array([["a", "b"]]), cache=False), "images: expected integer or float"),
+    ],
+)
 def test_bad_input_raises_naming_the_parameter(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()

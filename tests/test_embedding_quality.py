@@ -65,8 +65,11 @@ def test_knn_accuracy_known_cases():
 def test_embedding_scores_collects_the_three_metrics(points):
     labels = (points[:, 0] > 0).astype(int)
     scores = quality.embedding_scores(points, points, labels, np.arange(300) < 200, n_neighbors=5, sample_size=300)
-    assert scores == {"trustworthiness": 1.0, "knn_accuracy": pytest.approx(scores["knn_accuracy"]),
-                      "neighbourhood_preservation": 1.0}
+    assert scores == {
+        "trustworthiness": 1.0,
+        "knn_accuracy": pytest.approx(scores["knn_accuracy"]),
+        "neighbourhood_preservation": 1.0,
+    }
     assert 0.5 < scores["knn_accuracy"] <= 1.0
 
 
@@ -74,7 +77,7 @@ def test_cached_scores_are_read_back_and_keyed_by_the_data(points, monkeypatch, 
     labels, is_train = (points[:, 0] > 0).astype(int), np.arange(300) < 200
     first = quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True)
     pixels_first = quality.knn_accuracy(points, labels, is_train, cache=True)
-    assert any((isolated_cache / "embedding_quality").rglob("output.pkl"))
+    assert any((isolated_cache / "computed" / "embedding_quality").rglob("entry.json"))
 
     def recomputed(*args, **kwargs):
         raise AssertionError("recomputed although cached")
@@ -94,8 +97,7 @@ def test_cached_scores_are_read_back_and_keyed_by_the_data(points, monkeypatch, 
 def overlapping_classes():
     """Classes 0 and 1 overlap; class 2 is far away."""
     rng = np.random.default_rng(0)
-    embedding = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(0.5, 1, (100, 2)),
-                                rng.normal(50, 1, (100, 2))])
+    embedding = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(0.5, 1, (100, 2)), rng.normal(50, 1, (100, 2))])
     return embedding, np.repeat([0, 1, 2], 100)
 
 

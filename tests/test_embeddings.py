@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
@@ -30,15 +28,18 @@ def digit_like_images():
     """Three kinds of 28x28 'digits' (a bar, a ring, a cross) with random pixel noise."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:28, :28]
-    shapes = [(abs(xx - 14) < 3) & (abs(yy - 14) < 10),
-              abs(np.hypot(xx - 14, yy - 14) - 8) < 2,
-              (abs(xx - yy) < 2) | (abs(xx + yy - 27) < 2)]
+    shapes = [
+        (abs(xx - 14) < 3) & (abs(yy - 14) < 10),
+        abs(np.hypot(xx - 14, yy - 14) - 8) < 2,
+        (abs(xx - yy) < 2) | (abs(xx + yy - 27) < 2),
+    ]
     images = np.stack([shapes[i % 3] * 200 + rng.integers(0, 40, (28, 28)) for i in range(60)])
     return images.astype(np.uint8)
 
 
 def output_files(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("output.pkl"))
+    """The stored embedding entries (one folder each)."""
+    return sorted(p.parent for p in (folder / "computed" / "embeddings").glob("*/entry.json"))
 
 
 # ----------------------------------------------------------------------------- shapes
@@ -97,24 +98,30 @@ def test_seeded_runs_are_deterministic(blobs):
     first = embeddings.umap(data, seed=3, **settings)
     np.testing.assert_array_equal(first, embeddings.umap(data, seed=3, **settings))
     assert not np.array_equal(first, embeddings.umap(data, seed=4, **settings))
-    np.testing.assert_array_equal(embeddings.tsne(data, perplexity=10, seed=2, cache=False),
-                                  embeddings.tsne(data, perplexity=10, seed=2, cache=False))
-    np.testing.assert_array_equal(embeddings.pca(data, 2, seed=5, cache=False),
-                                  embeddings.pca(data, 2, seed=5, cache=False))
+    np.testing.assert_array_equal(
+        embeddings.tsne(data, perplexity=10, seed=2, cache=False),
+        embeddings.tsne(data, perplexity=10, seed=2, cache=False),
+    )
+    np.testing.assert_array_equal(
+        embeddings.pca(data, 2, seed=5, cache=False), embeddings.pca(data, 2, seed=5, cache=False)
+    )
 
 
 # ----------------------------------------------------------------------------- cache
-def test_cache_hit_reads_the_stored_result(blobs, cache_folder):
+def test_cache_hit_reads_the_stored_result_without_computing(blobs, cache_folder, monkeypatch):
     data, _ = blobs
     computed = embeddings.umap(data, n_neighbors=10, n_epochs=30)
     (entry,) = output_files(cache_folder)
-    planted = np.full_like(computed, 7.0)
-    joblib.dump((planted, 0.0), entry)  # a hit must return what the cache holds, not recompute
-    np.testing.assert_array_equal(embeddings.umap(data.copy(), n_neighbors=10, n_epochs=30), planted)
+    import umap
+
+    monkeypatch.setattr(umap, "UMAP", lambda **_: pytest.fail("a cache hit must not run UMAP again"))
+    np.testing.assert_array_equal(embeddings.umap(data.copy(), n_neighbors=10, n_epochs=30), computed)
     assert output_files(cache_folder) == [entry]
 
 
 def test_cache_miss_when_a_parameter_data_or_library_version_changes(blobs, cache_folder, monkeypatch):
+    from mnist_analysis import fingerprints
+
     data, _ = blobs
     embeddings.umap(data, n_neighbors=10, n_epochs=30)
     assert len(output_files(cache_folder)) == 1
@@ -124,30 +131,26 @@ def test_cache_miss_when_a_parameter_data_or_library_version_changes(blobs, cach
     changed[0, 0] += 1
     embeddings.umap(changed, n_neighbors=10, n_epochs=30)
     assert len(output_files(cache_folder)) == 3
-    monkeypatch.setattr(embeddings, "library_versions", lambda: {"umap-learn": "0.0.0"})
+    real_version = fingerprints._version
+    monkeypatch.setattr(fingerprints, "_version", lambda d: "0.0.0" if d == "umap-learn" else real_version(d))
     embeddings.umap(data, n_neighbors=10, n_epochs=30)
     assert len(output_files(cache_folder)) == 4
     embeddings.umap(data, n_neighbors=10, n_epochs=30, negative_sample_rate=3)
     assert len(output_files(cache_folder)) == 5
 
 
-def test_cache_key_carries_the_algorithm_revision(monkeypatch):
-    before = embeddings.library_versions()
-    monkeypatch.setattr(embeddings, "ALGORITHM_REVISION", embeddings.ALGORITHM_REVISION + 1)
-    assert embeddings.library_versions() != before
-
-
-def test_corrupt_cache_entry_is_recomputed(blobs, cache_folder):
+def test_corrupt_cache_entry_is_recomputed_and_repaired(blobs, cache_folder):
     data, _ = blobs
     expected = embeddings.umap(data, n_neighbors=10, n_epochs=30, cache=False)
     embeddings.umap(data, n_neighbors=10, n_epochs=30)
     (entry,) = output_files(cache_folder)
-    entry.write_bytes(b"this is not a pickle")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # joblib reports the unreadable entry as a warning
+    (stored,) = entry.glob("*.npy")
+    stored.write_bytes(b"this is not an array")
+    with pytest.warns(UserWarning, match="unusable"):
         recomputed = embeddings.umap(data, n_neighbors=10, n_epochs=30)
     np.testing.assert_array_equal(recomputed, expected)
-    np.testing.assert_array_equal(joblib.load(entry)[0], expected)  # and the entry is repaired
+    (entry,) = output_files(cache_folder)
+    np.testing.assert_array_equal(np.load(next(entry.glob("*.npy"))), expected)  # and the entry is repaired
 
 
 def test_digit_map_hits_the_cache_for_a_memmap_or_a_copy(digit_like_images, cache_folder, tmp_path):
@@ -165,23 +168,13 @@ def test_compute_seconds_are_kept_with_the_cached_result(blobs, cache_folder):
     data, _ = blobs
     embedding, seconds = embeddings.umap(data, n_neighbors=10, n_epochs=30, return_seconds=True)
     assert seconds > 0
-    (entry,) = output_files(cache_folder)
-    joblib.dump((embedding, 123.0), entry)
     again, cached_seconds = embeddings.umap(data, n_neighbors=10, n_epochs=30, return_seconds=True)
     np.testing.assert_array_equal(again, embedding)
-    assert cached_seconds == 123.0
-    scores, pca_seconds = embeddings.pca(data, 2, return_seconds=True)
-    assert scores.shape == (120, 2) and pca_seconds > 0
-
-
-def test_fingerprint_depends_on_content_shape_and_dtype():
-    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
-    assert embeddings.data_fingerprint(a) == embeddings.data_fingerprint(np.asfortranarray(a))
-    assert embeddings.data_fingerprint(a) != embeddings.data_fingerprint(a.reshape(4, 3))
-    assert embeddings.data_fingerprint(a) != embeddings.data_fingerprint(a.astype(np.uint16))
-    b = a.copy()
-    b[2, 3] = 0
-    assert embeddings.data_fingerprint(a) != embeddings.data_fingerprint(b)
+    assert cached_seconds == seconds
+    basis, pca_seconds = embeddings.fit_pca(data, 2, return_seconds=True)
+    cached_basis = embeddings.fit_pca(data, 2)
+    assert isinstance(cached_basis, embeddings.PCABasis) and pca_seconds > 0
+    np.testing.assert_array_equal(cached_basis.components, basis.components)
 
 
 # ----------------------------------------------------------------------------- bad input

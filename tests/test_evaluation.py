@@ -127,17 +127,20 @@ def test_reliability_table_by_hand():
     assert ece == pytest.approx((2 * 0.075 + 1 * 0.3 + 2 * 0.4) / 5)
 
 
-@pytest.mark.parametrize("call, parameter", [
-    (lambda: ev.confusion_matrix([0, 1], [0]), "y_pred"),
-    (lambda: ev.confusion_matrix([[0, 1]], [[0, 1]]), "y_true"),
-    (lambda: ev.confusion_matrix([0], [0], normalize="all"), "normalize"),
-    (lambda: ev.most_confused_pairs([0], [0], top=0), "top"),
-    (lambda: ev.error_rate([0], [0], method="normal"), "method"),
-    (lambda: ev.error_rate([], []), "y_true"),
-    (lambda: ev.error_rate([0], [0], confidence=95), "confidence"),
-    (lambda: ev.model_agreement({}), "predictions"),
-    (lambda: ev.reliability_table([0], [[0.5, 0.5]], classes=[0, 1, 2]), "probabilities"),
-])
+@pytest.mark.parametrize(
+    "call, parameter",
+    [
+        (lambda: ev.confusion_matrix([0, 1], [0]), "y_pred"),
+        (lambda: ev.confusion_matrix([[0, 1]], [[0, 1]]), "y_true"),
+        (lambda: ev.confusion_matrix([0], [0], normalize="all"), "normalize"),
+        (lambda: ev.most_confused_pairs([0], [0], top=0), "top"),
+        (lambda: ev.error_rate([0], [0], method="normal"), "method"),
+        (lambda: ev.error_rate([], []), "y_true"),
+        (lambda: ev.error_rate([0], [0], confidence=95), "confidence"),
+        (lambda: ev.model_agreement({}), "predictions"),
+        (lambda: ev.reliability_table([0], [[0.5, 0.5]], classes=[0, 1, 2]), "probabilities"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, parameter):
     with pytest.raises(ValueError, match=parameter):
         call()
@@ -147,8 +150,7 @@ def test_plots_return_labelled_axes():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax = ev.plot_confusion_matrix(ev.confusion_matrix(Y_TRUE, Y_PRED, labels=LABELS, normalize="true"),
-                                  title="hand")
+    ax = ev.plot_confusion_matrix(ev.confusion_matrix(Y_TRUE, Y_PRED, labels=LABELS, normalize="true"), title="hand")
     assert ax.get_title() == "hand" and ax.get_xlabel() == "predicted label"
     annotations = [text.get_text() for text in ax.texts]
     assert "66.7" in annotations and "75.0" in annotations

@@ -26,8 +26,11 @@ IDX_DTYPES = st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.float32,
 @settings(max_examples=60, deadline=None)
 @given(
     array=IDX_DTYPES.flatmap(
-        lambda dtype: hnp.arrays(dtype, hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=6),
-                                 elements={"allow_nan": False} if np.dtype(dtype).kind == "f" else None)
+        lambda dtype: hnp.arrays(
+            dtype,
+            hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=6),
+            elements={"allow_nan": False} if np.dtype(dtype).kind == "f" else None,
+        )
     ),
     compress=st.booleans(),
 )

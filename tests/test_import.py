@@ -31,10 +31,16 @@ print(json.dumps({"light": light, "changed": changed,
 def test_importing_every_module_has_no_side_effects(tmp_path):
     cache, home = tmp_path / "cache", tmp_path / "home"
     home.mkdir()
-    env = {"MNIST_ANALYSIS_CACHE_DIR": str(cache), "HOME": str(home), "PATH": "/usr/bin:/bin",
-           "MPLCONFIGDIR": str(tmp_path / "mpl"), "MNIST_ANALYSIS_DATA_DIR": str(tmp_path / "no-such-folder")}
-    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(MODULES)], env=env,
-                            capture_output=True, text=True, check=True)
+    env = {
+        "MNIST_ANALYSIS_CACHE_DIR": str(cache),
+        "HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "MPLCONFIGDIR": str(tmp_path / "mpl"),
+        "MNIST_ANALYSIS_DATA_DIR": str(tmp_path / "no-such-folder"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(MODULES)], env=env, capture_output=True, text=True, check=True
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["light"] == [], "importing mnist_analysis itself should load no heavy dependency"
     assert report["changed"] == [], "importing a module changed matplotlib's global rcParams"

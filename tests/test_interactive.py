@@ -1,112 +1,167 @@
-"""The interactive scatter is self-contained HTML that carries its points and images."""
+"""The explorer's Python side: what it sends to the browser, its selection, neighbours and sprites."""
 
 from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
-from mnist_analysis.interactive import ATLAS_TILES, interactive_scatter
+from mnist_analysis.interactive import (
+    ATLAS_TILES,
+    STATIC_ENV,
+    explorer,
+    pixel_neighbours,
+    sprite_sheets,
+)
 
 
 @pytest.fixture(scope="module")
 def inputs():
     rng = np.random.default_rng(0)
-    n = 50
-    embedding = rng.normal(size=(n, 2))
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "split": np.where(np.arange(n) < 40, "train", "test"),
+            "index": np.r_[np.arange(40), np.arange(20)],
+            "label": rng.integers(0, 10, n),
+            "writer_id": rng.integers(0, 8, n),
+            "writer_group": rng.choice(["census", "student"], n),
+            "ink": rng.normal(size=n).astype(np.float32),
+            "is_label_issue": rng.random(n) < 0.2,
+        }
+    )
+    coords = rng.normal(size=(n, 2))
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=n)
-    split = np.where(np.arange(n) < 40, "train", "test")
-    return embedding, images, labels, split
+    return frame, coords, images
 
 
-def payload(html: str) -> dict:
-    match = re.search(r'<script type="application/json" class="mx-scatter-data">(.*?)</script>', html, re.DOTALL)
-    assert match is not None
-    return json.loads(match.group(1))
+def quantised(image):
+    """What a thumbnail shows: 16 grey levels, ink dark on white."""
+    return 255 - 17 * np.rint(image / 17).astype(int)
 
 
-def decode(text: str, dtype) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+def test_sprite_sheets_place_each_image_at_its_tile_in_16_grey_levels():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(7, 28, 28), dtype=np.uint8)
+    sheets = [np.asarray(Image.open(io.BytesIO(s)).convert("L")).astype(int) for s in sprite_sheets(images, tiles=2)]
+    assert len(sheets) == 2 and sheets[0].shape == (56, 56) and sheets[1].shape == (56, 56)
+    for i, image in enumerate(images):
+        r, c = divmod(i % 4, 2)
+        np.testing.assert_array_equal(sheets[i // 4][r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28], quantised(image))
+    with pytest.raises(ValueError, match="images"):
+        sprite_sheets(np.zeros((3, 28, 28)))
 
 
-def test_html_loads_nothing_from_the_network(inputs):
-    embedding, images, labels, split = inputs
-    html = interactive_scatter(embedding, images, {"label": labels, "split": split}).html
+def test_pixel_neighbours_are_the_exact_nearest_other_images():
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, size=(80, 10, 10), dtype=np.uint8)
+    found = pixel_neighbours(images, 5, cache=False)
+    flat = images.reshape(80, -1).astype(float)
+    distances = ((flat[:, None] - flat[None]) ** 2).sum(axis=2)
+    np.fill_diagonal(distances, np.inf)
+    expected = np.argsort(distances, axis=1, kind="stable")[:, :5]
+    assert found.shape == (80, 5) and found.dtype == np.int32
+    np.testing.assert_array_equal(np.take_along_axis(distances, found, 1), np.take_along_axis(distances, expected, 1))
+    assert not (found == np.arange(80)[:, None]).any()
+
+
+def test_pixel_neighbours_go_through_the_cache(isolated_cache):
+    images = np.random.default_rng(3).integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
+    first = pixel_neighbours(images, 3)
+    assert any((isolated_cache / "computed" / "explorer").iterdir())
+    np.testing.assert_array_equal(pixel_neighbours(images, 3), first)
+
+
+def test_the_page_carries_every_point_column_sprite_and_neighbour(inputs):
+    from bokeh.models import ColumnDataSource
+
+    frame, coords, images = inputs
+    neighbours = pixel_neighbours(images, 4, cache=False)
+    ex = explorer(frame, coords, images, neighbours=neighbours, widget=False)
+    data = ex.source.data
+    np.testing.assert_array_equal(data["x"], coords[:, 0].astype(np.float32))
+    np.testing.assert_array_equal(data["y"], coords[:, 1].astype(np.float32))
+    np.testing.assert_array_equal(data["label"], frame["label"])
+    assert data["label"].dtype == np.uint8 and data["writer_id"].dtype == np.uint8
+    sources = {id(s): s for s in ex.layout.select({"type": ColumnDataSource})}
+    (extras,) = [s for s in sources.values() if "neighbours" in s.data]
+    np.testing.assert_array_equal(extras.data["neighbours"].reshape(60, 4), neighbours)
+    (sheets,) = [s for s in sources.values() if "png" in s.data]
+    (sheet,) = [
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(p))).convert("L")).astype(int) for p in sheets.data["png"]
+    ]
+    for i in (0, 33, 59):
+        r, c = divmod(i, ATLAS_TILES)
+        np.testing.assert_array_equal(sheet[r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28], quantised(images[i]))
+
+
+def test_static_html_is_inline_and_names_no_file(inputs):
+    frame, coords, images = inputs
+    html = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False).html()
     assert re.search(r"<script[^>]*\bsrc\s*=", html, re.IGNORECASE) is None
-    assert re.search(r"https?://", html) is None
     assert re.search(r"<link\b", html, re.IGNORECASE) is None
-    assert "getContext" in html
+    assert "Bokeh" in html and "mx-map" in html
 
 
-def test_html_carries_coordinates_fields_and_images(inputs):
-    embedding, images, labels, split = inputs
-    figure = interactive_scatter(embedding, images, {"label": labels, "split": split}, colour_by="split", title="t")
-    data = payload(figure.html)
-    rows = decode(data["rows"], "<u4")
-    np.testing.assert_array_equal(np.sort(rows), np.arange(50))
-    np.testing.assert_array_equal(rows, figure.rows)
-    np.testing.assert_array_equal(decode(data["x"], "<f4"), embedding[rows, 0].astype(np.float32))
-    np.testing.assert_array_equal(decode(data["y"], "<f4"), embedding[rows, 1].astype(np.float32))
-    label_field, split_field = data["fields"]
-    assert (label_field["name"], split_field["name"], data["colour_by"]) == ("label", "split", "split")
-    decoded_labels = np.array(label_field["names"])[decode(label_field["codes"], np.uint8)]
-    np.testing.assert_array_equal(decoded_labels, labels[rows].astype(str))
-    decoded_split = np.array(split_field["names"])[decode(split_field["codes"], np.uint8)]
-    np.testing.assert_array_equal(decoded_split, split[rows])
-    (sheet,) = [np.asarray(Image.open(io.BytesIO(base64.b64decode(s)))) for s in data["sheets"]]
-    for position in (0, 7, 49):
-        r, c = divmod(position, ATLAS_TILES)
-        tile = sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28]
-        np.testing.assert_array_equal(255 - tile, images[rows[position]])
+def test_selection_returns_the_selected_rows_as_a_frame(inputs):
+    frame, coords, images = inputs
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
+    assert ex.selection.empty and list(ex.selection.columns) == list(frame.columns)
+    ex.source.selected.indices = [45, 3, 7]  # as the browser reports a box selection
+    pd.testing.assert_frame_equal(ex.selection, frame.iloc[[3, 7, 45]])
+    ex.select([])
+    assert ex.selection.empty
+    with pytest.raises(ValueError, match="rows"):
+        ex.select([60])
 
 
-def test_max_points_draws_a_seeded_sample(inputs):
-    embedding, images, labels, _ = inputs
-    first = interactive_scatter(embedding, images, {"label": labels}, max_points=20, seed=1)
-    again = interactive_scatter(embedding, images, {"label": labels}, max_points=20, seed=1)
-    assert len(first.rows) == len(set(first.rows.tolist())) == 20
-    np.testing.assert_array_equal(first.rows, again.rows)
-    assert len(decode(payload(first.html)["x"], "<f4")) == 20
+def test_display_is_a_widget_unless_the_report_build_asks_for_html(inputs, monkeypatch):
+    frame, coords, images = inputs
+    monkeypatch.delenv(STATIC_ENV, raising=False)
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32))
+    bundle = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" not in bundle
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.widget.model_id
+    monkeypatch.setenv(STATIC_ENV, "1")
+    static = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32))._repr_mimebundle_()
+    assert "text/html" in static and "application/vnd.jupyter.widget-view+json" not in static
 
 
-def test_points_without_coordinates_are_left_out(inputs):
-    embedding, images, labels, _ = inputs
-    partial = embedding.copy()
-    partial[:10] = np.nan
-    figure = interactive_scatter(partial, images, {"label": labels})
-    assert sorted(figure.rows.tolist()) == list(range(10, 50))
-
-
-def test_two_figures_get_distinct_ids_and_the_page_saves(inputs, tmp_path):
-    embedding, images, labels, _ = inputs
-    ids = [re.search(r'id="([^"]+)"', interactive_scatter(embedding, images, {"label": labels}).html).group(1)
-           for _ in range(2)]
-    assert ids[0] != ids[1]
-    figure = interactive_scatter(embedding, images, {"label": labels})
-    figure.save(tmp_path / "scatter.html")
-    assert figure.html in (tmp_path / "scatter.html").read_text()
-    assert figure._repr_html_() == figure.html
-    assert len(repr(figure)) < 100
+def test_save_writes_a_standalone_page(inputs, tmp_path):
+    frame, coords, images = inputs
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
+    ex.save(tmp_path / "explorer.html")
+    text = (tmp_path / "explorer.html").read_text()
+    assert text.startswith("<!DOCTYPE html>") and "mx-map" in text
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "error", "message"),
     [
-        ({"embedding": np.zeros((50, 3))}, "embedding"),
-        ({"images": np.zeros((50, 28, 28))}, "images"),
-        ({"fields": {}}, "fields"),
-        ({"fields": {"label": np.zeros(3)}}, "label"),
-        ({"colour_by": "writer"}, "colour_by"),
+        ({"frame": np.zeros((60, 2))}, TypeError, "frame"),
+        ({"coords": np.zeros((60, 3))}, ValueError, "coords"),
+        ({"coords": np.full((60, 2), np.nan)}, ValueError, "coords"),
+        ({"images": np.zeros((60, 28, 28))}, ValueError, "images"),
+        ({"colour_by": "colour"}, ValueError, "colour_by"),
+        ({"filters": ["nothing"]}, ValueError, "filters"),
+        ({"id_columns": ("split", "position")}, ValueError, "id_columns"),
+        ({"neighbours": np.full((60, 2), 60)}, ValueError, "neighbours"),
     ],
 )
-def test_bad_input_names_the_parameter(inputs, change, message):
-    embedding, images, labels, _ = inputs
-    arguments = {"embedding": embedding, "images": images, "fields": {"label": labels}, **change}
-    with pytest.raises(ValueError, match=message):
-        interactive_scatter(**arguments)
+def test_bad_input_names_the_parameter(inputs, change, error, message):
+    frame, coords, images = inputs
+    arguments = {
+        "frame": frame,
+        "coords": coords,
+        "images": images,
+        "neighbours": np.zeros((60, 1), np.int32),
+        "widget": False,
+        **change,
+    }
+    with pytest.raises(error, match=message):
+        explorer(**arguments)

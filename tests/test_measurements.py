@@ -227,17 +227,20 @@ def test_results_are_cached_by_image_content(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path))
     images = np.concatenate([ring(), rectangle(5, 7, 10, 6)])
     first = m.measure(images)
-    assert any(tmp_path.rglob("output.pkl")), "the first call should store its result"
+    assert any(tmp_path.rglob("entry.json")), "the first call should store its result"
     pd.testing.assert_frame_equal(first, m.measure(images.copy()))
     pd.testing.assert_frame_equal(first, m.measure(images, cache=False))
     other = m.measure(images[::-1].copy())
     assert other["holes"].tolist() == [0, 1]
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((28, 28)), "images: expected an array of shape"),
-    (np.zeros((2, 28, 28), dtype=bool), "images: expected integer or float"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((28, 28)), "images: expected an array of shape"),
+        (np.zeros((2, 28, 28), dtype=bool), "images: expected integer or float"),
+    ],
+)
 def test_bad_images_raise_naming_the_parameter(bad, message):
     with pytest.raises((ValueError, TypeError), match=message):
         m.measure(bad, cache=False)

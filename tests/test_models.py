@@ -1,6 +1,7 @@
 """The model zoo on small synthetic digits: one API, caching, out-of-fold probabilities."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mnist_analysis import models
@@ -52,8 +53,9 @@ def test_every_model_has_the_same_api_and_learns_easy_digits(name, data):
 def test_same_seed_same_numbers_and_flat_rows_accepted(name, data):
     X_train, y_train, X_test, _ = data
     first = models.fit_predict(name, X_train, y_train, X_test, seed=3, cache=False)
-    again = models.fit_predict(name, X_train.reshape(len(X_train), -1), y_train,
-                               X_test.reshape(len(X_test), -1), seed=3, cache=False)
+    again = models.fit_predict(
+        name, X_train.reshape(len(X_train), -1), y_train, X_test.reshape(len(X_test), -1), seed=3, cache=False
+    )
     np.testing.assert_array_equal(first.predictions, again.predictions)
     if first.probabilities is not None:
         np.testing.assert_array_equal(first.probabilities, again.probabilities)
@@ -70,7 +72,7 @@ def test_fit_predict_is_cached_on_disk(data, monkeypatch, private_cache):
     assert len(fits) == 1
     assert again.fit_seconds == first.fit_seconds
     np.testing.assert_array_equal(again.probabilities, first.probabilities)
-    assert any((private_cache / "models").rglob("output.pkl"))
+    assert any((private_cache / "computed" / "models").rglob("entry.json"))
 
     models.fit_predict("knn_pca", X_train, y_train, X_test, seed=1)  # new seed: new entry
     models.fit_predict("knn_pca", X_train, y_train, X_test[:5], seed=0)  # new data: new entry
@@ -92,7 +94,8 @@ def test_out_of_fold_probabilities_shape_and_cache(data, monkeypatch):
     assert np.mean(probabilities.argmax(axis=1) == y_train) >= 0.9
     monkeypatch.setattr(models, "_quietly_fit", lambda *args: pytest.fail("refitted despite the cache"))
     np.testing.assert_array_equal(
-        models.out_of_fold_probabilities("knn_pca", X_train, y_train, n_splits=4), probabilities)
+        models.out_of_fold_probabilities("knn_pca", X_train, y_train, n_splits=4), probabilities
+    )
 
 
 def test_out_of_fold_groups_hold_each_group_out_together():
@@ -112,8 +115,7 @@ def test_out_of_fold_groups_hold_each_group_out_together():
 
 def test_error_table_joins_published_rates(data):
     X_train, y_train, X_test, y_test = data
-    results = {name: models.fit_predict(name, X_train, y_train, X_test, cache=False)
-               for name in ["knn_pixels", "mlp"]}
+    results = {name: models.fit_predict(name, X_train, y_train, X_test, cache=False) for name in ["knn_pixels", "mlp"]}
     table = models.error_table(results, y_test)
     assert set(table.index) == {"knn_pixels", "mlp"}
     assert table.loc["knn_pixels", "published_error_percent"] == 3.09
@@ -130,16 +132,36 @@ def test_published_rates_name_models_of_the_zoo():
     assert published.set_index("model").loc["svm_rbf_pca", "error_percent"] == 1.4
 
 
-@pytest.mark.parametrize("call, parameter", [
-    (lambda d: models.fit_predict("nearest_centroid", *d[:3]), "name"),
-    (lambda d: models.fit_predict("knn_pca", d[0][:, :20], d[1], d[2]), "X_train"),
-    (lambda d: models.fit_predict("knn_pca", d[0], d[1], d[2][:, :, :5]), "X_test"),
-    (lambda d: models.fit_predict("knn_pca", d[0], d[1][:-1], d[2]), "y_train"),
-    (lambda d: models.fit_predict("knn_pca", *d[:3], seed=0.5), "seed"),
-    (lambda d: models.out_of_fold_probabilities("svm_rbf_pca", d[0], d[1]), "name"),
-    (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], n_splits=1), "n_splits"),
-    (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], groups=[1, 2]), "groups"),
-])
+@pytest.mark.parametrize(
+    "call, parameter",
+    [
+        (lambda d: models.fit_predict("nearest_centroid", *d[:3]), "name"),
+        (lambda d: models.fit_predict("knn_pca", d[0][:, :20], d[1], d[2]), "X_train"),
+        (lambda d: models.fit_predict("knn_pca", d[0], d[1], d[2][:, :, :5]), "X_test"),
+        (lambda d: models.fit_predict("knn_pca", d[0], d[1][:-1], d[2]), "y_train"),
+        (lambda d: models.fit_predict("knn_pca", *d[:3], seed=0.5), "seed"),
+        (lambda d: models.out_of_fold_probabilities("svm_rbf_pca", d[0], d[1]), "name"),
+        (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], n_splits=1), "n_splits"),
+        (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], groups=[1, 2]), "groups"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, parameter, data):
     with pytest.raises(ValueError, match=parameter):
         call(data)
+
+
+def test_published_comparison_gives_a_verdict_from_the_interval():
+    table = pd.DataFrame(
+        {
+            "error_percent": [1.0, 3.0, 5.0, 2.0],
+            "ci_low_percent": [0.8, 2.5, 4.5, 1.0],
+            "ci_high_percent": [1.2, 3.5, 5.5, 3.0],
+            "published_method": ["a", "b", "c", None],
+            "published_error_percent": [1.4, 3.2, 4.0, None],
+        },
+        index=["w", "x", "y", "z"],
+    )
+    compared = models.published_comparison(table)
+    assert compared["verdict"].to_dict() == {"w": "better", "x": "consistent", "y": "worse"}
+    with pytest.raises(ValueError, match="missing \\['published_method'"):
+        models.published_comparison(table.drop(columns="published_method"))

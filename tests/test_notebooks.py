@@ -41,6 +41,12 @@ def test_starts_with_title_and_questions_then_one_parameters_cell(notebook):
 
 
 def test_sections_and_summary(notebook):
-    headings = [line for c in notebook.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("## ")]
+    headings = [
+        line
+        for c in notebook.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
     assert len(headings) >= 2
     assert headings[-1].startswith("## Summary")

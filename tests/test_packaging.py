@@ -59,7 +59,8 @@ def test_readme_shows_the_two_commands_first_and_ci_runs_its_test_command():
 @pytest.mark.realdata
 def test_readme_helper_example_runs(real_data, capsys):
     readme = (ROOT / "README.md").read_text()
-    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    helpers = readme[readme.index("## Using the helpers") :]
+    example = re.search(r"```python\n(.*?)```", helpers, re.S).group(1)
     exec(compile(example, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip()
 
@@ -68,7 +69,8 @@ def test_readme_documents_every_column_of_the_per_image_table():
     from mnist_analysis.per_image import columns_markdown
 
     assert columns_markdown() in (ROOT / "README.md").read_text(), (
-        "README's per-image table is out of date: paste mnist_analysis.per_image.columns_markdown()")
+        "README's per-image table is out of date: paste mnist_analysis.per_image.columns_markdown()"
+    )
 
 
 def test_readme_tours_every_notebook():

@@ -7,6 +7,8 @@ import pytest
 from mnist_analysis import per_image
 from mnist_analysis.measurements import COLUMNS as MEASUREMENT_COLUMNS
 from mnist_analysis.measurements import measure
+from mnist_analysis.morphometrics import COLUMNS as MORPHO_COLUMNS
+from mnist_analysis.morphometrics import morphometrics
 
 N = 240
 FLIPPED = [7, 100, 201]
@@ -23,17 +25,21 @@ def digits():
     given = labels.copy()
     given[FLIPPED] = (labels[FLIPPED] + 1) % 4
     split = np.where(np.arange(N) % 6 == 0, "test", "train")
-    frame = pd.DataFrame({
-        "split": pd.Categorical(split, categories=["train", "test"]),
-        "index": np.arange(N) * 3,
-        "label": given,
-        "hsf_series": np.where(np.arange(N) % 2, 4, 0),
-        "writer_id": np.arange(N) // 5,
-        "writer_group": pd.Categorical(np.where(np.arange(N) % 2, "student", "census"),
-                                       categories=["census", "student"]),
-        "writer_digit_index": np.arange(N) % 5,
-        "nist_index": 1000 + np.arange(N),
-    }, index=np.arange(N) * 2)  # like a sample: positions in the full stack, not 0..n-1
+    frame = pd.DataFrame(
+        {
+            "split": pd.Categorical(split, categories=["train", "test"]),
+            "index": np.arange(N) * 3,
+            "label": given,
+            "hsf_series": np.where(np.arange(N) % 2, 4, 0),
+            "writer_id": np.arange(N) // 5,
+            "writer_group": pd.Categorical(
+                np.where(np.arange(N) % 2, "student", "census"), categories=["census", "student"]
+            ),
+            "writer_digit_index": np.arange(N) % 5,
+            "nist_index": 1000 + np.arange(N),
+        },
+        index=np.arange(N) * 2,
+    )  # like a sample: positions in the full stack, not 0..n-1
     return frame, images, labels
 
 
@@ -55,7 +61,10 @@ def test_one_row_per_image_in_frame_order_with_the_documented_columns(digits, ta
 def test_every_column_is_described_and_the_measurements_are_all_there():
     assert all(isinstance(text, str) and len(text) > 10 for text in per_image.COLUMNS.values())
     assert set(MEASUREMENT_COLUMNS) <= set(per_image.COLUMNS)
-    assert per_image.NULLABLE <= set(MEASUREMENT_COLUMNS)
+    assert {f"morpho_{c}" for c in MORPHO_COLUMNS} <= set(per_image.COLUMNS)
+    assert per_image.NULLABLE <= set(MEASUREMENT_COLUMNS) | {f"morpho_{c}" for c in MORPHO_COLUMNS}
+    assert all("original pixels" in per_image.COLUMNS[f"morpho_{c}"] for c in MORPHO_COLUMNS if c != "slant")
+    assert "radians" in per_image.COLUMNS["morpho_slant"]
     markdown = per_image.columns_markdown()
     assert all(f"`{name}`" in markdown for name in per_image.COLUMNS)
 
@@ -68,6 +77,8 @@ def test_values_come_from_the_package_helpers(digits, table):
     _, images, labels = digits
     expected = measure(images, cache=False)
     pd.testing.assert_frame_equal(table[list(MEASUREMENT_COLUMNS)], expected, check_dtype=False)
+    morpho = table[[f"morpho_{c}" for c in MORPHO_COLUMNS]].rename(columns=lambda c: c.removeprefix("morpho_"))
+    pd.testing.assert_frame_equal(morpho, morphometrics(images, cache=False))
     assert table["is_label_issue"].dtype == bool
     assert table["is_label_issue"].sum() <= len(FLIPPED)
     np.testing.assert_array_equal(table.loc[FLIPPED, "suggested_label"], labels[FLIPPED])
@@ -101,7 +112,7 @@ def test_a_failed_write_leaves_no_partial_file(table, tmp_path, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
     with pytest.raises(OSError, match="disk full"):
         per_image.write_table(table, tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["mnist_per_image.parquet"]
+    assert list(tmp_path.iterdir()) == []  # both files or neither: the Parquet waits for the CSV
 
 
 def test_missing_values_are_refused_outside_the_nullable_columns(table):
@@ -140,4 +151,5 @@ def test_export_of_a_real_sample_round_trips(real_data, tmp_path):
     assert len(table) == 300 and list(table.columns) == list(per_image.COLUMNS)
     assert not table.duplicated(["split", "index"]).any()
     assert not table.isna().any().any()
+    assert 2.0 < table["morpho_thickness"].median() < 3.5 and 80 < table["morpho_area"].median() < 130
     pd.testing.assert_frame_equal(per_image.read_table(paths["csv"]), table)

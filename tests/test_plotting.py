@@ -64,8 +64,13 @@ def test_pixel_map_adds_a_labelled_colour_bar():
 
 
 def test_class_distributions_draws_one_box_per_class_and_hue():
-    frame = pd.DataFrame({"label": np.repeat([0, 1, 2], 20), "split": np.tile(["train", "test"], 30),
-                          "ink": np.random.default_rng(0).normal(size=60)})
+    frame = pd.DataFrame(
+        {
+            "label": np.repeat([0, 1, 2], 20),
+            "split": np.tile(["train", "test"], 30),
+            "ink": np.random.default_rng(0).normal(size=60),
+        }
+    )
     _, ax = plt.subplots()
     assert class_distributions(frame, "ink", hue="split", ax=ax) is ax
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]

@@ -86,6 +86,13 @@ def test_qmnist_classes_agree_with_mnist_labels(real_data):
 
 def test_swapped_train_and_test_files_are_refused(real_data, tmp_path, monkeypatch):
     shutil.copy(real_data / "mnist" / "t10k-labels-idx1-ubyte.gz", tmp_path / "train-labels-idx1-ubyte.gz")
+    # With a good copy further down the search order, the bad one is named and skipped.
+    with pytest.warns(UserWarning, match="holds the content of t10k-labels-idx1-ubyte.gz, not of train-labels"):
+        labels = mx.load_labels("train", data_dir=tmp_path)
+    assert labels.shape == (60_000,) and labels[:3].tolist() == [5, 0, 4]
+    # With no other copy, it is refused.
+    monkeypatch.delenv("MNIST_ANALYSIS_DATA_DIR")
+    monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path / "empty-cache"))
     with pytest.raises(ChecksumError, match="holds the content of t10k-labels-idx1-ubyte.gz, not of train-labels"):
         mx.load_labels("train", data_dir=tmp_path)
 
@@ -107,8 +114,9 @@ def test_real_file_downloads_over_loopback_and_verifies(real_data, isolated_cach
     server = MirrorServer((real_data / "mnist" / spec.filename).read_bytes(), b"")
     try:
         monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(isolated_cache))
-        path = download(spec, urls=[server.url("forbidden", spec.filename), server.url("good", spec.filename)],
-                        progressbar=False)
+        path = download(
+            spec, urls=[server.url("forbidden", spec.filename), server.url("good", spec.filename)], progressbar=False
+        )
     finally:
         server.close()
     assert path == isolated_cache / "mnist" / spec.filename

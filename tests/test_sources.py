@@ -23,8 +23,16 @@ HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moved</title></head><body>Please
 def make_spec(array: np.ndarray, key: str = "tiny-labels", filename: str = "tiny-labels-idx1-ubyte.gz") -> DataFile:
     """A registry entry for synthetic content, pinned by the hash of its decompressed bytes."""
     data = encode_idx(array)
-    return DataFile(key, filename, "mnist", hashlib.sha256(data).hexdigest(), len(data), array.shape,
-                    array.dtype.name, ("http://127.0.0.1:9/never/",))
+    return DataFile(
+        key,
+        filename,
+        "mnist",
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+        array.shape,
+        array.dtype.name,
+        ("http://127.0.0.1:9/never/",),
+    )
 
 
 @pytest.fixture
@@ -162,9 +170,17 @@ def test_mirrors_can_be_replaced_by_environment(spec, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "relative", ["tiny-labels-idx1-ubyte.gz", "tiny-labels-idx1-ubyte", "mnist/tiny-labels-idx1-ubyte.gz", "mnist/tiny-labels-idx1-ubyte"]
+    "relative",
+    [
+        "tiny-labels-idx1-ubyte.gz",
+        "tiny-labels-idx1-ubyte",
+        "mnist/tiny-labels-idx1-ubyte.gz",
+        "mnist/tiny-labels-idx1-ubyte",
+    ],
 )
-def test_a_data_folder_may_hold_files_flat_or_in_subfolders_gzipped_or_not(spec, labels, tmp_path, monkeypatch, relative):
+def test_a_data_folder_may_hold_files_flat_or_in_subfolders_gzipped_or_not(
+    spec, labels, tmp_path, monkeypatch, relative
+):
     write_idx(tmp_path / relative, labels)
     monkeypatch.setenv("MNIST_ANALYSIS_DATA_DIR", str(tmp_path))
     assert locate(spec) == Located(tmp_path / relative, "data folder")

@@ -85,12 +85,15 @@ def test_group_difference_recovers_a_known_shift():
     assert result["ci_low"] < 2.0 < result["ci_high"] and result["ci_low"] > 1.0
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"groups": np.arange(3)}, "groups: expected 8 values"),
-    ({"n_boot": 0}, "n_boot"),
-    ({"confidence": 1.5}, "confidence"),
-    ({"statistic": "mean"}, "statistic"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"groups": np.arange(3)}, "groups: expected 8 values"),
+        ({"n_boot": 0}, "n_boot"),
+        ({"confidence": 1.5}, "confidence"),
+        ({"statistic": "mean"}, "statistic"),
+    ],
+)
 def test_bootstrap_rejects_bad_arguments(bad, message):
     arguments = {"values": np.arange(8.0), "groups": np.repeat([0, 1], 4), **bad}
     with pytest.raises((ValueError, TypeError), match=message):
@@ -173,14 +176,17 @@ def test_variance_table_and_compare_groups_on_measurement_frames():
 # --------------------------------------------------------------------------- composition
 @pytest.fixture
 def toy_frame():
-    return pd.DataFrame({
-        "split": pd.Categorical(["train"] * 6 + ["test"] * 4, categories=["train", "test"]),
-        "index": [0, 1, 2, 3, 4, 5, 0, 1, 2, 3],
-        "label": [0, 1, 2, 0, 1, 2, 0, 1, 0, 1],
-        "writer_id": [1, 1, 1, 2, 2, 3, 4, 4, 5, 3],
-        "writer_group": pd.Categorical(["census"] * 5 + ["student"] * 3 + ["census", "student"],
-                                       categories=["census", "student"]),
-    })
+    return pd.DataFrame(
+        {
+            "split": pd.Categorical(["train"] * 6 + ["test"] * 4, categories=["train", "test"]),
+            "index": [0, 1, 2, 3, 4, 5, 0, 1, 2, 3],
+            "label": [0, 1, 2, 0, 1, 2, 0, 1, 0, 1],
+            "writer_id": [1, 1, 1, 2, 2, 3, 4, 4, 5, 3],
+            "writer_group": pd.Categorical(
+                ["census"] * 5 + ["student"] * 3 + ["census", "student"], categories=["census", "student"]
+            ),
+        }
+    )
 
 
 def test_group_summary_counts_digits_and_writers(toy_frame):

@@ -1,0 +1,243 @@
+"""Fingerprints of a computation: the code it runs, the libraries it uses, and its inputs' content.
+
+:mod:`mnist_analysis.cache` keys every stored result by these (its module docstring says
+what a key covers); :mod:`mnist_analysis.execution_cache` keys executed notebooks by them.
+
+- :func:`code_closure`: the SHA-256 of the source of a project module and of every project
+  module it imports, directly or indirectly (imports inside functions included), found by
+  reading the files (nothing is imported). Files are read once per process and again when
+  their size or modification time changes.
+- :func:`library_versions`: the installed versions of the distributions that provide a set of
+  import names, of everything those require in turn, and Python's.
+- :func:`inputs_digest`: the SHA-256 of arguments' content (arrays, DataFrames, plain values).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import sys
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+_PACKAGE = __name__.split(".")[0]
+#: The module that stores results: its code does not change what they are (see its ``_FORMAT``).
+_STORAGE_MODULE = f"{_PACKAGE}.cache"
+
+
+# --------------------------------------------------------------------------- the code a computation runs
+_ROOT = Path(__file__).resolve().parent
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of project module ``name`` (found by path: nothing is imported), or None."""
+    parts = name.split(".")[1:]
+    for path in (_ROOT.joinpath(*parts).with_suffix(".py") if parts else None, _ROOT.joinpath(*parts, "__init__.py")):
+        if path is not None and path.is_file():
+            return path
+    return None
+
+
+@cache
+def _parse_imports(name: str, path: str, size: int, mtime_ns: int) -> tuple[bytes, frozenset, frozenset]:
+    """Source bytes of a module file, the project modules it imports and the top-level names of the others."""
+    source = Path(path).read_bytes()
+    package = name if path.endswith("__init__.py") else name.rsplit(".", 1)[0]
+    project, external = set(), set()
+    for node in ast.walk(ast.parse(source, filename=path)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for imported in names:
+            top = imported.split(".")[0]
+            if top == _PACKAGE:
+                if imported != _PACKAGE:  # the package's own __init__ only re-exports names lazily
+                    project.add(imported)
+            elif top and top not in sys.stdlib_module_names and top != "__future__":
+                external.add(top)
+    return source, frozenset(project), frozenset(external)
+
+
+def _read_module(name: str):
+    path = _module_file(name)
+    if path is None:
+        return None
+    stat = path.stat()
+    return _parse_imports(name, str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def code_closure(module: str) -> tuple[dict, set]:
+    """Return ``({project module: SHA-256 of its source}, {third-party import names})`` for ``module``.
+
+    The closure follows every import of a project module (at the top or inside a function).
+
+    Examples
+    --------
+    >>> modules, libraries = code_closure("mnist_analysis.measurements")
+    >>> "mnist_analysis.measurements" in modules, "mnist_analysis.plotting" in modules
+    (True, False)
+    >>> "numpy" in libraries
+    True
+    """
+    digests, libraries, pending = {}, set(), [module]
+    while pending:
+        name = pending.pop()
+        if name in digests:
+            continue
+        parsed = _read_module(name)
+        if parsed is None:  # an imported name that is not a module of its own (a function, a class)
+            continue
+        source, project, external = parsed
+        digests[name] = hashlib.sha256(source).hexdigest()
+        if name == _STORAGE_MODULE:  # it stores results; it does not compute them
+            digests[name] = "storage"
+            continue
+        libraries |= external
+        pending.extend(sorted(project - set(digests)))
+    return dict(sorted(digests.items())), libraries
+
+
+@cache
+def _distributions_of_imports() -> dict:
+    """``{import name: [distributions]}``, remembered on disk while no install folder changes.
+
+    :func:`importlib.metadata.packages_distributions` reads every installed package's file list
+    (0.4 s here); the versions themselves are always read fresh.
+    """
+    from importlib.metadata import packages_distributions
+
+    from .cache import COMPUTED, cache_dir
+
+    stamp = [[p, os.stat(p).st_mtime_ns] for p in sys.path if p and os.path.isdir(p)]
+    memo = cache_dir() / COMPUTED / ".import-names.json"
+    try:
+        remembered = json.loads(memo.read_text())
+        if remembered["stamp"] == stamp:
+            return remembered["mapping"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    mapping = packages_distributions()
+    try:
+        from .idx import atomic_write_bytes
+
+        atomic_write_bytes(memo, json.dumps({"stamp": stamp, "mapping": mapping}).encode())
+    except OSError:
+        pass
+    return mapping
+
+
+@cache
+def _requirements(distribution: str) -> tuple[str, ...]:
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        listed = requires(distribution) or []
+    except PackageNotFoundError:
+        return ()
+    # Only unconditional requirements: extras and other platforms are not installed for this use.
+    return tuple(re.split(r"[\s;<>=!~\[(]", r, maxsplit=1)[0] for r in listed if ";" not in r)
+
+
+@cache
+def _version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def library_versions(import_names) -> dict:
+    """Return ``{distribution: version}`` for the distributions providing ``import_names`` and their requirements.
+
+    Examples
+    --------
+    >>> versions = library_versions({"sklearn"})
+    >>> "scikit-learn" in versions and "scipy" in versions and "python" in versions
+    True
+    """
+    mapping = _distributions_of_imports()
+    pending = sorted({d for name in import_names for d in mapping.get(name, [name])})
+    versions = {"python": ".".join(map(str, sys.version_info[:3]))}
+    while pending:
+        distribution = pending.pop()
+        key = distribution.lower().replace("_", "-")
+        if key in versions:
+            continue
+        versions[key] = _version(distribution)
+        if versions[key] is not None:
+            pending.extend(r for r in _requirements(distribution) if r.lower().replace("_", "-") not in versions)
+    return dict(sorted(versions.items()))
+
+
+# --------------------------------------------------------------------------- the inputs' content
+def _digest_value(value, digest) -> None:
+    """Feed a canonical, type-tagged form of ``value`` into ``digest``; refuse what has no content key."""
+    import pandas as pd
+
+    if value is None or isinstance(value, (bool, str)):
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+    elif isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+    elif isinstance(value, np.ndarray):
+        if value.dtype.hasobject:  # strings, for example split names: keyed by their JSON form
+            items = value.ravel().tolist()
+            if not all(item is None or isinstance(item, (str, int, float, bool)) for item in items):
+                raise TypeError("cached_call: cannot key an object array holding anything but strings and numbers")
+            digest.update(f"objects:{value.shape}:{json.dumps(items)};".encode())
+            return
+        array = np.ascontiguousarray(value)
+        digest.update(f"ndarray:{array.shape}:{array.dtype.str};".encode())
+        digest.update(memoryview(array).cast("B"))
+    elif isinstance(value, pd.DataFrame):
+        digest.update(f"DataFrame:{list(map(str, value.columns))}:{[str(t) for t in value.dtypes]};".encode())
+        digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+    elif isinstance(value, pd.Series):
+        digest.update(f"Series:{value.name!r}:{value.dtype};".encode())
+        digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__}:{len(value)}[".encode())
+        for item in value:
+            _digest_value(item, digest)
+        digest.update(b"]")
+    elif isinstance(value, dict):
+        digest.update(f"dict:{len(value)}{{".encode())
+        for key in sorted(value, key=repr):
+            _digest_value(key, digest)
+            _digest_value(value[key], digest)
+        digest.update(b"}")
+    else:
+        raise TypeError(
+            f"cached_call: cannot key an argument of type {type(value).__name__} by content; "
+            "pass arrays, DataFrames, numbers, strings, None, or lists, tuples and dicts of them"
+        )
+
+
+def inputs_digest(*args, **kwargs) -> str:
+    """Return the SHA-256 of the content of the arguments (see the module docstring).
+
+    Examples
+    --------
+    >>> a = np.arange(6, dtype=np.uint8)
+    >>> inputs_digest(a, k=3) == inputs_digest(a.copy(), k=3)
+    True
+    >>> inputs_digest(a, k=3) == inputs_digest(a.astype(np.int16), k=3)
+    False
+    """
+    digest = hashlib.sha256()
+    _digest_value(list(args), digest)
+    _digest_value(kwargs, digest)
+    return digest.hexdigest()

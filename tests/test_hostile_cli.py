@@ -1,0 +1,247 @@
+"""Hostile use of the command line (issue 13): one-line errors, exit 2 for bad arguments, 1 for bad data."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnist_analysis import per_image, registry
+from mnist_analysis.cli import main
+from mnist_analysis.idx import encode_idx, write_idx
+from tests.hostile_tools import PROJECT, WorldFolder, make_spec, one_line_error, run_cli
+
+
+@pytest.fixture
+def world():
+    folder = WorldFolder()
+    yield folder
+    folder.cleanup()
+
+
+@pytest.fixture
+def tiny_registry(monkeypatch):
+    """Two registered files of synthetic content, standing in for the six real ones."""
+    train = (np.arange(600) % 10).astype(np.uint8)
+    test = (np.arange(100) * 3 % 10).astype(np.uint8)
+    specs = {
+        "tiny-train": make_spec(train, "tiny-train", "tiny-train-labels-idx1-ubyte.gz"),
+        "tiny-test": make_spec(test, "tiny-test", "tiny-t10k-labels-idx1-ubyte.gz"),
+    }
+    monkeypatch.setattr(registry, "REGISTRY", specs)
+    return specs, {"tiny-train": train, "tiny-test": test}
+
+
+# ------------------------------------------------------------------ info
+def test_info_shows_each_files_state_and_fails_on_truncated_or_swapped_files(tiny_registry, tmp_path, capsys):
+    specs, arrays = tiny_registry
+    data = encode_idx(arrays["tiny-train"])
+    (tmp_path / specs["tiny-train"].filename).write_bytes(gzip.compress(data[:-7]))  # truncated
+    write_idx(tmp_path / specs["tiny-test"].filename, arrays["tiny-train"])  # swapped: holds the train labels
+    assert main(["info", "--data-dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    train_line = next(line for line in captured.out.splitlines() if line.startswith(specs["tiny-train"].filename))
+    test_line = next(line for line in captured.out.splitlines() if line.startswith(specs["tiny-test"].filename))
+    assert "mismatch" in train_line and "truncated: 601 of 608 bytes" in train_line
+    assert "mismatch" in test_line and "holds the content of tiny-train-labels-idx1-ubyte.gz" in test_line
+    assert "2 of 2 files are bad" in captured.err and "images by split" not in captured.out
+
+
+def test_info_says_verified_for_good_files_and_missing_is_not_a_fault(tiny_registry, tmp_path, capsys):
+    specs, arrays = tiny_registry
+    write_idx(tmp_path / specs["tiny-train"].stem, arrays["tiny-train"])
+    assert main(["info", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{specs['tiny-train'].filename:34} verified    argument    {tmp_path / specs['tiny-train'].stem}" in out
+    assert f"{specs['tiny-test'].filename:34} missing: `mnist-analysis fetch`" in out
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_info_with_a_bad_data_dir_argument_is_one_line_naming_it(tmp_path, capsys, kind):
+    folder = tmp_path / "data"
+    if kind == "file":
+        folder.write_text("not a folder")
+    assert main(["info", "--data-dir", str(folder)]) == 2
+    line = one_line_error(capsys.readouterr().err, "mnist-analysis info")
+    assert f"--data-dir={folder}: " in line
+    assert ("not an existing folder" if kind == "missing" else "is a file, not a folder") in line
+    assert "pass an existing folder holding the MNIST/QMNIST files" in line
+
+
+@pytest.mark.parametrize("command", ["info", "fetch", "export"])
+def test_a_bad_data_folder_setting_is_bad_data_not_a_bad_argument(tmp_path, capsys, monkeypatch, command):
+    monkeypatch.setenv("MNIST_ANALYSIS_DATA_DIR", str(tmp_path / "gone"))
+    monkeypatch.setattr(per_image, "export_table", lambda *a, **k: pytest.fail("export ran"))
+    assert main([command, *(["--output", str(tmp_path / "out")] if command == "export" else [])]) == 1
+    line = one_line_error(capsys.readouterr().err, f"mnist-analysis {command}")
+    assert f"$MNIST_ANALYSIS_DATA_DIR={tmp_path / 'gone'}: not an existing folder" in line
+
+
+@pytest.mark.parametrize("command", ["info", "fetch"])
+def test_an_unreadable_data_folder_is_one_line_saying_how_to_fix_it(world, command):
+    folder = world.make("data", mode=0o000)
+    env = {"MNIST_ANALYSIS_CACHE_DIR": str(world.make("cache", 0o777)), "MNIST_ANALYSIS_MIRRORS": "http://127.0.0.1:9/"}
+    by_argument = run_cli(command, "--data-dir", str(folder), env=env, unprivileged=True)
+    by_setting = run_cli(command, env={**env, "MNIST_ANALYSIS_DATA_DIR": str(folder)}, unprivileged=True)
+    assert (by_argument.returncode, by_setting.returncode) == (2, 1)
+    for result, setting in ((by_argument, "--data-dir"), (by_setting, "$MNIST_ANALYSIS_DATA_DIR")):
+        line = one_line_error(result.stderr, f"mnist-analysis {command}")
+        assert f"{setting}={folder}: the folder is not readable (permission denied)" in line
+        assert f"chmod u+rx {folder}" in line and "Errno" not in line
+
+
+def test_report_with_a_missing_notebooks_folder_or_name_is_a_bad_argument(tmp_path, capsys):
+    assert main(["report", "--notebooks", str(tmp_path / "none"), "--output", str(tmp_path / "out")]) == 2
+    assert "notebooks folder" in one_line_error(capsys.readouterr().err, "mnist-analysis report")
+    assert (
+        main(["report", "--notebooks", str(PROJECT / "notebooks"), "--only", "nope", "--output", str(tmp_path / "out")])
+        == 2
+    )
+    assert "--only: no notebook named nope" in one_line_error(capsys.readouterr().err, "mnist-analysis report")
+
+
+def test_info_names_an_unreadable_file(world):
+    folder = world.make("data")
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(b"x")
+    (folder / "train-labels-idx1-ubyte.gz").chmod(0o000)
+    result = run_cli(
+        "info",
+        "--data-dir",
+        str(folder),
+        env={"MNIST_ANALYSIS_CACHE_DIR": str(world.make("cache", 0o777))},
+        unprivileged=True,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("train-labels-idx1-ubyte.gz"))
+    assert "unreadable" in line and "cannot be read (Permission denied)" in line
+
+
+def test_fetch_into_an_unwritable_cache_blames_the_cache_not_the_mirrors(world):
+    cache = world.make("cache", mode=0o555)  # nobody may write in it (root's, and read-only)
+    result = run_cli(
+        "fetch",
+        "--no-progress",
+        env={"MNIST_ANALYSIS_CACHE_DIR": str(cache), "MNIST_ANALYSIS_MIRRORS": "http://127.0.0.1:9/"},
+        unprivileged=True,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    line = one_line_error(result.stderr, "mnist-analysis fetch")
+    assert f"cache folder {cache / 'mnist'} is not writable (Permission denied)" in line
+    assert "MNIST_ANALYSIS_CACHE_DIR" in line and "could not download" not in line
+
+
+# ------------------------------------------------------------------ bad arguments: exit 2, one line, no work
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["export", "--sample-size", "-5"],
+            "argument --sample-size: expected a whole number of images from 1 to 70,000",
+        ),
+        (["export", "--sample-size", "0"], "found '0'"),
+        (["export", "--seed", "-1"], "argument --seed: expected a whole number from 0 to 4,294,967,295, found '-1'"),
+        (["export", "--seed", "x"], "found 'x'"),
+        (["report", "--sample-size", "-5"], "argument --sample-size"),
+        (["report", "--sample-size", "10000000"], "(MNIST has 70,000), found '10000000'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, expected, capsys, monkeypatch):
+    monkeypatch.setattr(per_image, "export_table", lambda *a, **k: pytest.fail("export ran with a bad argument"))
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    line = one_line_error(capsys.readouterr().err, f"mnist-analysis {args[0]}")
+    assert expected in line
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_an_output_that_is_a_file_is_refused_before_any_work(command, tmp_path, capsys, monkeypatch):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    monkeypatch.setattr(per_image, "export_table", lambda *a, **k: pytest.fail("export ran"))
+    monkeypatch.setattr("mnist_analysis.reports.build_reports", lambda *a, **k: pytest.fail("report ran"))
+    assert main([command, "--output", str(target)]) == 2
+    line = one_line_error(capsys.readouterr().err, f"mnist-analysis {command}")
+    assert f"--output: {target} is a file, expected a folder" in line
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_an_unwritable_output_is_refused_before_any_work(command, world):
+    locked = world.make("locked", mode=0o555)  # nobody may write in it (root's, and read-only)
+    result = run_cli(
+        command,
+        "--output",
+        str(locked / "out"),
+        env={"MNIST_ANALYSIS_CACHE_DIR": str(world.make("cache", 0o777))},
+        unprivileged=True,
+    )
+    assert result.returncode == 2
+    line = one_line_error(result.stderr, f"mnist-analysis {command}")
+    assert f"--output: cannot write to {locked / 'out'} (Permission denied)" in line
+
+
+# ------------------------------------------------------------------ bad data: exit 1, one line
+def test_export_with_bad_data_exits_1_with_one_line(tmp_path, capsys):
+    labels = (np.arange(60_000) % 10).astype(np.uint8)
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(encode_idx(labels)[:-3]))
+    assert main(["export", "--data-dir", str(tmp_path), "--output", str(tmp_path / "out")]) == 1
+    line = one_line_error(capsys.readouterr().err, "mnist-analysis export")
+    assert str(tmp_path / "train-labels-idx1-ubyte.gz") in line and "truncated" in line
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise KeyError("internal slip")
+
+    monkeypatch.setattr("mnist_analysis.cli.file_status", broken, raising=False)
+    monkeypatch.setattr("mnist_analysis.sources.file_status", broken)
+    assert main(["info"]) == 1
+    line = one_line_error(capsys.readouterr().err, "mnist-analysis info")
+    assert "unexpected KeyError: 'internal slip'" in line and "--debug" in line
+    with pytest.raises(KeyError, match="internal slip"):
+        main(["info", "--debug"])
+
+
+def test_a_real_bad_argument_run_prints_no_usage_block():
+    result = run_cli("report", "--sample-size", "0")
+    assert result.returncode == 2 and result.stdout == ""
+    one_line_error(result.stderr, "mnist-analysis report")
+
+
+# ------------------------------------------------------------------ export killed while writing
+KILLED_WRITE = textwrap.dedent("""
+    import os, signal, sys
+    import pandas as pd
+    from mnist_analysis import per_image
+
+    real_replace = os.replace
+    def replace_then_die(source, target):
+        real_replace(source, target)
+        if str(target).endswith(".parquet"):  # killed between the two moves
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = replace_then_die
+    per_image.write_table(pd.DataFrame({"run": ["new"] * 3}), sys.argv[1])
+""")
+
+
+def test_an_export_killed_while_writing_never_leaves_files_of_two_runs(tmp_path):
+    per_image.write_table(pd.DataFrame({"run": ["old"] * 3}), tmp_path)
+    result = subprocess.run([sys.executable, "-c", KILLED_WRITE, str(tmp_path)], cwd=PROJECT, capture_output=True)
+    assert result.returncode == -9
+    present = {p.suffix: p for p in tmp_path.glob(f"{per_image.TABLE_NAME}.*")}
+    runs = {set(per_image.read_table(path)["run"]).pop() for path in present.values()}
+    assert len(runs) == 1 and present  # the files present all come from one run
+    assert list(tmp_path.glob(".*.part")) == []
+    per_image.write_table(pd.DataFrame({"run": ["next"] * 3}), tmp_path)  # the next run cleans up
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"{per_image.TABLE_NAME}.csv",
+        f"{per_image.TABLE_NAME}.parquet",
+    ]
+    assert {set(per_image.read_table(p)["run"]).pop() for p in tmp_path.iterdir()} == {"next"}

@@ -1,0 +1,163 @@
+"""Hostile report builds (issue 13): killed, failing or mis-parameterised, nothing good is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_analysis.reports import STAGING_PREFIX, ReportError, build_reports
+from tests.test_reports import write_notebook
+
+PROJECT = Path(__file__).resolve().parents[1]
+QUIET = {"check_data": False, "log": lambda *_: None}
+
+
+def previous_build(reports: Path, *names: str) -> dict:
+    """Reports of an earlier, successful build: their final files and contents."""
+    reports.mkdir(exist_ok=True)
+    files = {reports / "index.html": "<html>previous index</html>"}
+    for name in names:
+        files[reports / f"{name}.html"] = f"<html>previous good report of {name}</html>"
+        files[reports / f"{name}.ipynb"] = '{"previous": "executed notebook"}'
+    for path, text in files.items():
+        path.write_text(text)
+    return files
+
+
+def assert_unchanged(files: dict) -> None:
+    for path, text in files.items():
+        assert path.read_text() == text, f"{path} was changed or lost"
+
+
+def test_a_failing_notebook_keeps_its_last_good_report_marked_out_of_date(tmp_path):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_fine.ipynb", "print('fine')")
+    write_notebook(notebooks / "02_broken.ipynb", "x = 1", "raise ValueError('boom in the analysis')")
+    old = previous_build(reports, "02_broken")
+    with pytest.raises(ReportError, match="02_broken.ipynb: cell 3"):
+        build_reports(notebooks, reports, **QUIET)
+    assert (reports / "02_broken.html").read_text() == old[reports / "02_broken.html"]
+    assert (reports / "02_broken.ipynb").read_text() == old[reports / "02_broken.ipynb"]
+    failed = (reports / "02_broken.failed.ipynb").read_text()
+    assert "boom in the analysis" in failed  # the traceback is kept, beside (not over) the good copy
+    index = (reports / "index.html").read_text()
+    card = index[index.index("02_broken title") :]
+    card = card[: card.index("</div></div>")]
+    assert "FAILED in this build" in card and "OUT OF DATE" in card
+    assert "cell 3" in card and "raised ValueError: boom in the analysis" in card
+    assert 'href="02_broken.html"' in card and "last good report" in card
+    assert 'href="01_fine.html"' in index
+    assert not list(reports.glob(f"{STAGING_PREFIX}*"))
+
+
+def test_a_notebook_that_passes_again_replaces_its_failed_copy(tmp_path):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_flaky.ipynb", "raise RuntimeError('first run fails')")
+    with pytest.raises(ReportError):
+        build_reports(notebooks, reports, **QUIET)
+    assert (reports / "01_flaky.failed.ipynb").is_file() and not (reports / "01_flaky.html").exists()
+    assert (
+        "FAILED" in (reports / "index.html").read_text() and "OUT OF DATE" not in (reports / "index.html").read_text()
+    )
+    write_notebook(notebooks / "01_flaky.ipynb", "print('now fine')")
+    build_reports(notebooks, reports, **QUIET)
+    assert sorted(p.name for p in reports.iterdir()) == ["01_flaky.html", "01_flaky.ipynb", "index.html"]
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"sample_size": -5}, "sample_size: expected a positive integer or None, found -5"),
+        ({"sample_size": 0}, "sample_size: expected a positive integer or None, found 0"),
+        ({"sample_size": 10_000_000}, "sample_size: expected at most 70,000, found 10,000,000"),
+        ({"seed": -1}, "seed: expected an integer from 0 to 4,294,967,295, found -1"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_notebook_runs_or_anything_is_replaced(tmp_path, parameters, message):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_fine.ipynb", "open('ran', 'w').write('yes')")
+    old = previous_build(reports, "01_fine")
+    with pytest.raises(ValueError, match=message):
+        build_reports(notebooks, reports, parameters=parameters, **QUIET)
+    assert_unchanged(old)
+    assert sorted(reports.iterdir()) == sorted(old) and not (notebooks / "ran").exists()
+
+
+def test_a_too_large_sample_through_the_command_line_is_refused_and_nothing_deleted(tmp_path):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_fine.ipynb", "print('ran')")
+    old = previous_build(reports, "01_fine")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_analysis.cli",
+            "report",
+            "--notebooks",
+            str(notebooks),
+            "--output",
+            str(reports),
+            "--sample-size",
+            "10000000",
+        ],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "(MNIST has 70,000), found '10000000'" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert_unchanged(old)
+
+
+BUILD = textwrap.dedent("""
+    import sys
+    from mnist_analysis.reports import build_reports
+    build_reports(sys.argv[1], sys.argv[2], check_data=False, jobs=1, log=lambda *_: None)
+""")
+
+
+def test_a_killed_build_keeps_the_previous_reports_and_index_and_leaves_nothing_half_written(tmp_path):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_fast.ipynb", "print('fast')")
+    write_notebook(notebooks / "02_slow.ipynb", "print('started')", "import time; time.sleep(120)")
+    old = previous_build(reports, "01_fast", "02_slow")
+    build = subprocess.Popen(
+        [sys.executable, "-c", BUILD, str(notebooks), str(reports)],
+        cwd=PROJECT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        give_up = time.monotonic() + 120
+        while not list(reports.glob(f"{STAGING_PREFIX}*/02_slow.ipynb")):  # the slow notebook is executing
+            assert build.poll() is None and time.monotonic() < give_up, "the build never reached the slow notebook"
+            time.sleep(0.2)
+        time.sleep(1.0)
+    finally:
+        os.killpg(build.pid, signal.SIGKILL)  # the build and its kernel
+        build.wait()
+    assert (reports / "01_fast.html").read_text() != old[reports / "01_fast.html"]  # completed before the kill
+    del old[reports / "01_fast.html"], old[reports / "01_fast.ipynb"]
+    assert_unchanged(old)  # the slow notebook's previous report and the previous index
+    finals = {p.name for p in reports.iterdir() if not p.name.startswith(".")}
+    assert finals == {"index.html", "01_fast.html", "01_fast.ipynb", "02_slow.html", "02_slow.ipynb"}
+    assert list(reports.glob(f"{STAGING_PREFIX}*"))  # the half-executed notebook is only in the staging folder
+
+    write_notebook(notebooks / "02_slow.ipynb", "print('quick now')")
+    build_reports(notebooks, reports, **QUIET)  # the next build removes the leftover staging folder
+    assert not list(reports.glob(".*"))
+    assert "02_slow.html" in (reports / "index.html").read_text()

@@ -1,0 +1,163 @@
+"""The explorer as a JupyterLab widget: a real JupyterLab server, driven by headless Chromium.
+
+The test starts ``jupyter lab`` on a loopback port with a token, opens a notebook that makes an
+explorer, runs it in the browser, box-selects points on the widget with the mouse, and then
+asks the notebook's own kernel (through its connection file) for ``digits.selection``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS, box_select, wait_for_explorer
+
+pytestmark = pytest.mark.slow
+
+MAKE_EXPLORER = """\
+import numpy as np, pandas as pd
+from mnist_analysis.interactive import explorer
+rng = np.random.default_rng(5)
+n = 300
+frame = pd.DataFrame({"split": np.where(np.arange(n) < 200, "train", "test"),
+                      "index": np.r_[np.arange(200), np.arange(100)], "label": rng.integers(0, 10, n),
+                      "writer_id": rng.integers(0, 20, n)})
+coords = rng.normal(size=(n, 2))
+digits = explorer(frame, coords, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), title="lab explorer")
+digits"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on 127.0.0.1 serving ``tmp_path``: ``(base url, token, runtime folder)``."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        message = "headless Chromium not found: `make test` installs Debian's chromium package"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(MAKE_EXPLORER)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "explore.ipynb")
+    port, token, runtime = free_port(), secrets.token_hex(16), tmp_path / "runtime"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("MNIST_ANALYSIS_STATIC_HTML", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--ServerApp.open_browser=False",
+            "--allow-root",
+            "--LabApp.news_url=",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "lab.log", "w"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"jupyter lab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+        yield base, token, runtime, executable
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def kernel_selection(base: str, token: str, runtime: Path) -> list:
+    """Run code in the notebook's kernel (found through the server) and return ``digits.selection`` rows."""
+    from jupyter_client import BlockingKernelClient
+
+    (kernel,) = json.load(urllib.request.urlopen(f"{base}/api/kernels?token={token}"))
+    client = BlockingKernelClient(connection_file=str(runtime / f"kernel-{kernel['id']}.json"))
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        outputs = []
+        reply = client.execute_interactive(
+            'import json; print(json.dumps(digits.selection[["split", "index"]].values.tolist()))',
+            output_hook=lambda m: outputs.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None,
+            timeout=60,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return json.loads("".join(outputs))
+    finally:
+        client.stop_channels()
+
+
+def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    base, token, runtime, executable = lab
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+        for _ in range(3):  # a run request sent while the kernel connects is dropped: ask again
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            page.keyboard.press("Shift+Enter")
+            try:
+                page.locator(".jp-InputPrompt", has_text="[1]").first.wait_for(timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        try:
+            page.locator(".jp-OutputArea-output .bk-Canvas").first.wait_for(timeout=120_000)
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-explorer-failed.png"))
+            raise
+        wait_for_explorer(page)
+        assert page.locator(".jp-OutputArea-output .mx-explorer").count() == 0, "expected the widget, not static HTML"
+        expected = box_select(page, (0.3, 0.3, 0.6, 0.6))
+        shown = page.locator(".mx-selection").first
+        shown.wait_for(timeout=20_000)
+        count = int(shown.get_attribute("data-count"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-explorer.png"))
+        browser.close()
+    selection = kernel_selection(base, token, runtime)
+    frame = pd.DataFrame(
+        {"split": np.where(np.arange(300) < 200, "train", "test"), "index": np.r_[np.arange(200), np.arange(100)]}
+    )
+    assert 5 < len(expected) == count
+    assert selection == frame.iloc[expected].values.tolist()

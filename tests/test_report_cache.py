@@ -1,0 +1,153 @@
+"""Fast report builds: unchanged notebooks reuse their outputs, edited ones run, in parallel, quietly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import mnist_analysis
+from mnist_analysis import cache, execution_cache, fingerprints
+from mnist_analysis.reports import build_reports
+
+PACKAGE = Path(mnist_analysis.__file__).resolve().parent
+
+
+def write_notebook(path: Path, body: str = "print(seed * 2)", title: str = "# A notebook") -> Path:
+    node = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(title),
+            nbformat.v4.new_code_cell("seed = 0", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(f"from mnist_analysis import data\n{body}"),
+        ]
+    )
+    node.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(node, path)
+    return path
+
+
+def edit_cell(path: Path, index: int, source: str) -> None:
+    node = nbformat.read(path, as_version=4)
+    node.cells[index].source = source
+    nbformat.write(node, path)
+
+
+@pytest.fixture
+def project(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_first.ipynb")
+    write_notebook(notebooks / "02_second.ipynb", body="print('second', seed)")
+    return notebooks, tmp_path / "reports"
+
+
+def build(project, **options):
+    notebooks, reports = project
+    results = build_reports(notebooks, reports, check_data=False, log=lambda *_: None, **options)
+    return {r.notebook.stem: r for r in results}
+
+
+def outputs(reports: Path, stem: str) -> list:
+    node = nbformat.read(reports / f"{stem}.ipynb", as_version=4)
+    return [c.outputs for c in node.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.tags]
+
+
+def test_an_unchanged_notebook_is_not_executed_again(project, monkeypatch):
+    first = build(project, parameters={"seed": 3})
+    assert all(r.reused is None and r.error is None for r in first.values())
+    executed = outputs(project[1], "01_first")
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("executed an unchanged notebook"))
+    again = build(project, parameters={"seed": 3})
+    assert all(r.reused and "code unchanged" in r.reused for r in again.values())
+    assert outputs(project[1], "01_first") == executed
+    index = (project[1] / "index.html").read_text()
+    assert index.count("code unchanged") == 2
+
+
+def test_a_markdown_edit_is_shown_without_executing(project, monkeypatch):
+    build(project)
+    edit_cell(project[0] / "01_first.ipynb", 0, "# A notebook, retitled")
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a markdown edit re-executed"))
+    results = build(project)
+    assert results["01_first"].reused
+    assert "A notebook, retitled" in (project[1] / "01_first.html").read_text()
+
+
+@pytest.mark.parametrize("change", ["code", "parameters", "force", "library"])
+def test_a_changed_notebook_or_input_is_executed(project, change, monkeypatch):
+    build(project, parameters={"seed": 1})
+    options = {"parameters": {"seed": 1}}
+    if change == "code":
+        edit_cell(project[0] / "01_first.ipynb", 2, "from mnist_analysis import data\nprint(seed * 3)")
+    elif change == "parameters":
+        options["parameters"] = {"seed": 2}
+    elif change == "force":
+        options["force"] = True
+    else:
+        real_version = fingerprints._version
+        monkeypatch.setattr(fingerprints, "_version", lambda d: "0.0.1" if d == "numpy" else real_version(d))
+    results = build(project, **options)
+    assert results["01_first"].reused is None and results["01_first"].error is None
+    printed = outputs(project[1], "01_first")[1][0]["text"]
+    assert printed == {"code": "3\n", "parameters": "4\n"}.get(change, "2\n")
+    if change == "code":  # the other notebook did not change
+        assert results["02_second"].reused
+
+
+def test_editing_an_imported_project_module_changes_the_inputs(tmp_path, monkeypatch):
+    copy = tmp_path / "copy" / "mnist_analysis"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprints, "_ROOT", copy)
+    node = nbformat.read(write_notebook(tmp_path / "n.ipynb"), as_version=4)
+    before = execution_cache.notebook_inputs(node, {"seed": 0})
+    assert "mnist_analysis.registry" in before["code"] and "mnist_analysis.plotting" not in before["code"]
+    assert "numpy" in before["libraries"]
+    (copy / "plotting.py").write_text((copy / "plotting.py").read_text() + "\n# edited\n")
+    assert execution_cache.notebook_inputs(node, {"seed": 0}) == before
+    (copy / "registry.py").write_text((copy / "registry.py").read_text() + "\n# edited\n")
+    assert execution_cache.notebook_inputs(node, {"seed": 0}) != before
+
+
+def test_parallel_build_is_quiet_and_records_timings(project, capfd):
+    results = build(project, jobs=2)
+    assert [r.error for r in results.values()] == [None, None]
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+    timings = json.loads((cache.cache_dir() / "notebooks" / "timings.json").read_text())
+    assert set(timings) == {"01_first.ipynb", "02_second.ipynb"}
+
+
+def test_the_build_summary_says_what_ran_and_what_was_reused(project):
+    lines = []
+    notebooks, reports = project
+    build_reports(notebooks, reports, check_data=False, log=lines.append)
+    build_reports(notebooks, reports, check_data=False, log=lines.append)
+    assert lines[-1].startswith("executed 0 (none); reused 2 (01_first, 02_second);")
+    assert str(reports.resolve() / "index.html") in lines[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_no_built_report_shows_stderr_output(quick_reports):
+    results, reports = quick_reports
+    assert results, "the quick build rendered nothing"
+    for result in results:
+        node = nbformat.read(reports / result.notebook.name, as_version=4)
+        stderr = [
+            (i, "".join(o.get("text", ""))[:300])
+            for i, cell in enumerate(node.cells)
+            if cell.cell_type == "code"
+            for o in cell.outputs
+            if o.get("name") == "stderr"
+        ]
+        assert not stderr, f"{result.notebook.name} shows stderr output in cells {stderr}"
+        shown = json.dumps([cell.get("outputs", []) for cell in node.cells])
+        assert "IProgress not found" not in shown and str(Path(sys.prefix)) not in shown, result.notebook.name
