@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.chromium import chromium_executable
 from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS, box_select, wait_for_explorer
 
 pytestmark = pytest.mark.slow
@@ -49,12 +49,7 @@ def free_port() -> int:
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server on 127.0.0.1 serving ``tmp_path``: ``(base url, token, runtime folder)``."""
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        message = "headless Chromium not found: `make test` installs Debian's chromium package"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
+    executable = chromium_executable()
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(MAKE_EXPLORER)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -16,23 +16,9 @@ from mnist_analysis import registry, sources
 from mnist_analysis.idx import IdxFormatError, encode_idx, write_idx
 from mnist_analysis.registry import DataFile
 from mnist_analysis.sources import ChecksumError, DownloadError, Located, download, load_array, locate, verify
+from tests.hostile_tools import make_spec
 
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moved</title></head><body>Please log in</body></html>"
-
-
-def make_spec(array: np.ndarray, key: str = "tiny-labels", filename: str = "tiny-labels-idx1-ubyte.gz") -> DataFile:
-    """A registry entry for synthetic content, pinned by the hash of its decompressed bytes."""
-    data = encode_idx(array)
-    return DataFile(
-        key,
-        filename,
-        "mnist",
-        hashlib.sha256(data).hexdigest(),
-        len(data),
-        array.shape,
-        array.dtype.name,
-        ("http://127.0.0.1:9/never/",),
-    )
 
 
 @pytest.fixture
