@@ -285,6 +285,10 @@ def _positive(value: int, name: str) -> int:
     return positive_int(value, name)
 
 
+def _add_data_dir(command) -> None:
+    command.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mnist-analysis",
@@ -295,12 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     fetch = commands.add_parser("fetch", help="get and verify every data file; print where each is")
-    fetch.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
+    _add_data_dir(fetch)
     fetch.add_argument("--no-progress", action="store_true", help="no download progress bars")
     fetch.set_defaults(run=_fetch)
 
     info = commands.add_parser("info", help="show configuration, where each file is, and counts (never downloads)")
-    info.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
+    _add_data_dir(info)
     info.set_defaults(run=_info)
 
     export = commands.add_parser(
@@ -311,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample-size", type=SAMPLE_SIZE, help="export a stratified sample of this many images (default: all)"
     )
     export.add_argument("--seed", type=SEED, default=0, help="seed of the sample and of every random step (default: 0)")
-    export.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
+    _add_data_dir(export)
     export.set_defaults(run=_export)
 
     croissant = commands.add_parser(
@@ -320,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Parquet table of every image (readable by mlcroissant)",
     )
     croissant.add_argument("--output", default="croissant", help="folder for the files (default: croissant)")
-    croissant.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
+    _add_data_dir(croissant)
     croissant.set_defaults(run=_croissant)
 
     datasheet = commands.add_parser(
@@ -333,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="reports",
         help="the reports folder: read the executed notebooks there, write datasheet.md/.html there (default: reports)",
     )
-    datasheet.add_argument("--data-dir", help="a local folder to look in first (default: $MNIST_ANALYSIS_DATA_DIR)")
+    _add_data_dir(datasheet)
     datasheet.set_defaults(run=_datasheet)
 
     cache = commands.add_parser("cache", help="show what is cached (kind, entries, size, where) or clear it")

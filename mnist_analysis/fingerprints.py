@@ -188,9 +188,7 @@ def _digest_value(value, digest) -> None:
     """Feed a canonical, type-tagged form of ``value`` into ``digest``; refuse what has no content key."""
     import pandas as pd
 
-    if value is None or isinstance(value, (bool, str)):
-        digest.update(f"{type(value).__name__}:{value!r};".encode())
-    elif isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+    if value is None or isinstance(value, (bool, str, int, float, np.integer, np.floating, np.bool_)):
         digest.update(f"{type(value).__name__}:{value!r};".encode())
     elif isinstance(value, np.ndarray):
         if value.dtype.hasobject:  # strings, for example split names: keyed by their JSON form

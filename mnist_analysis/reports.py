@@ -369,6 +369,11 @@ class _Progress:
             bar_format="{desc}: {n_fmt}/{total_fmt} [{elapsed}] {postfix}",
         )
 
+    @property
+    def shown(self) -> bool:
+        """Whether the bar is drawn (else the build logs a line per notebook)."""
+        return not self._bar.disable
+
     def cell_callback(self, name: str):
         def on_cell(cell=None, cell_index=0, **_):
             with self._lock:
@@ -433,10 +438,9 @@ def build_reports(
     known = [timings[n.name] for n in notebooks if n.name in timings]
     estimate = sum(known) / min(jobs, len(notebooks)) if len(known) == len(notebooks) else None
     bar = _Progress(notebooks, estimate, sys.stderr.isatty() if progress is None else progress)
-    bar_shown = not bar._bar.disable
 
     def render(notebook):
-        if not bar_shown:
+        if not bar.shown:
             log(f"rendering {notebook.name} ...")
         result = render_notebook(
             notebook,
@@ -448,7 +452,7 @@ def build_reports(
             on_cell=bar.cell_callback(notebook.name),
         )
         bar.done(notebook.name)
-        if not bar_shown:
+        if not bar.shown:
             outcome = "failed" if result.error else ("reused " if result.reused else "wrote ") + str(result.html)
             log(f"  {notebook.name}: {outcome} ({result.seconds:.1f} s)")
         return result
