@@ -43,10 +43,10 @@ def audit(stages: dict | None = None):
     """
     from mnist_analysis.duplicates import near_duplicates
     from mnist_analysis.embeddings import digit_map
+    from mnist_analysis.label_quality import AUDIT_MODELS, model_probabilities, outlier_scores, pca_scores
     from mnist_analysis.measurements import measure
     from mnist_analysis.morphometrics import morphometrics
     from mnist_analysis.per_image import per_image_table
-    from mnist_analysis.quality import AUDIT_MODELS, model_probabilities, outlier_scores, pca_scores
 
     stages = {} if stages is None else stages
     cpu_start = time.process_time()
@@ -91,7 +91,7 @@ def main(cold_runs: int = 3, warm_runs: int = 3) -> Path:
         audit(cold_stages[-1])
 
     def baseline_probabilities():
-        from mnist_analysis.quality import BASELINE_MODELS, model_probabilities
+        from mnist_analysis.label_quality import BASELINE_MODELS, model_probabilities
 
         model_probabilities(mx.load_images("all"), mx.load_labels("all"), models=BASELINE_MODELS, cache=False)
 

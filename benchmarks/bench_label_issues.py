@@ -4,14 +4,14 @@ All 70,000 images, train and test pooled as in the audit. With a fixed seed, 1 %
 labels (100) are flipped, in two ways (``mnist_analysis.label_noise``): uniformly to another
 class, and to the class the best single model confuses each digit with most often. The models
 are refitted on the noisy labels (out of fold, as in the audit), each candidate ensemble's
-averaged probabilities are ranked by cleanlab (``quality.label_issues``), and precision and
+averaged probabilities are ranked by cleanlab (``label_quality.label_issues``), and precision and
 recall are counted among the top k test images for k = planted and 2 x planted.
 
 Candidates (every one measured in this run):
 
-- ``baseline``: the earlier audit's ``knn`` + ``logistic`` (``quality.BASELINE_MODELS``);
+- ``baseline``: the earlier audit's ``knn`` + ``logistic`` (``label_quality.BASELINE_MODELS``);
 - ``svm``: the calibrated RBF SVM on deskewed principal components alone;
-- ``svm+knn_deskewed``: the two models on deskewed images (the audit's ``quality.ENSEMBLE_MODELS``);
+- ``svm+knn_deskewed``: the two models on deskewed images (the audit's ``label_quality.ENSEMBLE_MODELS``);
 - ``all``: all four audit models.
 
 Targets: recall at 2 x planted >= 0.90 (uniform) and >= 0.75 (confusable), both ahead of the
@@ -32,16 +32,16 @@ import numpy as np
 from common import write_result
 
 import mnist_analysis as mx
-from mnist_analysis import quality
+from mnist_analysis import label_quality
 from mnist_analysis.label_noise import planted_noise_recovery
 
 FRACTION = 0.01
 TARGET_RECALL_AT_2X = {"uniform": 0.90, "confusable": 0.75}
 CANDIDATES = {
-    "baseline": quality.BASELINE_MODELS,
+    "baseline": label_quality.BASELINE_MODELS,
     "svm": ("svm_deskewed",),
     "svm+knn_deskewed": ("knn_deskewed", "svm_deskewed"),
-    "all": tuple(quality.AUDIT_MODELS),
+    "all": tuple(label_quality.AUDIT_MODELS),
 }
 
 
@@ -52,7 +52,7 @@ def main(seed: int = 0) -> Path:
     test_rows = np.flatnonzero(frame["split"].astype(str).to_numpy() == "test")
 
     start = time.perf_counter()
-    clean = quality.model_probabilities(images, labels, seed=seed)
+    clean = label_quality.model_probabilities(images, labels, seed=seed)
     clean_seconds = time.perf_counter() - start
     model_errors = {
         name: {
@@ -62,11 +62,11 @@ def main(seed: int = 0) -> Path:
         for name, p in clean.items()
     }
     for name, models in CANDIDATES.items():
-        p = quality.combine(clean, models)
+        p = label_quality.combine(clean, models)
         model_errors[f"ensemble:{name}"] = {
             "error_percent_all": 100 * float(np.mean(p.argmax(1) != labels)),
             "error_percent_test": 100 * float(np.mean(p[test_rows].argmax(1) != labels[test_rows])),
-            "flagged_all": int(quality.label_issues(labels, p)["is_label_issue"].sum()),
+            "flagged_all": int(label_quality.label_issues(labels, p)["is_label_issue"].sum()),
         }
 
     start = time.perf_counter()
@@ -85,7 +85,7 @@ def main(seed: int = 0) -> Path:
             }
             for kind, target in TARGET_RECALL_AT_2X.items()
         }
-    chosen = "+".join(quality.ENSEMBLE_MODELS)
+    chosen = "+".join(label_quality.ENSEMBLE_MODELS)
     chosen_name = next((n for n, m in CANDIDATES.items() if "+".join(m) == chosen), None)
     return write_result(
         "label_issues",
@@ -99,7 +99,7 @@ def main(seed: int = 0) -> Path:
             "best_model": table["best_model"].iloc[0],
             "confusable_flips": table["confusions"].iloc[0],
             "candidates": {name: list(models) for name, models in CANDIDATES.items()},
-            "audit_ensemble": {"models": list(quality.ENSEMBLE_MODELS), "candidate": chosen_name},
+            "audit_ensemble": {"models": list(label_quality.ENSEMBLE_MODELS), "candidate": chosen_name},
             "results": table.drop(columns=["best_model", "confusions"]).to_dict("records"),
             "recall_at_2x_vs_targets": verdicts,
             "audit_ensemble_meets_targets": bool(

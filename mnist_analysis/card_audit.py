@@ -163,7 +163,7 @@ def _group_split_counts(split, expected):
 
 
 def _disjoint_writers(inputs):
-    from mnist_analysis.writers import shared_writers
+    from mnist_analysis.writer_groups import shared_writers
 
     shared = shared_writers(inputs.frame)
     train, test = (_split(inputs.frame, s)["writer_id"].nunique() for s in ("train", "test"))
@@ -218,7 +218,7 @@ def _first_5000_source(inputs):
 
 
 def _error_difference(inputs, group, first, second, description):
-    from mnist_analysis.clustered import group_difference_ci
+    from mnist_analysis.clustered_statistics import group_difference_ci
 
     rows = inputs.frame.loc[inputs.predictions.index]
     wrong = (inputs.predictions.to_numpy() != rows["label"].to_numpy()).astype(float)
@@ -419,7 +419,7 @@ def audit_dataset_card(
         "approximately").
     n_boot, seed, confidence
         Writer-clustered bootstrap of error-rate differences
-        (:func:`mnist_analysis.clustered.group_difference_ci`).
+        (:func:`mnist_analysis.clustered_statistics.group_difference_ci`).
 
     Returns
     -------

@@ -104,7 +104,7 @@ def packaged_notebooks() -> Path:
 def _notebooks(args) -> int:
     import shutil
 
-    from .idx import atomic_output
+    from .utils import atomic_output
 
     source = packaged_notebooks()
     target = Path(args.destination)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .idx import atomic_output, atomic_write_bytes
+from .utils import atomic_output, atomic_write_bytes
 
 METADATA_NAME = "croissant.json"
 RECORDS_NAME = "mnist-records.parquet"

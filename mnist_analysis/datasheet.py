@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from .findings import read_findings
-from .idx import atomic_write_bytes
+from .utils import atomic_write_bytes
 
 MARKDOWN_NAME = "datasheet.md"
 HTML_NAME = "datasheet.html"
@@ -224,7 +224,7 @@ def _motivation(sheet):
 
 def _composition(sheet, frame, findings, verified):
     from .card_audit import CLAIMS, audit_dataset_card
-    from .writers import block_composition, group_summary, shared_writers
+    from .writer_groups import block_composition, group_summary, shared_writers
 
     sheet.text("## Composition")
     split = frame["split"].astype(str)

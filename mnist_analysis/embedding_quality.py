@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.embeddings import as_feature_matrix, sample_rows
+from mnist_analysis.embeddings import as_feature_matrix
+from mnist_analysis.utils import sample_rows
 from mnist_analysis.validation import integer, positive_int
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .utils import sample_rows
 from .validation import image_stack, positive_int
 
 #: Settings of the project's fast UMAP (see ``benchmarks/bench_umap.py``): reduce the pixels
@@ -344,23 +345,6 @@ def digit_map(images, *, seed: int = 0, cache: bool = True, return_seconds: bool
 
 
 # --------------------------------------------------------------------------- t-SNE
-def sample_rows(n_rows: int, sample_size: int | None, seed: int = 0) -> np.ndarray:
-    """Return sorted row positions of a seeded random sample (all rows when it is large enough).
-
-    Examples
-    --------
-    >>> sample_rows(10, 3, seed=0).shape
-    (3,)
-    >>> sample_rows(5, None).tolist()
-    [0, 1, 2, 3, 4]
-    """
-    n_rows = _positive_int(n_rows, "n_rows")
-    sample_size = _positive_int(sample_size, "sample_size", allow_none=True)
-    if sample_size is None or sample_size >= n_rows:
-        return np.arange(n_rows)
-    return np.sort(np.random.default_rng(seed).choice(n_rows, size=sample_size, replace=False))
-
-
 def _compute_tsne(data, *, n_components, perplexity, pca_components, seed):
     import openTSNE
 

@@ -129,7 +129,7 @@ def _distributions_of_imports() -> dict:
         pass
     mapping = packages_distributions()
     try:
-        from .idx import atomic_write_bytes
+        from .utils import atomic_write_bytes
 
         atomic_write_bytes(memo, json.dumps({"stamp": stamp, "mapping": mapping}).encode())
     except OSError:

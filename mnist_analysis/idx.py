@@ -8,17 +8,15 @@ file with an :class:`IdxFormatError` that names the file, what was expected and 
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import math
-import os
-import shutil
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .utils import atomic_write_bytes
 
 #: IDX element-type codes and the big-endian dtype each stands for.
 IDX_DTYPES = {
@@ -213,84 +211,6 @@ def write_idx(path, array, *, compress: bool | None = None) -> None:
     if compress:
         data = gzip.compress(data, mtime=0)
     atomic_write_bytes(path, data)
-
-
-def default_file_mode() -> int:
-    """The mode ``open()`` would give a new file (mkstemp's own 0600 would hide reports from other users)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path beside ``path``; on success it is renamed to ``path``, else removed.
-
-    Whatever happens inside the block, ``path`` holds either its old content or the complete
-    new file, never a partial one.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> target = os.path.join(tempfile.mkdtemp(), "out.txt")
-    >>> with atomic_output(target) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> open(target).read()
-    'done'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def staging_folder(folder, prefix: str):
-    """Yield a fresh hidden folder ``folder/<prefix><pid>-*`` for files to be moved into place; remove it after.
-
-    Folders with this prefix left by killed processes (whose process id is gone) are removed
-    first, so an interrupted run leaves nothing behind for long.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with staging_folder(tempfile.mkdtemp(), ".demo-") as staging:
-    ...     staging.name.startswith(f".demo-{os.getpid()}-")
-    True
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for leftover in folder.glob(f"{prefix}*"):
-        pid = leftover.name[len(prefix) :].split("-")[0]
-        if leftover.is_dir() and not (pid.isdigit() and _process_alive(int(pid))):
-            shutil.rmtree(leftover, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f"{prefix}{os.getpid()}-"))
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def read_labelled_images(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:

@@ -312,7 +312,7 @@ class Explorer:
 
     def save(self, path) -> None:
         """Write a standalone HTML page of the explorer (atomically: never half a page)."""
-        from mnist_analysis.idx import atomic_output
+        from mnist_analysis.utils import atomic_output
 
         with atomic_output(Path(path)) as temporary:
             temporary.write_text(

@@ -7,10 +7,10 @@
   (:func:`most_confused_with`), the realistic kind: a 4 labelled 9, a 7 labelled 2.
 
 :func:`recovery` counts the planted rows among the top ``k`` of the ranking of
-:func:`mnist_analysis.quality.label_issues` (precision = planted found / k, recall = planted
+:func:`mnist_analysis.label_quality.label_issues` (precision = planted found / k, recall = planted
 found / planted). :func:`planted_noise_recovery` runs the whole experiment: the models are
 refitted on the noisy labels (an image is still never scored by a model that saw its own
-label) and every ensemble of :data:`mnist_analysis.quality.AUDIT_MODELS` asked for is
+label) and every ensemble of :data:`mnist_analysis.label_quality.AUDIT_MODELS` asked for is
 ranked. ``benchmarks/bench_label_issues.py`` runs it on all 70,000 images with noise planted
 in the test labels; notebook 05 shows it.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .quality import AUDIT_MODELS, _class_labels, combine, label_issues, model_probabilities
+from .label_quality import AUDIT_MODELS, _class_labels, combine, label_issues, model_probabilities
 from .validation import integer
 from .validation import seed as check_seed
 
@@ -153,7 +153,7 @@ def recovery(issues: pd.DataFrame, planted, rows, ks) -> pd.DataFrame:
     Parameters
     ----------
     issues : pandas.DataFrame
-        From :func:`mnist_analysis.quality.label_issues`, one row per image.
+        From :func:`mnist_analysis.label_quality.label_issues`, one row per image.
     planted : array of int
         Positions whose labels were flipped.
     rows : array of int
@@ -203,8 +203,8 @@ def planted_noise_recovery(
     The best model (lowest out-of-sample error on the clean ``labels``) defines the
     confusable flips (:func:`most_confused_with`). For each kind, the labels are flipped
     (:func:`plant_label_noise`), every model of the ensembles is refitted on all images with
-    the noisy labels (:func:`mnist_analysis.quality.model_probabilities`), and each ensemble's
-    averaged probabilities are ranked by :func:`mnist_analysis.quality.label_issues` and
+    the noisy labels (:func:`mnist_analysis.label_quality.model_probabilities`), and each ensemble's
+    averaged probabilities are ranked by :func:`mnist_analysis.label_quality.label_issues` and
     scored by :func:`recovery` at ``k`` = the planted count and twice that.
 
     Parameters

@@ -6,7 +6,7 @@ provenance (:func:`mnist_analysis.load_frame`), its stroke measurements
 (:func:`mnist_analysis.morphometrics.morphometrics`, columns ``morpho_*``, in original
 pixels), its PCA and UMAP coordinates
 (:mod:`mnist_analysis.embeddings`), the out-of-sample prediction of each audit model and
-the label-issue and outlier scores of :mod:`mnist_analysis.quality`. :data:`COLUMNS`
+the label-issue and outlier scores of :mod:`mnist_analysis.label_quality`. :data:`COLUMNS`
 documents every column; :func:`write_table` writes the table atomically as Parquet
 (pyarrow) and CSV, and :func:`read_table` reads either back with the same dtypes.
 ``mnist-analysis export`` runs :func:`export_table`.
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.idx import default_file_mode, staging_folder
-from mnist_analysis.quality import AUDIT_MODELS, ENSEMBLE_MODELS, N_COMPONENTS, N_NEIGHBOURS
+from mnist_analysis.label_quality import AUDIT_MODELS, ENSEMBLE_MODELS, N_COMPONENTS, N_NEIGHBOURS
+from mnist_analysis.utils import default_file_mode, staging_folder
 from mnist_analysis.validation import output_folder, positive_int
 from mnist_analysis.validation import seed as check_seed
 
@@ -218,9 +218,7 @@ def per_image_table(
 def _build_table(frame, images, *, seed, n_splits, cache_steps):
     """The table of :func:`per_image_table` (whose result is cached as a whole; each step is cached too)."""
     from mnist_analysis.embeddings import digit_map
-    from mnist_analysis.measurements import measure
-    from mnist_analysis.morphometrics import morphometrics
-    from mnist_analysis.quality import (
+    from mnist_analysis.label_quality import (
         combine,
         disagreeing_models,
         label_issues,
@@ -228,6 +226,8 @@ def _build_table(frame, images, *, seed, n_splits, cache_steps):
         outlier_scores,
         pca_scores,
     )
+    from mnist_analysis.measurements import measure
+    from mnist_analysis.morphometrics import morphometrics
 
     cache = cache_steps
     labels = frame["label"].to_numpy()

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import read_findings
-from .idx import atomic_write_bytes, staging_folder
 from .report_index import index_html
+from .utils import atomic_write_bytes, staging_folder
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
 QUICK_PARAMETERS = {"sample_size": 2000}

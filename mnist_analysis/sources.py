@@ -31,8 +31,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .cache import CACHE_ENV, cache_dir
-from .idx import IdxFormatError, atomic_output, atomic_write_bytes, encode_idx, parse_idx, read_bytes
+from .idx import IdxFormatError, encode_idx, parse_idx, read_bytes
 from .registry import MIRRORS_ENV, DataFile, get, identify
+from .utils import atomic_output, atomic_write_bytes
 
 DATA_DIR_ENV = "MNIST_ANALYSIS_DATA_DIR"
 DEFAULT_TIMEOUT = 60.0

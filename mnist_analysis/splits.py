@@ -13,7 +13,7 @@ training set either way:
 
 :func:`compare_validation_splits` fits models on both kinds of split and puts each validation
 error beside the test error, with writer-clustered bootstrap intervals
-(:func:`mnist_analysis.clustered.clustered_bootstrap_ci`).
+(:func:`mnist_analysis.clustered_statistics.clustered_bootstrap_ci`).
 
 Writer assignment is a seeded greedy balance: writers are visited in a random order (fixed by
 ``seed``) and one joins validation when that brings the validation counts of the strata
@@ -31,7 +31,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from .clustered import clustered_bootstrap_ci
+from .clustered_statistics import clustered_bootstrap_ci
 
 #: Models compared by :func:`compare_validation_splits` unless told otherwise: three fast ones.
 DEFAULT_MODELS = ("knn_pca", "logistic_regression", "qda_pca")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from mnist_analysis import embedding_quality as quality
-from mnist_analysis.embeddings import sample_rows
+from mnist_analysis import embedding_quality
+from mnist_analysis.utils import sample_rows
 
 
 @pytest.fixture(scope="module")
@@ -16,27 +16,27 @@ def points():
 
 
 def test_identical_embedding_scores_perfectly(points):
-    assert quality.trustworthiness(points, points, n_neighbors=10) == 1.0
-    assert quality.neighbourhood_preservation(points, points, n_neighbors=10) == 1.0
+    assert embedding_quality.trustworthiness(points, points, n_neighbors=10) == 1.0
+    assert embedding_quality.neighbourhood_preservation(points, points, n_neighbors=10) == 1.0
 
 
 def test_scaled_and_rotated_copy_scores_perfectly(points):
     rotation, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(8, 8)))
     moved = 3 * points @ rotation + 5
-    assert quality.trustworthiness(points, moved, n_neighbors=10) == pytest.approx(1.0)
-    assert quality.neighbourhood_preservation(points, moved, n_neighbors=10) == 1.0
+    assert embedding_quality.trustworthiness(points, moved, n_neighbors=10) == pytest.approx(1.0)
+    assert embedding_quality.neighbourhood_preservation(points, moved, n_neighbors=10) == 1.0
 
 
 def test_random_embedding_scores_low(points):
     random_embedding = np.random.default_rng(2).normal(size=(300, 2))
-    assert quality.trustworthiness(points, random_embedding, n_neighbors=10) < 0.6
+    assert embedding_quality.trustworthiness(points, random_embedding, n_neighbors=10) < 0.6
     # a random k-NN set among 299 candidates holds about 10/299 of the true neighbours
-    assert quality.neighbourhood_preservation(points, random_embedding, n_neighbors=10) < 0.1
+    assert embedding_quality.neighbourhood_preservation(points, random_embedding, n_neighbors=10) < 0.1
 
 
 def test_projection_scores_between_random_and_perfect(points):
     flattened = points[:, :2]
-    score = quality.neighbourhood_preservation(points, flattened, n_neighbors=10)
+    score = embedding_quality.neighbourhood_preservation(points, flattened, n_neighbors=10)
     assert 0.05 < score < 0.9
 
 
@@ -46,25 +46,27 @@ def test_metrics_on_a_sample_use_only_that_many_rows(points):
     outside = np.setdiff1d(rows, sample_rows(len(points), 100, seed=0))
     scrambled[outside] = np.random.default_rng(3).normal(size=(len(outside), 8))
     # trustworthiness only looks at the sampled rows, which are unchanged
-    assert quality.trustworthiness(points, scrambled, n_neighbors=5, sample_size=100, seed=0) == 1.0
+    assert embedding_quality.trustworthiness(points, scrambled, n_neighbors=5, sample_size=100, seed=0) == 1.0
 
 
 def test_duplicate_points_do_not_break_preservation():
     data = np.repeat(np.arange(20, dtype=float)[:, None], 2, axis=0)  # every point twice
-    assert quality.neighbourhood_preservation(data, data, n_neighbors=3) == 1.0
+    assert embedding_quality.neighbourhood_preservation(data, data, n_neighbors=3) == 1.0
 
 
 def test_knn_accuracy_known_cases():
     data, labels = make_blobs(n_samples=200, centers=[[0, 0], [20, 0], [0, 20]], random_state=0)
     is_train = np.arange(200) % 4 != 0
-    assert quality.knn_accuracy(data, labels, is_train) == 1.0
+    assert embedding_quality.knn_accuracy(data, labels, is_train) == 1.0
     shuffled = np.random.default_rng(0).permutation(labels)
-    assert quality.knn_accuracy(data, shuffled, is_train) < 0.6
+    assert embedding_quality.knn_accuracy(data, shuffled, is_train) < 0.6
 
 
 def test_embedding_scores_collects_the_three_metrics(points):
     labels = (points[:, 0] > 0).astype(int)
-    scores = quality.embedding_scores(points, points, labels, np.arange(300) < 200, n_neighbors=5, sample_size=300)
+    scores = embedding_quality.embedding_scores(
+        points, points, labels, np.arange(300) < 200, n_neighbors=5, sample_size=300
+    )
     assert scores == {
         "trustworthiness": 1.0,
         "knn_accuracy": pytest.approx(scores["knn_accuracy"]),
@@ -75,23 +77,25 @@ def test_embedding_scores_collects_the_three_metrics(points):
 
 def test_cached_scores_are_read_back_and_keyed_by_the_data(points, monkeypatch, isolated_cache):
     labels, is_train = (points[:, 0] > 0).astype(int), np.arange(300) < 200
-    first = quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True)
-    pixels_first = quality.knn_accuracy(points, labels, is_train, cache=True)
+    first = embedding_quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True)
+    pixels_first = embedding_quality.knn_accuracy(points, labels, is_train, cache=True)
     assert any((isolated_cache / "computed" / "embedding_quality").rglob("entry.json"))
 
     def recomputed(*args, **kwargs):
         raise AssertionError("recomputed although cached")
 
-    monkeypatch.setattr(quality, "trustworthiness", recomputed)
+    monkeypatch.setattr(embedding_quality, "trustworthiness", recomputed)
     monkeypatch.setattr("sklearn.neighbors.KNeighborsClassifier", recomputed)
-    assert quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True) == first
+    assert (
+        embedding_quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True) == first
+    )
     with pytest.raises(AssertionError, match="recomputed"):  # other data: a miss
-        quality.embedding_scores(points, points[:, 1:3], labels, is_train, n_neighbors=5, cache=True)
+        embedding_quality.embedding_scores(points, points[:, 1:3], labels, is_train, n_neighbors=5, cache=True)
     with pytest.raises(AssertionError, match="recomputed"):  # no cache: computed
-        quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5)
-    assert quality.knn_accuracy(points, labels, is_train, cache=True) == pixels_first
+        embedding_quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5)
+    assert embedding_quality.knn_accuracy(points, labels, is_train, cache=True) == pixels_first
     with pytest.raises(AssertionError, match="recomputed"):
-        quality.knn_accuracy(points, labels, is_train)
+        embedding_quality.knn_accuracy(points, labels, is_train)
 
 
 def overlapping_classes():
@@ -103,11 +107,11 @@ def overlapping_classes():
 
 def test_class_mixing_finds_the_overlapping_pair():
     embedding, labels = overlapping_classes()
-    mixing = quality.class_mixing(embedding, labels, n_neighbors=10)
+    mixing = embedding_quality.class_mixing(embedding, labels, n_neighbors=10)
     np.testing.assert_allclose(mixing.sum(axis=1), 1.0)
     assert mixing.loc[2, 2] == 1.0
     assert mixing.loc[0, 1] > 0.2
-    pairs = quality.mixing_pairs(mixing)
+    pairs = embedding_quality.mixing_pairs(mixing)
     assert (pairs.loc[0, "class_a"], pairs.loc[0, "class_b"]) == (0, 1)
     assert pairs["share"].iloc[-1] == 0.0
     assert len(pairs) == 3
@@ -115,25 +119,25 @@ def test_class_mixing_finds_the_overlapping_pair():
 
 def test_border_points_are_the_class_members_surrounded_by_the_other_class():
     embedding, labels = overlapping_classes()
-    border = quality.border_points(embedding, labels, 0, 1, n_neighbors=10, n_examples=5)
+    border = embedding_quality.border_points(embedding, labels, 0, 1, n_neighbors=10, n_examples=5)
     assert len(border) == 5
     assert np.all(labels[border] == 0)
     centre_of_1 = embedding[labels == 1].mean(axis=0)
     distance = np.linalg.norm(embedding - centre_of_1, axis=1)
     assert distance[border].mean() < distance[labels == 0].mean()
-    assert quality.border_points(embedding, labels, 0, 2, n_neighbors=10).size == 0
+    assert embedding_quality.border_points(embedding, labels, 0, 2, n_neighbors=10).size == 0
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda p: quality.trustworthiness(p, p[:10]), "embedding"),
-        (lambda p: quality.trustworthiness(p, p, n_neighbors=0), "n_neighbors"),
-        (lambda p: quality.neighbourhood_preservation(p, p, n_neighbors=300), "n_neighbors"),
-        (lambda p: quality.knn_accuracy(p, np.zeros(300), np.ones(300)), "is_train"),
-        (lambda p: quality.knn_accuracy(p, np.zeros(10), np.ones(300)), "labels"),
-        (lambda p: quality.border_points(p, np.zeros(300), 0, 9), "class_b"),
-        (lambda p: quality.mixing_pairs(np.eye(3)), "mixing"),
+        (lambda p: embedding_quality.trustworthiness(p, p[:10]), "embedding"),
+        (lambda p: embedding_quality.trustworthiness(p, p, n_neighbors=0), "n_neighbors"),
+        (lambda p: embedding_quality.neighbourhood_preservation(p, p, n_neighbors=300), "n_neighbors"),
+        (lambda p: embedding_quality.knn_accuracy(p, np.zeros(300), np.ones(300)), "is_train"),
+        (lambda p: embedding_quality.knn_accuracy(p, np.zeros(10), np.ones(300)), "labels"),
+        (lambda p: embedding_quality.border_points(p, np.zeros(300), 0, 9), "class_b"),
+        (lambda p: embedding_quality.mixing_pairs(np.eye(3)), "mixing"),
     ],
 )
 def test_bad_input_names_the_parameter(points, call, message):

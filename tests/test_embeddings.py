@@ -9,6 +9,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from mnist_analysis import embeddings
+from mnist_analysis.utils import sample_rows
 
 
 @pytest.fixture()
@@ -79,7 +80,7 @@ def test_tsne_embeds_a_sample_aligned_with_the_input(blobs, cache_folder):
     embedded = ~np.isnan(result).any(axis=1)
     assert result.shape == (120, 2)
     assert embedded.sum() == 80
-    np.testing.assert_array_equal(np.flatnonzero(embedded), embeddings.sample_rows(120, 80, seed=1))
+    np.testing.assert_array_equal(np.flatnonzero(embedded), sample_rows(120, 80, seed=1))
 
 
 def test_umap_separates_blobs(blobs, cache_folder):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_analysis import clustered, embedding_quality, embeddings, measurements, quality, validation
+from mnist_analysis import clustered_statistics, embedding_quality, embeddings, label_quality, measurements, validation
 from mnist_analysis.data import sample_frame
 
 
@@ -167,11 +167,27 @@ def test_validation_checks_split_type_and_value_errors_consistently(tmp_path):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: quality.outlier_scores(np.zeros((5, 4, 4)), k="2", cache=False), TypeError, "^k: expected an integer"),
-        (lambda: quality.outlier_scores(np.zeros((5, 4, 4)), k=0, cache=False), ValueError, "^k: expected"),
-        (lambda: clustered.bootstrap_ci(np.arange(10.0), confidence="0.9"), TypeError, "^confidence: expected a real"),
-        (lambda: clustered.bootstrap_ci(np.arange(10.0), confidence=1.5), ValueError, "^confidence: expected a number"),
-        (lambda: clustered.bootstrap_ci(np.arange(10.0), n_boot=10.0), TypeError, "^n_boot: expected an integer"),
+        (
+            lambda: label_quality.outlier_scores(np.zeros((5, 4, 4)), k="2", cache=False),
+            TypeError,
+            "^k: expected an integer",
+        ),
+        (lambda: label_quality.outlier_scores(np.zeros((5, 4, 4)), k=0, cache=False), ValueError, "^k: expected"),
+        (
+            lambda: clustered_statistics.bootstrap_ci(np.arange(10.0), confidence="0.9"),
+            TypeError,
+            "^confidence: expected a real",
+        ),
+        (
+            lambda: clustered_statistics.bootstrap_ci(np.arange(10.0), confidence=1.5),
+            ValueError,
+            "^confidence: expected a number",
+        ),
+        (
+            lambda: clustered_statistics.bootstrap_ci(np.arange(10.0), n_boot=10.0),
+            TypeError,
+            "^n_boot: expected an integer",
+        ),
         (
             lambda: embedding_quality.class_mixing(np.zeros((6, 2)), np.arange(6) % 2, n_neighbors=2.0),
             TypeError,

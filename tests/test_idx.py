@@ -12,13 +12,13 @@ from hypothesis.extra import numpy as hnp
 
 from mnist_analysis.idx import (
     IdxFormatError,
-    atomic_output,
     encode_idx,
     parse_idx,
     read_idx,
     read_labelled_images,
     write_idx,
 )
+from mnist_analysis.utils import atomic_output
 
 IDX_DTYPES = st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
 

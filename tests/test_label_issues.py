@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_analysis import label_noise, quality
+from mnist_analysis import label_noise, label_quality
 
 
 def test_uniform_noise_flips_exactly_the_planted_rows_to_other_classes():
@@ -91,7 +91,7 @@ def real_subset(real_data):
 @pytest.mark.realdata
 def test_planted_flips_in_real_digits_come_back_far_better_than_chance(real_subset):
     images, labels = real_subset
-    ensembles = {"baseline": quality.BASELINE_MODELS, "audit": quality.ENSEMBLE_MODELS}
+    ensembles = {"baseline": label_quality.BASELINE_MODELS, "audit": label_quality.ENSEMBLE_MODELS}
     table = label_noise.planted_noise_recovery(
         images, labels, np.arange(len(labels)), ensembles, fraction=0.02, seed=0, cache=False
     )

@@ -77,3 +77,12 @@ def test_readme_tours_every_notebook():
     readme = (ROOT / "README.md").read_text()
     missing = [p.stem for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if f"| `{p.stem}` |" not in readme]
     assert not missing, f"README's notebook tour lacks {missing}"
+
+
+def test_readme_module_tour_names_exactly_the_package_modules():
+    readme = (ROOT / "README.md").read_text()
+    tour = readme[readme.index("### The helper modules") :]
+    tour = tour[: tour.index("\n### ")]
+    toured = set(re.findall(r"`([a-z_]+)`", tour))
+    modules = {p.stem for p in (ROOT / "mnist_analysis").glob("*.py") if p.stem != "__init__"}
+    assert toured == modules, f"README's module tour lacks {sorted(modules - toured)}, names {sorted(toured - modules)}"

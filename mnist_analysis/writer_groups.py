@@ -11,7 +11,7 @@
 - :func:`domain_shift` trains on one group and tests on the other at equal training sizes.
 
 The writer-clustered statistics they rest on (bootstrap intervals, variance components,
-group comparisons) are in :mod:`mnist_analysis.clustered`. Writer groups follow
+group comparisons) are in :mod:`mnist_analysis.clustered_statistics`. Writer groups follow
 :mod:`mnist_analysis.data`: ``census`` (NIST HSF series 0, Census Bureau employees) and
 ``student`` (series 4, high-school students).
 """
@@ -21,7 +21,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.clustered import _check_positive_int, _vector, clustered_bootstrap_ci, group_difference_ci
+from mnist_analysis.clustered_statistics import (
+    _check_positive_int,
+    _vector,
+    clustered_bootstrap_ci,
+    group_difference_ci,
+)
 
 
 def _check_frame(frame, columns=("split", "writer_id", "writer_group")):

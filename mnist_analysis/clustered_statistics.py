@@ -11,7 +11,7 @@ helpers resample *writers*, not digits, and measure how much the clumping matter
 - :func:`compare_groups` sets census against student measurements with effect sizes and
   writer-clustered intervals beside the naive ones.
 
-:mod:`mnist_analysis.writers` builds the writer-split analyses on them.
+:mod:`mnist_analysis.writer_groups` builds the writer-split analyses on them.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
 
-from mnist_analysis import clustered as cl
-from mnist_analysis import writers as wr
+from mnist_analysis import clustered_statistics as cl
+from mnist_analysis import writer_groups as wr
 
 
 def grouped_values(n_writers=60, per_writer=30, writer_sd=1.0, noise_sd=0.3, seed=0):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_analysis import quality
+from mnist_analysis import label_quality
 
 N_CLASSES = 10
 FLIPPED = np.array([3, 57, 118, 201, 260, 333, 371])  # rows whose labels are made wrong
@@ -25,7 +25,7 @@ def noisy():
     given = labels.copy()
     given[FLIPPED] = (labels[FLIPPED] + 1 + np.arange(len(FLIPPED)) % 8) % N_CLASSES
     assert (given[FLIPPED] != labels[FLIPPED]).all()
-    probabilities = quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=False)
+    probabilities = label_quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=False)
     return images, labels, given, probabilities
 
 
@@ -40,12 +40,12 @@ def test_out_of_sample_probabilities_are_rows_of_class_probabilities(noisy):
 
 def test_out_of_sample_probabilities_are_the_mean_of_the_ensemble(noisy):
     images, _, given, probabilities = noisy
-    per_model = quality.model_probabilities(images, given, n_splits=4, seed=0, cache=False)
-    assert list(per_model) == list(quality.AUDIT_MODELS)
-    ensemble = [per_model[name] for name in quality.ENSEMBLE_MODELS]
+    per_model = label_quality.model_probabilities(images, given, n_splits=4, seed=0, cache=False)
+    assert list(per_model) == list(label_quality.AUDIT_MODELS)
+    ensemble = [per_model[name] for name in label_quality.ENSEMBLE_MODELS]
     np.testing.assert_allclose(np.mean(ensemble, axis=0), probabilities)
-    baseline = quality.out_of_sample_probabilities(
-        images, given, models=quality.BASELINE_MODELS, n_splits=4, cache=False
+    baseline = label_quality.out_of_sample_probabilities(
+        images, given, models=label_quality.BASELINE_MODELS, n_splits=4, cache=False
     )
     np.testing.assert_allclose(baseline, (per_model["knn"] + per_model["logistic"]) / 2)
     for name, p in per_model.items():
@@ -54,41 +54,41 @@ def test_out_of_sample_probabilities_are_the_mean_of_the_ensemble(noisy):
 
 def test_model_probabilities_compute_only_the_models_asked_for(noisy):
     images, _, given, _ = noisy
-    only_svm = quality.model_probabilities(images, given, models=["svm_deskewed"], n_splits=4, cache=False)
+    only_svm = label_quality.model_probabilities(images, given, models=["svm_deskewed"], n_splits=4, cache=False)
     assert list(only_svm) == ["svm_deskewed"]
     with pytest.raises(ValueError, match="models: expected names from"):
-        quality.model_probabilities(images, given, models=["svm"], cache=False)
+        label_quality.model_probabilities(images, given, models=["svm"], cache=False)
     with pytest.raises(TypeError, match="models: expected a sequence of model names"):
-        quality.model_probabilities(images, given, models="knn", cache=False)
+        label_quality.model_probabilities(images, given, models="knn", cache=False)
 
 
 def test_disagreeing_models_names_the_models_that_miss_the_label(noisy):
     images, labels, given, _ = noisy
-    per_model = quality.model_probabilities(images, given, n_splits=4, seed=0, cache=False)
-    named = quality.disagreeing_models(given, per_model)
+    per_model = label_quality.model_probabilities(images, given, n_splits=4, seed=0, cache=False)
+    named = label_quality.disagreeing_models(given, per_model)
     assert named.shape == (len(given),)
     # The flipped rows: every model predicts the true class, so all disagree with the given label.
-    assert set(named[FLIPPED]) == {"+".join(quality.AUDIT_MODELS)}
+    assert set(named[FLIPPED]) == {"+".join(label_quality.AUDIT_MODELS)}
     for name, p in per_model.items():
         says_wrong = np.array([name in entry.split("+") for entry in named])
         np.testing.assert_array_equal(says_wrong, p.argmax(axis=1) != given)
     assert ((named == "none") == (np.stack([p.argmax(1) for p in per_model.values()]) == given).all(axis=0)).all()
     with pytest.raises(TypeError, match="per_model: expected a non-empty dict"):
-        quality.disagreeing_models(given, {})
+        label_quality.disagreeing_models(given, {})
 
 
 def test_same_seed_same_probabilities_and_the_cache_returns_them(noisy):
     images, _, given, probabilities = noisy
-    first = quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=True)
-    again = quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=True)
+    first = label_quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=True)
+    again = label_quality.out_of_sample_probabilities(images, given, n_splits=4, seed=0, cache=True)
     np.testing.assert_array_equal(first, probabilities)
     np.testing.assert_array_equal(again, probabilities)
 
 
 def test_flipped_labels_rank_at_the_top_with_the_true_label_suggested(noisy):
     images, labels, given, probabilities = noisy
-    issues = quality.label_issues(given, probabilities)
-    assert list(issues.columns) == list(quality.LABEL_ISSUE_COLUMNS)
+    issues = label_quality.label_issues(given, probabilities)
+    assert list(issues.columns) == list(label_quality.LABEL_ISSUE_COLUMNS)
     assert len(issues) == len(images)
     top = issues.sort_values("label_issue_rank").head(len(FLIPPED) + 3)
     assert set(FLIPPED) <= set(top.index)
@@ -97,10 +97,10 @@ def test_flipped_labels_rank_at_the_top_with_the_true_label_suggested(noisy):
     # sharper probabilities flag them all.
     flagged = set(np.flatnonzero(issues["is_label_issue"]))
     assert flagged and flagged <= set(FLIPPED)
-    baseline = quality.out_of_sample_probabilities(
-        images, given, models=quality.BASELINE_MODELS, n_splits=4, cache=False
+    baseline = label_quality.out_of_sample_probabilities(
+        images, given, models=label_quality.BASELINE_MODELS, n_splits=4, cache=False
     )
-    assert quality.label_issues(given, baseline).loc[FLIPPED, "is_label_issue"].all()
+    assert label_quality.label_issues(given, baseline).loc[FLIPPED, "is_label_issue"].all()
     np.testing.assert_array_equal(issues.loc[FLIPPED, "suggested_label"], labels[FLIPPED])
     np.testing.assert_array_equal(issues["given_label"], given)
     assert sorted(issues["label_issue_rank"]) == list(range(1, len(images) + 1))
@@ -108,7 +108,7 @@ def test_flipped_labels_rank_at_the_top_with_the_true_label_suggested(noisy):
 
 def test_flagged_rows_come_first_ordered_by_label_quality(noisy):
     _, _, given, probabilities = noisy
-    ranked = quality.label_issues(given, probabilities).sort_values("label_issue_rank")
+    ranked = label_quality.label_issues(given, probabilities).sort_values("label_issue_rank")
     flagged = ranked["is_label_issue"].to_numpy()
     assert not (np.diff(flagged.astype(int)) > 0).any(), "an unflagged row ranks above a flagged one"
     for part in (ranked[flagged], ranked[~flagged]):
@@ -118,7 +118,7 @@ def test_flagged_rows_come_first_ordered_by_label_quality(noisy):
 def test_label_quality_is_the_probability_of_the_given_label():
     labels = np.array([0, 1, 1, 0])
     probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
-    issues = quality.label_issues(labels, probabilities)
+    issues = label_quality.label_issues(labels, probabilities)
     np.testing.assert_allclose(issues["label_quality"], [0.9, 0.8, 0.3, 0.6])
     assert issues["suggested_label"].tolist() == [0, 1, 0, 0]
     assert issues.loc[2, "label_issue_rank"] == 1
@@ -128,7 +128,7 @@ def test_clean_labels_give_no_issues():
     labels = np.repeat(np.arange(3), 20)
     probabilities = np.full((60, 3), 0.1)
     probabilities[np.arange(60), labels] = 0.8
-    assert not quality.label_issues(labels, probabilities)["is_label_issue"].any()
+    assert not label_quality.label_issues(labels, probabilities)["is_label_issue"].any()
 
 
 @pytest.mark.parametrize(
@@ -143,25 +143,25 @@ def test_clean_labels_give_no_issues():
 )
 def test_label_issues_reject_bad_input(labels, probabilities, message):
     with pytest.raises(ValueError, match=message):
-        quality.label_issues(labels, probabilities)
+        label_quality.label_issues(labels, probabilities)
 
 
 def test_probabilities_reject_bad_input():
     images, labels = striped_digits(12)
     with pytest.raises(ValueError, match="labels: expected one label per row"):
-        quality.out_of_sample_probabilities(images, labels[:-1], cache=False)
+        label_quality.out_of_sample_probabilities(images, labels[:-1], cache=False)
     with pytest.raises(ValueError, match="images: expected numeric images"):
-        quality.out_of_sample_probabilities(images.reshape(len(images), -1), labels, cache=False)
+        label_quality.out_of_sample_probabilities(images.reshape(len(images), -1), labels, cache=False)
     with pytest.raises(ValueError, match="n_splits: expected at most the size of the smallest class"):
-        quality.out_of_sample_probabilities(images, labels, n_splits=13, cache=False)
+        label_quality.out_of_sample_probabilities(images, labels, n_splits=13, cache=False)
 
 
 def test_each_model_is_scored_without_the_label_of_the_image_itself():
     images, labels = striped_digits(12)
-    per_model = quality.model_probabilities(images, labels, n_splits=3, cache=False)
+    per_model = label_quality.model_probabilities(images, labels, n_splits=3, cache=False)
     changed = labels.copy()
     changed[5] = 9
-    again = quality.model_probabilities(images, changed, n_splits=3, cache=False)
+    again = label_quality.model_probabilities(images, changed, n_splits=3, cache=False)
     # The neighbour vote of row 5 ignores row 5's own label; rows that count 5 among
     # their neighbours see the change.
     np.testing.assert_array_equal(again["knn"][5], per_model["knn"][5])
@@ -170,7 +170,7 @@ def test_each_model_is_scored_without_the_label_of_the_image_itself():
 
 def test_nearest_others_never_return_the_row_itself_even_among_copies():
     points = np.array([[0.0], [0.0], [0.0], [5.0], [6.0]])
-    distances, indices = quality.nearest_others(points, k=2, cache=False)
+    distances, indices = label_quality.nearest_others(points, k=2, cache=False)
     assert (indices != np.arange(5)[:, None]).all()
     assert set(indices[0]) == {1, 2} and distances[0].tolist() == [0.0, 0.0]
     assert indices[3, 0] == 4 and indices[3, 1] in {0, 1, 2}
@@ -178,7 +178,7 @@ def test_nearest_others_never_return_the_row_itself_even_among_copies():
 
 
 def test_neighbour_vote_counts_the_neighbours_labels():
-    votes = quality.neighbour_vote(np.array([[1, 2, 3], [0, 0, 0], [3, 3, 1], [0, 1, 2]]), np.array([0, 1, 1, 2]))
+    votes = label_quality.neighbour_vote(np.array([[1, 2, 3], [0, 0, 0], [3, 3, 1], [0, 1, 2]]), np.array([0, 1, 1, 2]))
     np.testing.assert_allclose(votes, [[0, 2 / 3, 1 / 3], [1, 0, 0], [0, 1 / 3, 2 / 3], [1 / 3, 2 / 3, 0]])
 
 
@@ -189,7 +189,7 @@ def test_planted_outliers_score_highest_and_duplicates_lowest():
     strange = [17, 150]
     images[strange] = rng.integers(0, 256, size=(2, 28, 28))  # pure noise, unlike any digit
     images[42] = images[43]  # an exact duplicate pair
-    scores = quality.outlier_scores(images, k=1, n_components=20, cache=False)
+    scores = label_quality.outlier_scores(images, k=1, n_components=20, cache=False)
     assert scores.shape == (len(images),)
     assert set(np.argsort(scores)[-2:]) == set(strange)
     assert scores[42] == scores[43] == 0
@@ -198,13 +198,13 @@ def test_planted_outliers_score_highest_and_duplicates_lowest():
 def test_outlier_score_is_the_distance_to_the_kth_neighbour():
     points = np.zeros((5, 1, 2))
     points[:, 0, 0] = [0.0, 1.0, 3.0, 7.0, 15.0]
-    scores = quality.outlier_scores(points, k=2, n_components=2, cache=False)
+    scores = label_quality.outlier_scores(points, k=2, n_components=2, cache=False)
     np.testing.assert_allclose(scores, [3.0, 2.0, 3.0, 6.0, 12.0], atol=1e-5)
-    cached = quality.outlier_scores(points, k=2, n_components=2, cache=True)
+    cached = label_quality.outlier_scores(points, k=2, n_components=2, cache=True)
     np.testing.assert_allclose(cached, scores)
 
 
 @pytest.mark.parametrize("k, error", [(0, ValueError), (5, ValueError), (2.5, TypeError)])
 def test_outlier_scores_reject_bad_k(k, error):
     with pytest.raises(error, match="k: expected"):
-        quality.outlier_scores(np.zeros((5, 4, 4)), k=k, cache=False)
+        label_quality.outlier_scores(np.zeros((5, 4, 4)), k=k, cache=False)

@@ -1,0 +1,113 @@
+"""Small shared utilities: files written atomically, staging folders, seeded row samples.
+
+Everything that writes a file the user keeps goes through :func:`atomic_output` (or
+:func:`atomic_write_bytes`), so a file on disk holds either its old content or the complete
+new one; :func:`staging_folder` does the same for a set of files moved into place together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .validation import positive_int
+
+
+def default_file_mode() -> int:
+    """The mode ``open()`` would give a new file (mkstemp's own 0600 would hide reports from other users)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``, else removed.
+
+    Whatever happens inside the block, ``path`` holds either its old content or the complete
+    new file, never a partial one.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.txt")
+    >>> with atomic_output(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> open(target).read()
+    'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def staging_folder(folder, prefix: str):
+    """Yield a fresh hidden folder ``folder/<prefix><pid>-*`` for files to be moved into place; remove it after.
+
+    Folders with this prefix left by killed processes (whose process id is gone) are removed
+    first, so an interrupted run leaves nothing behind for long.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with staging_folder(tempfile.mkdtemp(), ".demo-") as staging:
+    ...     staging.name.startswith(f".demo-{os.getpid()}-")
+    True
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob(f"{prefix}*"):
+        pid = leftover.name[len(prefix) :].split("-")[0]
+        if leftover.is_dir() and not (pid.isdigit() and _process_alive(int(pid))):
+            shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f"{prefix}{os.getpid()}-"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def sample_rows(n_rows: int, sample_size: int | None, seed: int = 0) -> np.ndarray:
+    """Return sorted row positions of a seeded random sample (all rows when it is large enough).
+
+    Examples
+    --------
+    >>> sample_rows(10, 3, seed=0).shape
+    (3,)
+    >>> sample_rows(5, None).tolist()
+    [0, 1, 2, 3, 4]
+    """
+    n_rows = positive_int(n_rows, "n_rows")
+    sample_size = positive_int(sample_size, "sample_size", allow_none=True)
+    if sample_size is None or sample_size >= n_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=sample_size, replace=False))
