@@ -261,6 +261,13 @@ def umap(
 ):
     """Return a seeded UMAP embedding ``(n, n_components)`` of ``data`` (umap-learn).
 
+    With its defaults this is umap-learn's own UMAP on the raw features, seeded and therefore
+    single-threaded: the reference setting, and slow (about a minute for the 7,293 sevens on
+    2 cores). For a 2-D map of any stack of digit images prefer :func:`digit_map` (PCA to 50
+    components, 10 neighbours, 75 epochs), which maps all 70,000 digits in about 8 s with
+    trustworthiness within 0.01 of umap-learn's defaults (``benchmarks/bench_umap.py``); use
+    this function to vary a setting or to reproduce a published UMAP.
+
     Parameters
     ----------
     data : array (n, height, width) or (n, features)
