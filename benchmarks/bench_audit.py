@@ -8,7 +8,7 @@ on 2 cores.
 
 The machine is shared, so yardsticks are measured in the same run: a plain gzip decode of
 the MNIST image files before and after (``common.gzip_decode_seconds``), and the earlier
-audit's probabilities (``quality.BASELINE_MODELS``: PCA, 10-NN vote and logistic regression,
+audit's probabilities (``label_quality.BASELINE_MODELS``: PCA, 10-NN vote and logistic regression,
 uncached) run alone at the end. ``slowdown`` is what the same work (the cold stages ``pca``,
 ``probabilities_knn`` and ``probabilities_logistic``) took inside the cold audit over that
 baseline: how much the sharing slowed the cold run; ``cold_over_slowdown_s`` divides it out.
