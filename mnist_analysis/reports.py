@@ -135,13 +135,8 @@ def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cel
     inputs = execution_cache.notebook_inputs(source, parameters)
     found = execution_cache.lookup(source, inputs) if reuse else None
     if found is not None:
-        merged, created = found
-        nbformat.write(merged, staged)
-        # Loaded the way papermill loads a notebook, then given the same parameters cell a run would show.
-        merged = papermill.iorw.load_notebook_node(str(staged))
-        merged = papermill.parameterize.parameterize_notebook(merged, parameters, kernel_name=KERNEL_NAME)
-        nbformat.write(merged, staged)
-        return execution_cache.describe_reuse(created)
+        _write_stored_run(found[0], staged, parameters)
+        return execution_cache.describe_reuse(found[1])
     import shutil
     import tempfile
 
@@ -163,7 +158,25 @@ def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cel
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
     execution_cache.store(source, nbformat.read(staged, as_version=4), inputs, str(notebook))
+    # The report shows the run as stored, exactly as a later build reusing it would: byte for byte
+    # the same executed notebook, so that build finds the report current and need not render it.
+    _write_stored_run(execution_cache.lookup(source, inputs)[0], staged, parameters)
     return None
+
+
+def _write_stored_run(merged, staged: Path, parameters: dict) -> None:
+    """Write a stored run into ``staged`` with the parameters cell that a run with ``parameters`` shows."""
+    import nbformat
+    import papermill
+
+    nbformat.write(merged, staged)
+    # Loaded the way papermill loads a notebook, then given the same parameters cell a run would show.
+    merged = papermill.iorw.load_notebook_node(str(staged))
+    merged = papermill.parameterize.parameterize_notebook(merged, parameters, kernel_name=KERNEL_NAME)
+    for cell in merged.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill draws a random id: same run, same bytes
+    nbformat.write(merged, staged)
 
 
 def render_notebook(
@@ -201,6 +214,15 @@ def render_notebook(
     start = time.perf_counter()
     try:
         result.reused = _execute(notebook, staged, result.parameters, reuse, on_cell)
+        record = _render_record(staged, hide_code)
+        current = _current_report(output_dir, notebook.stem, record) if result.reused else None
+        if current is not None:
+            # Reused outputs and an unchanged notebook: the report on disk is exactly what a render would write.
+            result.findings, result.thumbnail = current["findings"], current.get("thumbnail")
+            failed_copy.unlink(missing_ok=True)
+            result.html, result.executed = html_path, executed
+            result.seconds = time.perf_counter() - start
+            return result
         node = nbformat.read(staged, as_version=4)
         node.metadata.pop("widgets", None)  # widget state needs a CDN loader: keep each output's static form
         result.findings, result.thumbnail = read_findings(node), thumbnail(node)
@@ -212,8 +234,11 @@ def render_notebook(
             exclude_input=hide_code,
         )
         body, _ = exporter.from_notebook_node(node)
-        atomic_write_bytes(html_path, body.encode("utf-8"))
+        html_bytes = body.encode("utf-8")
+        atomic_write_bytes(html_path, html_bytes)
         os.replace(staged, executed)
+        record.update(findings=result.findings, thumbnail=result.thumbnail, html_sha256=_sha256(html_bytes))
+        _write_render_record(output_dir, notebook.stem, record)
         failed_copy.unlink(missing_ok=True)
         result.html, result.executed = html_path, executed
     except Exception as error:  # recorded and re-raised by build_reports as one ReportError
@@ -223,6 +248,57 @@ def render_notebook(
         result.previous_html = html_path if html_path.is_file() else None
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _render_record(staged: Path, hide_code: bool) -> dict:
+    """What a report's HTML depends on: the executed notebook's bytes and how it is rendered."""
+    import nbconvert
+
+    templates = sorted(p for p in TEMPLATES.rglob("*") if p.is_file())
+    how = [nbconvert.__version__, str(hide_code), _sha256(Path(__file__).read_bytes())]
+    how += [f"{p.relative_to(TEMPLATES)}:{_sha256(p.read_bytes())}" for p in templates]
+    return {"executed_sha256": _sha256(staged.read_bytes()), "rendered_by": _sha256("\n".join(how).encode())}
+
+
+def _record_path(output_dir: Path, stem: str) -> Path:
+    return output_dir / f".{stem}.render.json"
+
+
+def _write_render_record(output_dir: Path, stem: str, record: dict) -> None:
+    import json
+
+    atomic_write_bytes(_record_path(output_dir, stem), json.dumps(record).encode())
+
+
+def _current_report(output_dir: Path, stem: str, record: dict) -> dict | None:
+    """The stored record of the report on disk if it was rendered from the same executed notebook
+    in the same way and is intact, else None.
+
+    Both the HTML and the executed notebook are hashed again, so a report edited or damaged
+    since it was written is rendered anew.
+    """
+    import json
+
+    try:
+        stored = json.loads(_record_path(output_dir, stem).read_text())
+        html = (output_dir / f"{stem}.html").read_bytes()
+        executed = (output_dir / f"{stem}.ipynb").read_bytes()
+    except (OSError, ValueError):
+        return None
+    current = (
+        isinstance(stored, dict)
+        and all(stored.get(k) == record[k] for k in ("executed_sha256", "rendered_by"))
+        and stored.get("html_sha256") == _sha256(html)
+        and _sha256(executed) == record["executed_sha256"]
+        and isinstance(stored.get("findings"), list)
+    )
+    return stored if current else None
 
 
 @contextlib.contextmanager

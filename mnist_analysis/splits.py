@@ -269,7 +269,7 @@ def compare_validation_splits(
     >>> table["shared_writers"].tolist(), float(table.loc[("knn_pca", "random"), "test_error"])
     ([22, 0], 0.0)
     """
-    from .models import fit_predict
+    from .cache import cached_call
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame: expected a DataFrame from load_frame, found {type(frame).__name__}")
@@ -281,6 +281,30 @@ def compare_validation_splits(
         raise ValueError(f"images: expected one image per frame row ({len(frame):,}), found {len(images):,}")
     if isinstance(models, str) or not models:
         raise ValueError(f"models: expected a non-empty list of model names, found {models!r}")
+    if not cache:
+        return _compare_validation_splits(
+            images, frame, list(models), validation_fraction, stratify_by_group, seed, n_boot, cache=False
+        )
+    # Cached whole (the model fits are cached too): a report build re-quotes it without recomputing.
+    columns = [c for c in ("split", "label", "writer_id", "writer_group") if c in frame.columns]
+    return cached_call(
+        "splits",
+        _compare_validation_splits,
+        np.ascontiguousarray(images),
+        frame[columns],
+        list(models),
+        validation_fraction,
+        stratify_by_group,
+        seed,
+        n_boot,
+        cache=True,
+    )
+
+
+def _compare_validation_splits(images, frame, models, validation_fraction, stratify_by_group, seed, n_boot, cache=True):
+    """The table of :func:`compare_validation_splits`, for checked arguments."""
+    from .models import fit_predict
+
     positions = pd.Series(np.arange(len(frame)), index=frame.index)
     is_train = (frame["split"].astype(str) == "train").to_numpy()
     if is_train.all() or not is_train.any():

@@ -40,3 +40,26 @@ def test_info_with_data_shows_counts_by_group(real_data, capsys):
     out = capsys.readouterr().out
     assert "images by split and writer group" in out
     assert "test  student" in out
+
+
+def test_the_report_command_validates_notebooks_without_compiling_iri_grammars():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from mnist_analysis.cli import _skip_iri_grammars\n"
+        "_skip_iri_grammars()\n"
+        "import nbformat\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1 + 1')])\n"
+        "nbformat.validate(nb)\n"
+        "bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "bad.cells[0]['execution_count'] = 'one'\n"
+        "try:\n"
+        "    nbformat.validate(bad)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('refused')\n"
+        "print(sys.modules['rfc3987_syntax'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["refused", "None"]

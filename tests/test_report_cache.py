@@ -81,6 +81,53 @@ def test_a_markdown_edit_is_shown_without_executing(project, monkeypatch):
     assert "A notebook, retitled" in (project[1] / "01_first.html").read_text()
 
 
+def fail_on_render(monkeypatch):
+    from nbconvert import HTMLExporter
+
+    monkeypatch.setattr(HTMLExporter, "from_notebook_node", lambda *a, **k: pytest.fail("rendered an unchanged report"))
+
+
+def test_an_unchanged_report_is_not_rendered_again(project, monkeypatch):
+    build(project)
+    reports = lambda: {p.name: p.read_bytes() for p in project[1].glob("0*") if p.suffix in {".html", ".ipynb"}}  # noqa: E731
+    before = reports()
+    assert len(before) == 4
+    first_index = (project[1] / "index.html").read_text()
+    fail_on_render(monkeypatch)
+    again = build(project)
+    assert all(r.reused and r.html is not None and r.error is None for r in again.values())
+    assert reports() == before
+    # The index still quotes each report's findings and shows its thumbnail the same way.
+    index = (project[1] / "index.html").read_text()
+    assert index.count("01_first.html") == first_index.count("01_first.html") > 0
+
+
+@pytest.mark.parametrize("damage", ["html", "executed", "record"])
+def test_a_damaged_or_edited_report_is_rendered_again(project, damage):
+    build(project)
+    reports = project[1]
+    target = {
+        "html": reports / "01_first.html",
+        "executed": reports / "01_first.ipynb",
+        "record": reports / ".01_first.render.json",
+    }[damage]
+    target.write_bytes(target.read_bytes()[:-20] + b"tampered")
+    results = build(project)
+    assert results["01_first"].reused and results["01_first"].error is None
+    html = (reports / "01_first.html").read_text()
+    assert "tampered" not in html and html.rstrip().endswith("</html>")
+    assert outputs(reports, "01_first")[1][0]["text"] == "0\n"
+
+
+def test_a_markdown_edit_renders_only_that_report(project):
+    build(project)
+    second = (project[1] / "02_second.html").stat().st_mtime_ns
+    edit_cell(project[0] / "01_first.ipynb", 0, "# Retitled once more")
+    build(project)
+    assert "Retitled once more" in (project[1] / "01_first.html").read_text()
+    assert (project[1] / "02_second.html").stat().st_mtime_ns == second
+
+
 @pytest.mark.parametrize("change", ["code", "parameters", "force", "library"])
 def test_a_changed_notebook_or_input_is_executed(project, change, monkeypatch):
     build(project, parameters={"seed": 1})
