@@ -16,6 +16,9 @@ Scenarios, in one run:
 - markdown edit: one notebook's markdown edited;
 - code edit: one notebook's code edited (a harmless line), against that notebook's warm time.
 
+The last three run three times each (medians reported, every run kept); the cold builds, ten
+minutes each, once.
+
 Targets (issue 18): no change and markdown edit <= 5 s; code edit <= that notebook's warm time
 + 5 s; cold <= 180 s and at least 1.5x faster than the baseline; peak memory <= 3 GB. A plain
 gzip decode of the image files, timed before and after, shows how fast the machine was.
@@ -51,6 +54,8 @@ TARGETS = {
     "peak_memory_bytes": 3 * 1024**3,
 }
 EDITED = "00_overview"
+#: Runs of each cheap scenario (no change, markdown edit, code edit); the cold builds run once.
+REPEATS = 3
 
 
 def tree_peak_rss(process: psutil.Process, stop: threading.Event, peak: list) -> None:
@@ -123,18 +128,21 @@ def main(skip_baseline: bool) -> Path:
         runs["cold"] = one_build(cache, output, notebooks, "--jobs", "2")
         print(f"cold: {runs['cold']['seconds']:.0f} s", flush=True)
         runs["warm_forced"] = one_build(cache, output, notebooks, "--jobs", "2", "--force")
-        runs["no_change"] = one_build(cache, output, notebooks)
-        edit_notebook(notebooks / f"{EDITED}.ipynb", "markdown")
-        runs["markdown_edit"] = one_build(cache, output, notebooks)
-        edit_notebook(notebooks / f"{EDITED}.ipynb", "code")
-        runs["code_edit"] = one_build(cache, output, notebooks)
+        # The cheap scenarios run REPEATS times each (a fresh edit every time); the median counts.
+        for scenario, edit in (("no_change", None), ("markdown_edit", "markdown"), ("code_edit", "code")):
+            repeats = []
+            for _ in range(REPEATS):
+                if edit:
+                    edit_notebook(notebooks / f"{EDITED}.ipynb", edit)
+                repeats.append(one_build(cache, output, notebooks))
+            runs[scenario] = {**sorted(repeats, key=lambda r: r["seconds"])[REPEATS // 2], "repeats": repeats}
         for name, run in runs.items():
             print(f"{name}: {run['seconds']:.1f} s  {run['summary']}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     peak = max(r["peak_tree_rss_bytes"] for r in runs.values())
     edited_warm = runs["warm_forced"]["per_notebook_s"].get(EDITED)
-    measured = {name: r["seconds"] for name, r in runs.items()}
+    measured = {name: r["seconds"] for name, r in runs.items()}  # medians for the repeated scenarios
     meets = {
         "cold": measured["cold"] <= TARGETS["cold_s"],
         "no_change": measured["no_change"] <= TARGETS["no_change_s"],
