@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: report quick-report test lint browser benchmark clean
+.PHONY: report quick-report test test-fast lint browser benchmark clean
 
 report: $(INSTALLED)
 	$(BIN)/mnist-analysis report
@@ -15,6 +15,10 @@ quick-report: $(INSTALLED)
 
 test: $(INSTALLED) browser lint
 	$(BIN)/python -m pytest
+
+# Everything not marked slow (no notebook runs, report builds, browsers or wheel builds): under a minute.
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "not slow"
 
 # ruff, configured in pyproject.toml: lint rules and formatting.
 lint: $(INSTALLED)

@@ -22,6 +22,7 @@ _EXPORTS = {
     "load_labels": "mnist_analysis.data",
     "load_frame": "mnist_analysis.data",
     "sample_frame": "mnist_analysis.data",
+    "load_sample": "mnist_analysis.data",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -15,8 +15,9 @@ from . import __version__
 
 
 def _fetch(args) -> int:
+    from .downloads import CacheNotWritableError
     from .registry import REGISTRY
-    from .sources import CacheNotWritableError, fetch
+    from .sources import fetch
 
     _check_data_dir(args.data_dir)  # a bad data folder is one error, not one per file
     failed = 0
@@ -402,8 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _known_data_errors() -> tuple:
     """Errors that mean the data, a file or a folder is bad (exit code 1), as opposed to a bug."""
+    from .downloads import DownloadError
     from .reports import ReportError
-    from .sources import DownloadError
 
     # ValueError covers IdxFormatError, ChecksumError, ProvenanceMismatchError and the helpers' checks
     return (ValueError, DownloadError, ReportError, OSError)

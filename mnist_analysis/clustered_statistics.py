@@ -19,22 +19,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .validation import finite_float, integer
+from .validation import finite_float, frame_columns, integer, vector
 
 #: Columns of :func:`mnist_analysis.measurements.measure` that describe a writer's style.
 STYLE_COLUMNS = ("ink", "thickness", "slant_deg", "bbox_width", "bbox_height")
 
 
 # --------------------------------------------------------------------------- checks
-def _vector(values, name: str, n: int | None = None) -> np.ndarray:
-    values = np.asarray(values)
-    if values.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array, found shape {values.shape}")
-    if n is not None and len(values) != n:
-        raise ValueError(f"{name}: expected {n} values (one per row), found {len(values)}")
-    return values
-
-
 def _rows(values, name: str = "values") -> np.ndarray:
     values = np.asarray(values)
     if values.ndim == 0 or len(values) == 0:
@@ -45,10 +36,6 @@ def _rows(values, name: str = "values") -> np.ndarray:
 def _check_confidence(confidence):
     if not 0 < finite_float(confidence, "confidence") < 1:
         raise ValueError(f"confidence: expected a number between 0 and 1, found {confidence!r}")
-
-
-def _check_positive_int(value, name: str, minimum: int = 1):
-    return integer(value, name, minimum=minimum)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -129,8 +116,8 @@ def clustered_bootstrap_ci(
     (2.0375, True, 3)
     """
     values = _rows(values)
-    groups = _vector(groups, "groups", len(values))
-    n_boot = _check_positive_int(n_boot, "n_boot")
+    groups = vector(groups, "groups", len(values))
+    n_boot = integer(n_boot, "n_boot", minimum=1)
     _check_confidence(confidence)
     if not callable(statistic):
         raise TypeError(f"statistic: expected a callable, found {type(statistic).__name__}")
@@ -216,10 +203,10 @@ def group_difference_ci(
     >>> round(result["estimate"], 4), result["ci_low"] > 0
     (1.9333, True)
     """
-    values = _vector(values, "values").astype(float)
-    writers = _vector(writers, "writers", len(values))
-    group = _vector(group, "group", len(values)).astype(str)
-    n_boot = _check_positive_int(n_boot, "n_boot")
+    values = vector(values, "values").astype(float)
+    writers = vector(writers, "writers", len(values))
+    group = vector(group, "group", len(values)).astype(str)
+    n_boot = integer(n_boot, "n_boot", minimum=1)
     _check_confidence(confidence)
     for name, label in (("first", first), ("second", second)):
         if not np.any(group == label):
@@ -247,7 +234,7 @@ def _centred_within(values, adjust_for):
     """Subtract the mean of each level of ``adjust_for`` (for example the digit class)."""
     if adjust_for is None:
         return values
-    adjust_for = _vector(adjust_for, "adjust_for", len(values))
+    adjust_for = vector(adjust_for, "adjust_for", len(values))
     return values - pd.Series(values).groupby(adjust_for).transform("mean").to_numpy()
 
 
@@ -285,8 +272,8 @@ def variance_components(values, writers, *, adjust_for=None) -> dict:
     >>> round(result["icc"], 1), result["design_effect"] > 10
     (0.8, True)
     """
-    values = _vector(values, "values").astype(float)
-    writers = _vector(writers, "writers", len(values))
+    values = vector(values, "values").astype(float)
+    writers = vector(writers, "writers", len(values))
     values = _centred_within(values, adjust_for)
     keep = np.isfinite(values)
     values, writers = values[keep], writers[keep]
@@ -333,20 +320,12 @@ def variance_table(measurements: pd.DataFrame, writers, columns=STYLE_COLUMNS, *
     >>> variance_table(table, writers, ["a", "b"])["icc"].round(1).tolist()
     [1.0, 0.0]
     """
-    _check_columns(measurements, columns)
+    frame_columns(measurements, columns, "measurements")
     rows = {c: variance_components(measurements[c].to_numpy(), writers, adjust_for=adjust_for) for c in columns}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "measurement"
     table["se_inflation"] = np.sqrt(table["design_effect"])
     return table
-
-
-def _check_columns(measurements, columns):
-    if not isinstance(measurements, pd.DataFrame):
-        raise TypeError(f"measurements: expected a DataFrame, found {type(measurements).__name__}")
-    missing = [c for c in columns if c not in measurements.columns]
-    if missing:
-        raise ValueError(f"columns: {missing} not in measurements (columns: {list(measurements.columns)})")
 
 
 def compare_groups(
@@ -390,9 +369,9 @@ def compare_groups(
     >>> bool(row["ci_high"] - row["ci_low"] > row["naive_ci_high"] - row["naive_ci_low"])
     True
     """
-    _check_columns(measurements, columns)
-    writers = _vector(writers, "writers", len(measurements))
-    group = _vector(group, "group", len(measurements)).astype(str)
+    frame_columns(measurements, columns, "measurements")
+    writers = vector(writers, "writers", len(measurements))
+    group = vector(group, "group", len(measurements)).astype(str)
     _check_confidence(confidence)
     from scipy.stats import norm
 

@@ -32,7 +32,7 @@ QMNIST_COLUMNS = (
     "unused",
 )
 #: NIST HSF series 0-3 were filled in by Census Bureau employees (SD-3), series 4 by
-#: high-school students (SD-1).
+#: high-school students (SD-1). MNIST's census digits all come from series 0 (see notebook 00).
 CENSUS_SERIES = (0, 1, 2, 3)
 STUDENT_SERIES = (4,)
 WRITER_GROUPS = ("census", "student")
@@ -188,3 +188,19 @@ def sample_frame(frame: pd.DataFrame, size: int | None = None, seed: int = 0) ->
         stratify=strata if size >= strata_count and len(frame) - size >= strata_count else None,
     )
     return frame.loc[np.sort(chosen)]
+
+
+def load_sample(sample_size: int | None = None, seed: int = 0, *, data_dir=None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the rows of :func:`sample_frame` (all rows for ``None``) and their images.
+
+    What every notebook starts with: ``frame`` from :func:`load_frame` sampled by split and
+    label, and ``images`` the matching ``(len(frame), 28, 28)`` uint8 images, in the same order.
+
+    Examples
+    --------
+    The usual call (a stratified sample of 2,000 of the 70,000 images)::
+
+        frame, images = load_sample(2000, seed=0)
+    """
+    frame = sample_frame(load_frame(data_dir=data_dir), sample_size, seed)
+    return frame, np.ascontiguousarray(load_images("all", data_dir=data_dir)[frame.index.to_numpy()])

@@ -79,7 +79,7 @@ def _pairs_frame(first, second, distance, exact, splits):
     return frame
 
 
-def _scaled(flat):
+def _unit_grey_levels(flat):
     """Grey levels on a 0-1 scale: uint8 data is divided by 255, floats are used as given."""
     if flat.dtype == np.uint8:
         return flat.astype(np.float32) / 255.0
@@ -131,7 +131,7 @@ def _near_duplicates_uncached(flat, splits, threshold, n_components, random_stat
     n, n_features = flat.shape
     if n < 2:
         return _pairs_frame([], [], [], [], splits)
-    pixels = _scaled(flat)
+    pixels = _unit_grey_levels(flat)
     n_components = min(n_components, n, n_features)
     projected = PCA(n_components=n_components, random_state=random_state).fit_transform(pixels)
     # A hair above the threshold absorbs float32 rounding in the projection.

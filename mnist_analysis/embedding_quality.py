@@ -17,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mnist_analysis.cache import cached_call
 from mnist_analysis.embeddings import as_feature_matrix
-from mnist_analysis.utils import sample_rows
-from mnist_analysis.validation import integer, positive_int
+from mnist_analysis.utils import nearest_other_rows, sample_rows
+from mnist_analysis.validation import integer, positive_int, vector
 
 
 def _paired(data, embedding):
@@ -34,13 +35,6 @@ def _n_neighbors(value, n_rows: int) -> int:
     if not 1 <= integer(value, "n_neighbors") < n_rows:
         raise ValueError(f"n_neighbors: expected an integer between 1 and n rows - 1 ({n_rows - 1}), found {value!r}")
     return int(value)
-
-
-def _labels(labels, n_rows: int, name: str = "labels") -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (n_rows,):
-        raise ValueError(f"{name}: expected shape ({n_rows},), found {labels.shape}")
-    return labels
 
 
 def trustworthiness(data, embedding, *, n_neighbors: int = 10, sample_size: int | None = 5000, seed: int = 0) -> float:
@@ -86,12 +80,12 @@ def knn_accuracy(embedding, labels, is_train, *, n_neighbors: int = 5, cache: bo
     1.0
     """
     embedding = as_feature_matrix(embedding, name="embedding")
-    labels = _labels(labels, len(embedding))
-    is_train = _labels(is_train, len(embedding), "is_train").astype(bool)
+    labels = vector(labels, "labels", len(embedding))
+    is_train = vector(is_train, "is_train", len(embedding)).astype(bool)
     if is_train.all() or not is_train.any():
         raise ValueError("is_train: expected both train (True) and test (False) points, found only one kind")
     n_neighbors = _n_neighbors(n_neighbors, int(is_train.sum()) + 1)
-    return _cached(_knn_accuracy, cache)(embedding, labels, is_train, n_neighbors)
+    return cached_call("embedding_quality", _knn_accuracy, embedding, labels, is_train, n_neighbors, cache=cache)
 
 
 def _knn_accuracy(embedding, labels, is_train, n_neighbors):
@@ -99,27 +93,6 @@ def _knn_accuracy(embedding, labels, is_train, n_neighbors):
 
     model = KNeighborsClassifier(n_neighbors=n_neighbors).fit(embedding[is_train], labels[is_train])
     return float(model.score(embedding[~is_train], labels[~is_train]))
-
-
-def _cached(function, cache: bool):
-    """``function`` called through the project cache when ``cache`` is true."""
-    from functools import partial
-
-    from mnist_analysis.cache import cached_call
-
-    return partial(cached_call, "embedding_quality", function, cache=cache)
-
-
-def _neighbours_excluding_self(points, queries_rows, n_neighbors, algorithm):
-    """Positions of the ``n_neighbors`` nearest other rows of ``points`` for each query row."""
-    from sklearn.neighbors import NearestNeighbors
-
-    index = NearestNeighbors(n_neighbors=n_neighbors + 1, algorithm=algorithm).fit(points)
-    found = index.kneighbors(points[queries_rows], return_distance=False)
-    not_self = found != queries_rows[:, None]
-    # keep the first n_neighbors that are not the query itself (a duplicate may come first)
-    order = np.argsort(~not_self, axis=1, kind="stable")[:, :n_neighbors]
-    return np.take_along_axis(found, order, axis=1)
 
 
 def neighbourhood_preservation(
@@ -142,8 +115,8 @@ def neighbourhood_preservation(
     matrix, embedding = _paired(data, embedding)
     n_neighbors = _n_neighbors(n_neighbors, len(matrix))
     rows = sample_rows(len(matrix), sample_size, seed)
-    in_input = _neighbours_excluding_self(matrix, rows, n_neighbors, "brute")
-    in_embedding = _neighbours_excluding_self(embedding, rows, n_neighbors, "auto")
+    in_input = nearest_other_rows(matrix, n_neighbors, queries=rows, algorithm="brute")[1]
+    in_embedding = nearest_other_rows(embedding, n_neighbors, queries=rows)[1]
     kept = [np.intersect1d(a, b).size for a, b in zip(in_input, in_embedding)]
     return float(np.mean(kept) / n_neighbors)
 
@@ -176,7 +149,9 @@ def embedding_scores(
     >>> scores["trustworthiness"], scores["neighbourhood_preservation"]
     (1.0, 1.0)
     """
-    return _cached(_embedding_scores, cache)(
+    return cached_call(
+        "embedding_quality",
+        _embedding_scores,
         np.asarray(data),
         np.asarray(embedding),
         np.asarray(labels),
@@ -185,6 +160,7 @@ def embedding_scores(
         sample_size=sample_size,
         queries=queries,
         seed=seed,
+        cache=cache,
     )
 
 
@@ -202,9 +178,9 @@ def _embedding_scores(data, embedding, labels, is_train, *, n_neighbors, sample_
 
 def _graph_neighbour_labels(embedding, labels, n_neighbors):
     embedding = as_feature_matrix(embedding, name="embedding")
-    labels = _labels(labels, len(embedding))
+    labels = vector(labels, "labels", len(embedding))
     n_neighbors = _n_neighbors(n_neighbors, len(embedding))
-    neighbours = _neighbours_excluding_self(embedding, np.arange(len(embedding)), n_neighbors, "auto")
+    neighbours = nearest_other_rows(embedding, n_neighbors)[1]
     return labels, labels[neighbours]
 
 
@@ -226,6 +202,36 @@ def class_mixing(embedding, labels, *, n_neighbors: int = 10) -> pd.DataFrame:
     counts = counts.reindex(index=classes, columns=classes, fill_value=0)
     counts.index.name, counts.columns.name = "class", "neighbour class"
     return counts.div(counts.sum(axis=1), axis=0)
+
+
+def group_mixing(embedding, labels, groups, *, n_neighbors: int = 10) -> pd.DataFrame:
+    """How much each group (split, writer group) keeps to itself on a map, against chance.
+
+    ``same_group`` is the share of the k-NN edges from a group's points that end on the same
+    group (the diagonal of :func:`class_mixing` with groups as classes). Since a point's map
+    neighbours are mostly of its own class, ``chance`` is what random group membership within
+    each class would give: for each point, its group's share among the points of its class,
+    averaged over the group. ``excess`` is ``same_group - chance``.
+
+    Examples
+    --------
+    >>> embedding = np.array([[0.0], [0.1], [1.0], [1.1], [5.0], [5.1], [6.0], [6.1]])
+    >>> labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    >>> groups = ["a", "a", "b", "b", "a", "a", "b", "b"]
+    >>> group_mixing(embedding, labels, groups, n_neighbors=1).round(2).to_dict("index")
+    {'a': {'same_group': 1.0, 'chance': 0.5, 'excess': 0.5}, 'b': {'same_group': 1.0, 'chance': 0.5, 'excess': 0.5}}
+    """
+    groups = np.asarray(groups)
+    labels = vector(labels, "labels", len(groups))
+    mixing = class_mixing(embedding, groups, n_neighbors=n_neighbors)
+    frame = pd.DataFrame({"label": labels, "group": groups})
+    share_in_class = frame.groupby("label")["group"].value_counts(normalize=True)
+    point_chance = share_in_class.reindex(pd.MultiIndex.from_frame(frame[["label", "group"]])).to_numpy()
+    chance = pd.Series(point_chance).groupby(groups).mean().reindex(mixing.index)
+    table = pd.DataFrame({"same_group": np.diag(mixing), "chance": chance.to_numpy()}, index=mixing.index)
+    table["excess"] = table["same_group"] - table["chance"]
+    table.index.name = "group"
+    return table
 
 
 def mixing_pairs(mixing: pd.DataFrame) -> pd.DataFrame:

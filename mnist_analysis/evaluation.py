@@ -13,6 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .validation import probability_rows
+
 DIGITS = tuple(range(10))
 INTERVAL_METHODS = {"wilson": "wilson", "clopper-pearson": "exact", "exact": "exact"}
 
@@ -246,15 +248,6 @@ def error_rate_table(y_true, predictions: Mapping, *, confidence: float = 0.95, 
     return table.sort_values("error_rate", kind="stable")
 
 
-def _probabilities(probabilities, n: int | None = None) -> np.ndarray:
-    probabilities = np.asarray(probabilities, dtype=float)
-    if probabilities.ndim != 2:
-        raise ValueError(f"probabilities: expected shape (n, n_classes), found {probabilities.shape}")
-    if n is not None and len(probabilities) != n:
-        raise ValueError(f"probabilities: expected {n} rows like y_true, found {len(probabilities)}")
-    return probabilities
-
-
 def reliability_table(y_true, probabilities, *, classes=DIGITS, n_bins: int = 10) -> pd.DataFrame:
     """Top-label calibration: accuracy against confidence in equal-width confidence bins.
 
@@ -280,7 +273,7 @@ def reliability_table(y_true, probabilities, *, classes=DIGITS, n_bins: int = 10
     0      0.5       1.0        0.75       0.5      4
     """
     y_true = np.asarray(y_true)
-    probabilities = _probabilities(probabilities, len(y_true))
+    probabilities = probability_rows(probabilities, "probabilities", len(y_true))
     classes = np.asarray(classes)
     if probabilities.shape[1] != len(classes):
         raise ValueError(
@@ -313,94 +306,6 @@ def expected_calibration_error(y_true, probabilities, *, classes=DIGITS, n_bins:
     table = reliability_table(y_true, probabilities, classes=classes, n_bins=n_bins)
     gap = (table["accuracy"] - table["confidence"]).abs()
     return round(float(np.average(gap, weights=table["count"])), 12)
-
-
-def plot_confusion_matrix(
-    matrix: pd.DataFrame,
-    *,
-    ax=None,
-    title: str | None = None,
-    annotate: bool = True,
-    cmap: str = "Blues",
-    colorbar: bool = True,
-    vmax: float | None = None,
-):
-    """Draw a confusion matrix from :func:`confusion_matrix` as a heatmap; return the Axes.
-
-    Normalised matrices are shown and annotated in percent, count matrices in counts.
-    Give several plots the same ``vmax`` (in those units) to make their colours comparable.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> ax = plot_confusion_matrix(confusion_matrix([0, 1, 1], [0, 1, 0], labels=[0, 1]))
-    >>> ax.get_xlabel(), ax.get_ylabel()
-    ('predicted label', 'true label')
-    """
-    import seaborn as sns
-
-    if not isinstance(matrix, pd.DataFrame) or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(
-            "matrix: expected a square DataFrame from confusion_matrix, "
-            f"found {type(matrix).__name__} of shape {getattr(matrix, 'shape', None)}"
-        )
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 5))
-    normalised = np.issubdtype(matrix.to_numpy().dtype, np.floating)
-    values = matrix * 100 if normalised else matrix
-    sns.heatmap(
-        values,
-        ax=ax,
-        cmap=cmap,
-        annot=annotate,
-        fmt=".1f" if normalised else "d",
-        cbar=colorbar,
-        square=True,
-        vmin=0,
-        vmax=vmax,
-        annot_kws={"fontsize": 7},
-        cbar_kws={"label": "% of true class" if normalised else "count"} if colorbar else None,
-    )
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
-    if title is not None:
-        ax.set_title(title)
-    return ax
-
-
-def plot_reliability_diagram(tables: Mapping, *, ax=None, title: str | None = "Reliability diagram"):
-    """Plot accuracy against confidence for ``{model name: reliability_table(...)}``.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> table = reliability_table([0, 1], [[0.9, 0.1], [0.6, 0.4]], classes=[0, 1])
-    >>> len(plot_reliability_diagram({"model": table}).lines)
-    2
-    """
-    if not isinstance(tables, Mapping) or not tables:
-        raise ValueError(
-            f"tables: expected a non-empty mapping of model name to reliability_table, found {type(tables).__name__}"
-        )
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
-    for name, table in tables.items():
-        ax.plot(table["confidence"], table["accuracy"], marker="o", label=name)
-    ax.set_xlabel("mean confidence (top class probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
-    if title is not None:
-        ax.set_title(title)
-    return ax
 
 
 def neighbourhood_labels(reference_points, reference_labels, query_points, *, n_neighbors: int = 15) -> np.ndarray:

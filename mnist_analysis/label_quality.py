@@ -41,7 +41,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .validation import integer
+from .cache import cached_call
+from .validation import integer, probability_rows
 
 #: Principal components of the shared projection.
 N_COMPONENTS = 50
@@ -115,15 +116,6 @@ def _positive_int(value, name: str, minimum: int = 1) -> int:
     return integer(value, name, minimum=minimum)
 
 
-def _cached(function, cache: bool):
-    """``function`` called through the project cache when ``cache`` is true."""
-    from functools import partial
-
-    from mnist_analysis.cache import cached_call
-
-    return partial(cached_call, "label_quality", function, cache=cache)
-
-
 # --------------------------------------------------------------------------- shared steps
 def pca_scores(images, *, n_components: int = N_COMPONENTS, seed: int = 0, cache: bool = True) -> np.ndarray:
     """Project images on their first ``n_components`` principal components (0-255 scale).
@@ -144,17 +136,10 @@ def pca_scores(images, *, n_components: int = N_COMPONENTS, seed: int = 0, cache
 
 
 def _nearest_others(scores, k):
-    from sklearn.neighbors import NearestNeighbors
+    from .utils import nearest_other_rows
 
-    n = len(scores)
-    distances, indices = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(scores).kneighbors(scores)
-    # Drop each row's own entry (an exact copy may come first; with more than k copies
-    # the row itself may be missing, and the farthest entry is dropped instead).
-    is_self = indices == np.arange(n)[:, None]
-    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
-    keep = np.ones(indices.shape, bool)
-    keep[np.arange(n), drop] = False
-    return distances[keep].reshape(n, k).astype(np.float64), indices[keep].reshape(n, k)
+    distances, indices = nearest_other_rows(scores, k, algorithm="brute")
+    return distances.astype(np.float64), indices
 
 
 def nearest_others(scores, k: int = N_NEIGHBOURS, *, cache: bool = True):
@@ -179,7 +164,7 @@ def nearest_others(scores, k: int = N_NEIGHBOURS, *, cache: bool = True):
     k = _positive_int(k, "k")
     if k >= len(scores):
         raise ValueError(f"k: expected fewer than the number of rows ({len(scores)}), found {k}")
-    return _cached(_nearest_others, cache)(scores, k)
+    return cached_call("label_quality", _nearest_others, scores, k, cache=cache)
 
 
 def _logistic(features, labels, n_splits, seed, inverse_penalty=1.0):
@@ -221,7 +206,7 @@ def logistic_probabilities(features, labels, *, n_splits: int = 5, seed: int = 0
         raise ValueError(
             f"n_splits: expected at most the size of the smallest class ({np.bincount(labels).min()}), found {n_splits}"
         )
-    return _cached(_logistic, cache)(features, labels, n_splits, int(seed))
+    return cached_call("label_quality", _logistic, features, labels, n_splits, int(seed), cache=cache)
 
 
 def neighbour_vote(neighbour_indices, labels) -> np.ndarray:
@@ -306,8 +291,8 @@ def svm_probabilities(features, labels, *, n_splits: int = 5, seed: int = 0, cac
         raise ValueError(f"features: expected an array of shape (n, features), found shape {features.shape}")
     labels = _class_labels(labels, len(features))
     n_splits = _check_splits(n_splits, labels)
-    decisions = _cached(_svm_decisions, cache)(features, labels, n_splits, int(seed))
-    return _cached(_logistic, cache)(decisions, labels, n_splits, int(seed), CALIBRATION_C)
+    decisions = cached_call("label_quality", _svm_decisions, features, labels, n_splits, int(seed), cache=cache)
+    return cached_call("label_quality", _logistic, decisions, labels, n_splits, int(seed), CALIBRATION_C, cache=cache)
 
 
 # --------------------------------------------------------------------------- probabilities
@@ -339,7 +324,7 @@ def cached_deskew(images) -> np.ndarray:
     """
     from mnist_analysis.measurements import deskew
 
-    return _cached(deskew, True)(_images(images))
+    return cached_call("label_quality", deskew, _images(images))
 
 
 def model_probabilities(images, labels, *, models=None, n_splits: int = 5, seed: int = 0, cache: bool = True) -> dict:
@@ -481,7 +466,7 @@ def disagreeing_models(labels, per_model: dict) -> np.ndarray:
         raise TypeError(f"per_model: expected a non-empty dict of probabilities, found {type(per_model).__name__}")
     wrong = {}
     for name, probabilities in per_model.items():
-        wrong[name] = _probabilities(probabilities, len(labels)).argmax(axis=1) != labels
+        wrong[name] = probability_rows(probabilities, "probabilities", len(labels)).argmax(axis=1) != labels
     names = np.array(list(wrong), dtype=object)
     mask = np.column_stack(list(wrong.values()))
     joined = np.array(["+".join(names[row]) or "none" for row in mask], dtype=object)
@@ -489,19 +474,6 @@ def disagreeing_models(labels, per_model: dict) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- label issues
-def _probabilities(probabilities, n: int) -> np.ndarray:
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.ndim != 2 or len(probabilities) != n:
-        raise ValueError(f"probabilities: expected shape ({n}, n_classes), found shape {probabilities.shape}")
-    if (
-        not np.isfinite(probabilities).all()
-        or (probabilities < 0).any()
-        or not np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
-    ):
-        raise ValueError("probabilities: expected finite non-negative rows that sum to 1")
-    return probabilities
-
-
 def label_issues(
     labels, probabilities, *, method: str = "self_confidence", filter_by: str = "prune_by_noise_rate"
 ) -> pd.DataFrame:
@@ -547,7 +519,7 @@ def label_issues(
     from cleanlab.rank import get_label_quality_scores
 
     labels = _class_labels(labels)
-    probabilities = _probabilities(probabilities, len(labels))
+    probabilities = probability_rows(probabilities, "probabilities", len(labels))
     if probabilities.shape[1] != labels.max() + 1:
         raise ValueError(
             f"probabilities: expected one column per class ({labels.max() + 1}), found {probabilities.shape[1]}"

@@ -71,16 +71,6 @@ COLUMNS = (
 _CHUNK = 10_000  # images per block: bounds the temporary float arrays to a few hundred MB
 
 
-def _check_images(images, name="images"):
-    images = image_stack(images, name)
-    if images.dtype == bool:
-        raise TypeError(
-            f"{name}: expected integer or float grey levels (0-255), found dtype bool; "
-            "pass images.astype(np.uint8) * 255"
-        )
-    return images
-
-
 def _moments(images):
     """Mass, centre of mass and central second moments of each image (float64)."""
     n, h, w = images.shape
@@ -267,7 +257,7 @@ def measure(images, *, threshold: int = INK_THRESHOLD, cache: bool = True) -> pd
     >>> int(row.area), int(row.bbox_height), int(row.bbox_width), round(float(row.com_row), 6)
     (20, 5, 4, 12.0)
     """
-    images = grey_levels(_check_images(images))
+    images = grey_levels(image_stack(images, allow_bool=False))
     threshold = positive_int(threshold, "threshold", maximum=255)
     # A plain ndarray so that a memory map and an in-memory copy share one cache entry.
     images = np.ascontiguousarray(images).view(np.ndarray)
@@ -287,7 +277,7 @@ def slant_angles(images) -> np.ndarray:
     >>> abs(float(slant_angles(bar)[0])) < 1e-9
     True
     """
-    images = _check_images(images)
+    images = image_stack(images, allow_bool=False)
     _, _, second = _moments(images)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.degrees(np.arctan(-second[:, 2] / second[:, 0]))
@@ -318,7 +308,7 @@ def deskew(images) -> np.ndarray:
     >>> abs(float(slant_angles(leaning)[0])) > 20, abs(float(slant_angles(deskew(leaning))[0])) < 2
     (True, True)
     """
-    images = _check_images(images)
+    images = image_stack(images, allow_bool=False)
     n, h, w = images.shape
     _, com, second = _moments(images)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -377,7 +367,7 @@ def center_by_bounding_box(images) -> np.ndarray:
     >>> _bounding_boxes(center_by_bounding_box(image))[:2]
     (array([12]), array([11]))
     """
-    images = _check_images(images)
+    images = image_stack(images, allow_bool=False)
     h, w = images.shape[1:]
     top, left, height, width = _bounding_boxes(images)
     empty = height == 0
@@ -395,7 +385,7 @@ def center_by_mass(images) -> np.ndarray:
     >>> _moments(center_by_mass(image))[1].round(6).tolist()
     [[13.5, 13.5]]
     """
-    images = _check_images(images)
+    images = image_stack(images, allow_bool=False)
     h, w = images.shape[1:]
     _, com, _ = _moments(images)
     target = np.array([(h - 1) / 2, (w - 1) / 2])
@@ -416,7 +406,7 @@ def distance_to_class_mean(images, labels) -> np.ndarray:
     >>> distance_to_class_mean(images, [5, 5, 5]).round(3).tolist()
     [0.333, 0.333, 0.667]
     """
-    images = finite_array(_check_images(images), "images")
+    images = finite_array(image_stack(images, allow_bool=False), "images")
     labels = check_labels(labels, len(images))
     flat = images.reshape(len(images), -1).astype(np.float32) / 255.0
     distance = np.empty(len(images))
@@ -435,4 +425,4 @@ def centres_of_mass(images) -> np.ndarray:
     >>> centres_of_mass(image).tolist()
     [[3.0, 3.0]]
     """
-    return _moments(_check_images(images))[1]
+    return _moments(image_stack(images, allow_bool=False))[1]

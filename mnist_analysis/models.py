@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .validation import vector
+
 #: Where :data:`PUBLISHED_ERROR_RATES` come from.
 PUBLISHED_SOURCE = (
     "Y. LeCun, C. Cortes and C. J. C. Burges, 'The MNIST database of handwritten digits', "
@@ -73,7 +75,7 @@ def published_error_rates() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- preprocessing
-def _scaled(pixels):
+def _divided_by_255(pixels):
     """Scale 0-255 pixel rows to 0-1 float32."""
     return np.asarray(pixels, dtype=np.float32) / np.float32(255)
 
@@ -83,7 +85,7 @@ def _deskewed(pixels):
     from mnist_analysis.measurements import deskew
 
     images = np.asarray(pixels).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
-    return _scaled(deskew(images).reshape(len(images), -1))
+    return _divided_by_255(deskew(images).reshape(len(images), -1))
 
 
 def _steps(*estimators):
@@ -95,7 +97,7 @@ def _steps(*estimators):
 def _scaler():
     from sklearn.preprocessing import FunctionTransformer
 
-    return FunctionTransformer(_scaled)
+    return FunctionTransformer(_divided_by_255)
 
 
 def _pca(n_components: int, seed: int):
@@ -223,13 +225,6 @@ def _pixels(X, name: str) -> np.ndarray:
     return X
 
 
-def _labels(y, n: int, name: str = "y") -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"{name}: expected one label per image, shape ({n},), found shape {y.shape}")
-    return y
-
-
 def _single_blas_thread():
     """Run BLAS on one thread while fitting and predicting.
 
@@ -304,8 +299,35 @@ def fit_predict(name: str, X_train, y_train, X_test, *, seed: int = 0, cache: bo
 
     build_model(name, seed=seed)  # refuses an unknown name or seed before any work
     X_train, X_test = _pixels(X_train, "X_train"), _pixels(X_test, "X_test")
-    y_train = _labels(y_train, len(X_train), "y_train")
+    y_train = vector(y_train, "y_train", len(X_train))
     return cached_call("models", _fit_predict, name, X_train, y_train, X_test, seed=int(seed), cache=cache)
+
+
+def fit_zoo(X_train, y_train, X_test, *, names=None, seed: int = 0, cache: bool = True) -> dict:
+    """:func:`fit_predict` for every model of :data:`MODELS` (or those in ``names``), in that order.
+
+    Each fit is cached on its own, so notebooks that fit the zoo on the same images share
+    the results: the second one reads what the first computed.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.integers(0, 256, size=(120, 28, 28)), np.repeat([0, 1], 60)
+    >>> X[y == 1, :14] = 255
+    >>> results = fit_zoo(X[::2], y[::2], X[1::2], names=["knn_pca", "knn_pixels"], cache=False)  # in MODELS order
+    >>> {name: float(np.mean(r.predictions == y[1::2])) for name, r in results.items()}
+    {'knn_pixels': 1.0, 'knn_pca': 1.0}
+    """
+    if names is None:
+        names = list(MODELS)
+    elif isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names: expected a list of model names, found {names!r}")
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise ValueError(f"names: expected some of {list(MODELS)}, found {list(names)!r}")
+    return {
+        name: fit_predict(name, X_train, y_train, X_test, seed=seed, cache=cache) for name in MODELS if name in names
+    }
 
 
 def _splitter(n_splits: int, seed: int, grouped: bool):
@@ -369,9 +391,9 @@ def out_of_fold_probabilities(
             f"(choose from {sorted(n for n, s in MODELS.items() if s.gives_probabilities)})"
         )
     X = _pixels(X, "X")
-    y = _labels(y, len(X))
+    y = vector(y, "y", len(X))
     if groups is not None:
-        groups = _labels(groups, len(X), "groups")
+        groups = vector(groups, "groups", len(X))
     from mnist_analysis.cache import cached_call
 
     return cached_call("models", _out_of_fold, name, X, y, groups, n_splits=int(n_splits), seed=int(seed), cache=cache)

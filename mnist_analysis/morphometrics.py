@@ -82,16 +82,6 @@ _CHUNK = 1_000  # images per task: a few tens of MB of temporaries per worker
 _BLOCK = 250  # images per float64 upsampling block within a task
 
 
-def _check_images(images):
-    images = image_stack(images, "images")
-    if images.dtype == bool:
-        raise TypeError(
-            "images: expected integer or float grey levels (0-255), found dtype bool; "
-            "pass images.astype(np.uint8) * 255"
-        )
-    return grey_levels(images, "images")
-
-
 @functools.lru_cache(maxsize=4)
 def _upsampling_matrix(size: int) -> np.ndarray:
     """The linear map of a cubic-spline resize from ``size`` to ``SCALE * size`` samples."""
@@ -126,7 +116,7 @@ def upsample(images) -> np.ndarray:
     """
     from scipy import ndimage as ndi
 
-    images = _check_images(images)
+    images = grey_levels(image_stack(images, allow_bool=False))
     n, h, w = images.shape
     rows, cols = _upsampling_matrix(h), _upsampling_matrix(w)
     out = np.empty((n, SCALE * h, SCALE * w), dtype=np.uint8)
@@ -416,7 +406,7 @@ def morphometrics(images, *, n_jobs: int = 2, cache: bool = True) -> pd.DataFram
 
     from mnist_analysis.cache import cached_call
 
-    images = _check_images(images)
+    images = grey_levels(image_stack(images, allow_bool=False))
     n_jobs = positive_int(n_jobs, "n_jobs")
     images = np.ascontiguousarray(images).view(np.ndarray)
     with parallel_config(n_jobs=n_jobs):

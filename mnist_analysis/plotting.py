@@ -6,7 +6,10 @@ inside notebooks, reports and users' own figures alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+import pandas as pd
 
 
 def _axes(ax, figsize=None):
@@ -333,6 +336,125 @@ def map_scatter(
     ax.set_yticks([])
     ax.set_xlabel(f"{axis_label} 1")
     ax.set_ylabel(f"{axis_label} 2")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_confusion_matrix(
+    matrix: pd.DataFrame,
+    *,
+    ax=None,
+    title: str | None = None,
+    annotate: bool = True,
+    cmap: str = "Blues",
+    colorbar: bool = True,
+    vmax: float | None = None,
+):
+    """Draw a confusion matrix from :func:`mnist_analysis.evaluation.confusion_matrix` as a heatmap; return the Axes.
+
+    Normalised matrices are shown and annotated in percent, count matrices in counts.
+    Give several plots the same ``vmax`` (in those units) to make their colours comparable.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from mnist_analysis.evaluation import confusion_matrix
+    >>> ax = plot_confusion_matrix(confusion_matrix([0, 1, 1], [0, 1, 0], labels=[0, 1]))
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('predicted label', 'true label')
+    """
+    import seaborn as sns
+
+    if not isinstance(matrix, pd.DataFrame) or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(
+            "matrix: expected a square DataFrame from confusion_matrix, "
+            f"found {type(matrix).__name__} of shape {getattr(matrix, 'shape', None)}"
+        )
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6, 5))
+    normalised = np.issubdtype(matrix.to_numpy().dtype, np.floating)
+    values = matrix * 100 if normalised else matrix
+    sns.heatmap(
+        values,
+        ax=ax,
+        cmap=cmap,
+        annot=annotate,
+        fmt=".1f" if normalised else "d",
+        cbar=colorbar,
+        square=True,
+        vmin=0,
+        vmax=vmax,
+        annot_kws={"fontsize": 7},
+        cbar_kws={"label": "% of true class" if normalised else "count"} if colorbar else None,
+    )
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_reliability_diagram(tables: Mapping, *, ax=None, title: str | None = "Reliability diagram"):
+    """Plot accuracy against confidence for ``{model name: mnist_analysis.evaluation.reliability_table(...)}``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from mnist_analysis.evaluation import reliability_table
+    >>> table = reliability_table([0, 1], [[0.9, 0.1], [0.6, 0.4]], classes=[0, 1])
+    >>> len(plot_reliability_diagram({"model": table}).lines)
+    2
+    """
+    if not isinstance(tables, Mapping) or not tables:
+        raise ValueError(
+            f"tables: expected a non-empty mapping of model name to reliability_table, found {type(tables).__name__}"
+        )
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    for name, table in tables.items():
+        ax.plot(table["confidence"], table["accuracy"], marker="o", label=name)
+    ax.set_xlabel("mean confidence (top class probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_lorenz(curves: dict, *, ax=None, title: str | None = "Concentration of errors across writers"):
+    """Draw ``{name: mnist_analysis.writer_groups.lorenz_curve(...)}`` with the line of equality; return the Axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from mnist_analysis.writer_groups import lorenz_curve
+    >>> ax = plot_lorenz({"model": lorenz_curve([0, 1, 3], [2, 2, 2])})
+    >>> len(ax.lines), ax.get_xlabel()
+    (2, 'share of digits (writers sorted by error rate)')
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(f"curves: expected a non-empty dict of name to lorenz_curve, found {type(curves).__name__}")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="errors spread evenly")
+    for name, curve in curves.items():
+        ax.plot(curve["population_share"], curve["amount_share"], label=name)
+    ax.set_xlabel("share of digits (writers sorted by error rate)")
+    ax.set_ylabel("share of errors")
+    ax.legend(fontsize=8)
     if title is not None:
         ax.set_title(title)
     return ax

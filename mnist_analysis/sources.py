@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,41 +28,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cache import CACHE_ENV, cache_dir
+from .cache import cache_dir
 from .idx import IdxFormatError, encode_idx, parse_idx, read_bytes
-from .registry import MIRRORS_ENV, DataFile, get, identify
+from .registry import DataFile, get, identify
 from .utils import atomic_output, atomic_write_bytes
 
 DATA_DIR_ENV = "MNIST_ANALYSIS_DATA_DIR"
-DEFAULT_TIMEOUT = 60.0
 
 
 class ChecksumError(IdxFormatError):
     """A file is well-formed but its content is not the registered content."""
 
 
-class DownloadError(RuntimeError):
-    """Every mirror failed; the message lists each URL and why, and what to do instead."""
-
-    def __init__(self, spec: DataFile, failures: list[tuple[str, str]], target: Path):
-        self.spec, self.failures, self.target = spec, failures, target
-        tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures) or "  (no URL to try)"
-        super().__init__(
-            f"could not download {spec.filename} from any mirror:\n{tried}\n"
-            f"Nothing was written to the cache path {target}.\n"
-            f"To work offline, put the file in a folder (flat, or in mnist/ and qmnist/ subfolders, "
-            f".gz or not) and set {DATA_DIR_ENV} to that folder or pass data_dir=...; "
-            f"to use other mirrors, set {MIRRORS_ENV} to comma-separated base URLs; "
-            f"to move the cache, set {CACHE_ENV}."
-        )
-
-
 class DataFolderError(FileNotFoundError):
     """A named data folder is missing, is a file, or cannot be read; the message says what to do."""
-
-
-class CacheNotWritableError(OSError):
-    """A download is needed but the cache folder cannot be written to (not the mirrors' fault)."""
 
 
 class NotAFileError(IdxFormatError):
@@ -340,138 +317,6 @@ def verify(path, spec: DataFile) -> np.ndarray:
     )
 
 
-class DownloadTimeout(OSError):
-    """A download did not finish within its overall deadline."""
-
-
-#: The slowest transfer a download may average (bytes of decompressed content per second) before
-#: its deadline passes, and the shortest deadline: a mirror trickling bytes is given up, not waited on.
-MIN_DOWNLOAD_RATE = 50_000
-MIN_DOWNLOAD_DEADLINE = 120.0
-
-
-def download_deadline(spec: DataFile) -> float:
-    """Seconds one download attempt of ``spec`` may take in all: its size at :data:`MIN_DOWNLOAD_RATE`, with a floor.
-
-    Examples
-    --------
-    >>> round(download_deadline(get("train-images")))
-    941
-    >>> download_deadline(get("test-labels"))
-    120.0
-    """
-    return max(MIN_DOWNLOAD_DEADLINE, spec.size / MIN_DOWNLOAD_RATE)
-
-
-def _describe(error: Exception) -> str:
-    """The whole reason an attempt failed, on one line."""
-    import requests
-
-    if isinstance(error, IdxFormatError):
-        reason = error.problem
-    elif isinstance(error, requests.HTTPError) and error.response is not None:
-        reason = f"HTTP {error.response.status_code} {error.response.reason or ''}".rstrip()
-    elif isinstance(error, (requests.Timeout, DownloadTimeout)):
-        reason = f"timed out ({error})"
-    elif isinstance(error, requests.ConnectionError):
-        reason = f"connection failed ({error})"
-    else:
-        reason = f"{error.__class__.__name__}: {error}"
-    return " ".join(reason.split())
-
-
-def _check_cache_writable(folder: Path) -> None:
-    """Refuse, before any mirror is tried, a cache folder that cannot be created or written to."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
-            pass
-    except OSError as error:
-        raise CacheNotWritableError(
-            f"cache folder {folder} is not writable ({error.strerror or error.__class__.__name__}), so nothing can be "
-            f"downloaded into it (the mirrors were not tried); make it writable, set {CACHE_ENV} to a folder you "
-            f"can write to, or put the data files in a folder and set {DATA_DIR_ENV}"
-        ) from None
-
-
-def _remove_stale_parts(folder: Path, spec: DataFile, idle_seconds: float) -> None:
-    """Delete temporary ``.part`` files of ``spec`` left by killed downloads (untouched for ``idle_seconds``).
-
-    A live download writes to its ``.part`` at least every ``timeout`` seconds or gives up, so
-    one idle for longer belongs to no running process.
-    """
-    now = time.time()
-    for part in folder.glob(f".{spec.filename}.*.part"):
-        try:
-            if now - part.stat().st_mtime > idle_seconds:
-                part.unlink()
-        except OSError:
-            pass
-
-
-def _fetch_url(url: str, destination: Path, *, timeout: float, deadline: float, progressbar: bool) -> None:
-    """Stream ``url`` into ``destination``; give up after ``timeout`` s of silence or ``deadline`` s in all."""
-    import requests
-
-    give_up_at = time.monotonic() + deadline
-    with requests.get(url, stream=True, timeout=timeout) as response:
-        response.raise_for_status()
-        total = int(response.headers.get("Content-Length") or 0) or None
-        bar = None
-        if progressbar:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name, leave=False)
-        try:
-            with open(destination, "wb") as handle:
-                while chunk := response.raw.read1(1 << 16, decode_content=True):  # returns once any bytes arrive
-                    handle.write(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-                    if time.monotonic() > give_up_at:
-                        raise DownloadTimeout(
-                            f"not finished after the {deadline:g} s allowed for the whole file "
-                            f"({handle.tell():,} bytes received)"
-                        )
-        finally:
-            if bar is not None:
-                bar.close()
-
-
-def download(
-    spec: DataFile,
-    *,
-    urls=None,
-    timeout: float = DEFAULT_TIMEOUT,
-    deadline: float | None = None,
-    progressbar: bool = True,
-) -> Path:
-    """Download ``spec`` into the cache, trying each mirror in turn, and return its path.
-
-    Each attempt streams into a temporary ``.part`` file beside the target; the file is
-    verified and only then renamed into place, so the cache path holds a complete, verified
-    file or nothing. Any failure (HTTP error, ``timeout`` seconds without a byte, the overall
-    ``deadline`` (default :func:`download_deadline`) passed, an HTML page served with status
-    200, a hash mismatch) moves on to the next mirror. A cache folder that cannot be written
-    to is reported as such before any mirror is tried; ``.part`` files left by killed
-    downloads are removed.
-    """
-    target = cached_path(spec)
-    deadline = download_deadline(spec) if deadline is None else deadline
-    _check_cache_writable(target.parent)
-    _remove_stale_parts(target.parent, spec, idle_seconds=2 * timeout + 60)
-    failures = []
-    for url in urls if urls is not None else spec.urls():
-        try:
-            with atomic_output(target) as tmp:
-                _fetch_url(url, tmp, timeout=timeout, deadline=deadline, progressbar=progressbar)
-                verify(tmp, spec)
-            return target
-        except Exception as error:  # any failure means: try the next mirror
-            failures.append((url, _describe(error)))
-    raise DownloadError(spec, failures, target)
-
-
 def array_cache_path(spec: DataFile) -> Path:
     """Where the decoded, verified array of ``spec`` is cached (named by its content hash)."""
     return cache_dir() / "arrays" / f"{spec.key}-{spec.sha256[:16]}.npy"
@@ -587,7 +432,7 @@ def _load(key: str, data_dir, progressbar: bool) -> tuple[np.ndarray, Located]:
         cached = _open_verified(npy, spec)
         if cached is not None:
             return cached, Located(npy, "decoded cache")
-        path = download(spec, progressbar=progressbar)
+        path = _download(spec, progressbar=progressbar)
         found = Verified(Located(path, "download"), verify(path, spec), False)
     array = found.array if found.reused else _store(npy, found.array, found.located.path, spec)
     return array, found.located
@@ -611,7 +456,7 @@ def fetch(key: str, *, data_dir=None, progressbar: bool = True) -> Located:
     spec = get(key)
     found = locate_verified(spec, data_dir)  # no reuse: every copy is read and verified again
     if found is None:
-        path = download(spec, progressbar=progressbar)
+        path = _download(spec, progressbar=progressbar)
         found = Verified(Located(path, "download"), verify(path, spec), False)
     located, array = found.located, found.array
     npy = array_cache_path(spec)
@@ -624,3 +469,9 @@ def fetch(key: str, *, data_dir=None, progressbar: bool = True) -> Located:
     if not healthy or not _source_unchanged(npy, located.path):
         _store(npy, array, located.path, spec)
     return Located(located.path, located.origin, note)
+
+
+def _download(spec: DataFile, *, progressbar: bool) -> Path:
+    from .downloads import download
+
+    return download(spec, progressbar=progressbar)

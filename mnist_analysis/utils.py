@@ -111,3 +111,27 @@ def sample_rows(n_rows: int, sample_size: int | None, seed: int = 0) -> np.ndarr
     if sample_size is None or sample_size >= n_rows:
         return np.arange(n_rows)
     return np.sort(np.random.default_rng(seed).choice(n_rows, size=sample_size, replace=False))
+
+
+def nearest_other_rows(points, k: int, *, queries=None, algorithm: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Distances and row positions of the ``k`` nearest *other* rows of ``points`` (Euclidean, exact).
+
+    For each row of ``queries`` (positions in ``points``; default: every row), its own entry is
+    dropped from the ``k + 1`` nearest. An exact copy may come before the row itself; when more
+    than ``k`` copies tie, the row may not be found at all, and the farthest of the ``k + 1``
+    is dropped instead. Both arrays have shape ``(len(queries), k)``, nearest first.
+
+    Examples
+    --------
+    >>> distances, rows = nearest_other_rows(np.array([[0.0], [1.0], [3.0]]), 1)
+    >>> rows.ravel().tolist(), distances.ravel().tolist()
+    ([1, 0, 1], [1.0, 1.0, 2.0])
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    points = np.asarray(points)
+    queries = np.arange(len(points)) if queries is None else np.asarray(queries)
+    index = NearestNeighbors(n_neighbors=k + 1, algorithm=algorithm).fit(points)
+    distances, found = index.kneighbors(points[queries])
+    keep = np.argsort(found == queries[:, None], axis=1, kind="stable")[:, :k]  # the row itself sorts last
+    return np.take_along_axis(distances, keep, axis=1), np.take_along_axis(found, keep, axis=1)

@@ -144,6 +144,59 @@ def finite_float(value, name: str, *, minimum: float | None = None, maximum: flo
     return value
 
 
+def vector(values, name: str, n: int | None = None) -> np.ndarray:
+    """Return ``values`` as a 1-D array, of length ``n`` when given (one value per row).
+
+    Examples
+    --------
+    >>> vector([3, 1], "labels", 2).tolist()
+    [3, 1]
+    >>> vector([[3, 1]], "labels")
+    Traceback (most recent call last):
+    ...
+    ValueError: labels: expected a 1-D array, found shape (1, 2)
+    >>> vector([3, 1], "labels", 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: labels: expected 3 values (one per row), found 2
+    """
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, found shape {values.shape}")
+    if n is not None and len(values) != n:
+        raise ValueError(f"{name}: expected {n} values (one per row), found {len(values)}")
+    return values
+
+
+def probability_rows(values, name: str = "probabilities", n: int | None = None) -> np.ndarray:
+    """Return ``values`` as float64 class probabilities: shape ``(n, classes)``, rows >= 0 summing to 1.
+
+    Rows may be off by 1e-4 in their sum (float32 model output). ``n`` is the number of rows
+    expected (one per example).
+
+    Examples
+    --------
+    >>> probability_rows([[0.25, 0.75]]).dtype
+    dtype('float64')
+    >>> probability_rows([[0.5, 0.6]])
+    Traceback (most recent call last):
+    ...
+    ValueError: probabilities: expected finite non-negative rows that sum to 1, found row 0 summing to 1.1
+    """
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2 or (n is not None and len(array) != n):
+        expected = f"({n}, n_classes)" if n is not None else "(n, n_classes)"
+        raise ValueError(f"{name}: expected shape {expected}, found shape {array.shape}")
+    bad = ~np.isfinite(array).all(axis=1) | (array < 0).any(axis=1) | ~np.isclose(array.sum(axis=1), 1, atol=1e-4)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name}: expected finite non-negative rows that sum to 1, "
+            f"found row {first} summing to {array[first].sum():.6g}"
+        )
+    return array
+
+
 def real_array(values, name: str) -> np.ndarray:
     """Return ``values`` as an array of real numbers (bool, integer or float), without copying.
 
@@ -184,11 +237,13 @@ def finite_array(values, name: str) -> np.ndarray:
     return array
 
 
-def image_stack(images, name: str = "images", *, min_images: int = 0) -> np.ndarray:
+def image_stack(images, name: str = "images", *, min_images: int = 0, allow_bool: bool = True) -> np.ndarray:
     """Return ``images`` as an array of shape ``(n, height, width)`` of real grey levels.
 
     Refuses other shapes, empty images (height or width 0), fewer than ``min_images`` images
-    and non-numeric dtypes. Values are not scanned: see :func:`grey_levels`.
+    and non-numeric dtypes, and boolean masks unless ``allow_bool`` (measurements read grey
+    levels, and a mask's True would count as 1 of 255). Values are not scanned: see
+    :func:`grey_levels`.
 
     Examples
     --------
@@ -204,6 +259,11 @@ def image_stack(images, name: str = "images", *, min_images: int = 0) -> np.ndar
         raise ValueError(f"{name}: expected an array of shape (n, height, width), found shape {array.shape}")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected integer or float grey levels, found dtype {array.dtype}")
+    if array.dtype == bool and not allow_bool:
+        raise TypeError(
+            f"{name}: expected integer or float grey levels (0-255), found dtype bool; "
+            "pass images.astype(np.uint8) * 255"
+        )
     if array.shape[1] == 0 or array.shape[2] == 0:
         raise ValueError(f"{name}: expected images of at least 1x1 pixel, found shape {array.shape}")
     if len(array) < min_images:

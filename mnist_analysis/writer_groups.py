@@ -12,7 +12,7 @@
 
 The writer-clustered statistics they rest on (bootstrap intervals, variance components,
 group comparisons) are in :mod:`mnist_analysis.clustered_statistics`. Writer groups follow
-:mod:`mnist_analysis.data`: ``census`` (NIST HSF series 0, Census Bureau employees) and
+:mod:`mnist_analysis.data`: ``census`` (NIST HSF series 0-3, Census Bureau employees) and
 ``student`` (series 4, high-school students).
 """
 
@@ -21,21 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.clustered_statistics import (
-    _check_positive_int,
-    _vector,
-    clustered_bootstrap_ci,
-    group_difference_ci,
-)
+from mnist_analysis.clustered_statistics import clustered_bootstrap_ci, group_difference_ci
+from mnist_analysis.validation import frame_columns, integer, vector
 
-
-def _check_frame(frame, columns=("split", "writer_id", "writer_group")):
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame: expected a DataFrame from load_frame, found {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame: expected columns {list(columns)}, missing {missing}")
-    return frame
+_FRAME_COLUMNS = ("split", "writer_id", "writer_group")
+_FROM_LOAD_FRAME = "as made by mnist_analysis.load_frame"
 
 
 # --------------------------------------------------------------------------- composition
@@ -61,7 +51,7 @@ def group_summary(frame: pd.DataFrame) -> pd.DataFrame:
     >>> group_summary(frame).loc["train", ["digits", "writers"]].to_dict("index")
     {'census': {'digits': 3, 'writers': 2}, 'student': {'digits': 1, 'writers': 1}}
     """
-    _check_frame(frame)
+    frame_columns(frame, _FRAME_COLUMNS, hint=_FROM_LOAD_FRAME)
     per_writer = frame.groupby(["split", "writer_group", "writer_id"], observed=True).size()
     summary = per_writer.groupby(level=["split", "writer_group"], observed=True).agg(
         digits="sum", writers="size", digits_per_writer="median"
@@ -81,7 +71,7 @@ def writer_summary(frame: pd.DataFrame) -> pd.DataFrame:
     >>> writer_summary(frame).loc[7].astype(str).tolist()
     ['census', '2', '0', '2', '2']
     """
-    _check_frame(frame, ("split", "writer_id", "writer_group", "label"))
+    frame_columns(frame, ("split", "writer_id", "writer_group", "label"), hint=_FROM_LOAD_FRAME)
     counts = pd.crosstab(frame["writer_id"], frame["split"].astype(str))
     counts = counts.reindex(columns=["train", "test"], fill_value=0)
     counts.columns.name = None
@@ -103,7 +93,7 @@ def shared_writers(frame: pd.DataFrame) -> np.ndarray:
     >>> shared_writers(frame).tolist()
     [1]
     """
-    _check_frame(frame)
+    frame_columns(frame, _FRAME_COLUMNS, hint=_FROM_LOAD_FRAME)
     split = frame["split"].astype(str)
     return np.intersect1d(
         frame.loc[split == "train", "writer_id"].unique(), frame.loc[split == "test", "writer_id"].unique()
@@ -132,8 +122,8 @@ def block_composition(frame: pd.DataFrame, *, split: str = "test", block_size: i
     0-1                0        2
     2-3                2        0
     """
-    _check_frame(frame, ("split", "index", "writer_id", "writer_group"))
-    block_size = _check_positive_int(block_size, "block_size")
+    frame_columns(frame, ("split", "index", "writer_id", "writer_group"), hint=_FROM_LOAD_FRAME)
+    block_size = integer(block_size, "block_size", minimum=1)
     rows = frame[frame["split"].astype(str) == split]
     if rows.empty:
         raise ValueError(f"split: no rows of split {split!r} in frame")
@@ -165,8 +155,8 @@ def group_mean_images(images, labels, group) -> dict:
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images: expected an array of shape (n, height, width), found shape {images.shape}")
-    labels = _vector(labels, "labels", len(images))
-    group = _vector(group, "group", len(images)).astype(str)
+    labels = vector(labels, "labels", len(images))
+    group = vector(group, "group", len(images)).astype(str)
     classes = np.unique(labels)
     means = {}
     for g in sorted(set(group)):
@@ -203,9 +193,9 @@ def writer_folds(labels, writers, *, n_splits: int = 5, seed: int = 0) -> list:
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    labels = _vector(labels, "labels")
-    writers = _vector(writers, "writers", len(labels))
-    n_splits = _check_positive_int(n_splits, "n_splits", 2)
+    labels = vector(labels, "labels")
+    writers = vector(writers, "writers", len(labels))
+    n_splits = integer(n_splits, "n_splits", minimum=2)
     if len(np.unique(writers)) < n_splits:
         raise ValueError(
             f"n_splits: expected at most the number of writers ({len(np.unique(writers))}), found {n_splits}"
@@ -239,18 +229,21 @@ def group_separability(
     positive: str = "student",
     n_splits: int = 5,
     seed: int = 0,
+    n_boot: int = 0,
     cache: bool = True,
 ) -> dict:
     """How well pixels alone tell the writer groups apart: ROC AUC under writer-grouped CV.
 
     Out-of-fold probabilities come from :func:`mnist_analysis.models.out_of_fold_probabilities`
     with ``groups=writers``, so no writer is in both the training and the held-out part
-    of a fold (a model cannot win by recognising a writer's hand).
+    of a fold (a model cannot win by recognising a writer's hand). With ``n_boot`` > 0 the
+    AUC gets a writer-clustered bootstrap interval (:func:`clustered_bootstrap_ci`, seeded).
 
     Returns
     -------
     dict
-        ``auc``, ``probabilities`` (of ``positive``, one per image) and ``n``.
+        ``auc``, ``probabilities`` (of ``positive``, one per image) and ``n``; with ``n_boot``
+        also ``ci_low`` and ``ci_high`` (95 %).
 
     Examples
     --------
@@ -266,15 +259,28 @@ def group_separability(
 
     from mnist_analysis.models import out_of_fold_probabilities
 
-    group = _vector(group, "group", len(images)).astype(str)
-    writers = _vector(writers, "writers", len(images))
+    group = vector(group, "group", len(images)).astype(str)
+    writers = vector(writers, "writers", len(images))
     if positive not in set(group) or len(set(group)) != 2:
         raise ValueError(f"group: expected two groups including positive={positive!r}, found {sorted(set(group))}")
     target = (group == positive).astype(np.int64)
     probabilities = out_of_fold_probabilities(
         model, images, target, n_splits=n_splits, seed=seed, groups=writers, cache=cache
     )[:, 1]
-    return {"auc": float(roc_auc_score(target, probabilities)), "probabilities": probabilities, "n": len(target)}
+    result = {"auc": float(roc_auc_score(target, probabilities)), "probabilities": probabilities, "n": len(target)}
+    if integer(n_boot, "n_boot", minimum=0):
+        interval = clustered_bootstrap_ci(
+            np.column_stack([target, probabilities]), writers, _roc_auc_of_rows, n_boot=n_boot, seed=seed
+        )
+        result.update(ci_low=interval["ci_low"], ci_high=interval["ci_high"])
+    return result
+
+
+def _roc_auc_of_rows(rows) -> float:
+    """ROC AUC of column 1 as a score for the 0/1 target in column 0 (NaN when only one class is drawn)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(rows[:, 0], rows[:, 1])) if len(np.unique(rows[:, 0])) == 2 else np.nan
 
 
 # --------------------------------------------------------------------------- errors
@@ -313,14 +319,14 @@ def error_rates_by_group(
     >>> table.loc["m", ["census_error", "student_error", "difference"]].tolist()
     [0.25, 0.75, 0.5]
     """
-    y_true = _vector(y_true, "y_true")
-    writers = _vector(writers, "writers", len(y_true))
-    group = _vector(group, "group", len(y_true)).astype(str)
+    y_true = vector(y_true, "y_true")
+    writers = vector(writers, "writers", len(y_true))
+    group = vector(group, "group", len(y_true)).astype(str)
     if not predictions:
         raise ValueError("predictions: expected a non-empty mapping of model name to predicted labels")
     rows = {}
     for name, predicted in predictions.items():
-        wrong = (_vector(predicted, f"predictions[{name!r}]", len(y_true)) != y_true).astype(float)
+        wrong = (vector(predicted, f"predictions[{name!r}]", len(y_true)) != y_true).astype(float)
         row = {}
         for label in (first, second):
             rows_of_group = group == label
@@ -365,11 +371,11 @@ def writer_error_table(errors, writers, group=None) -> pd.DataFrame:
     2               2       2    1.000000
     1               3       1    0.333333
     """
-    errors = _vector(errors, "errors").astype(bool)
-    writers = _vector(writers, "writers", len(errors))
+    errors = vector(errors, "errors").astype(bool)
+    writers = vector(writers, "writers", len(errors))
     data = pd.DataFrame({"writer_id": writers, "error": errors})
     if group is not None:
-        data["writer_group"] = _vector(group, "group", len(errors)).astype(str)
+        data["writer_group"] = vector(group, "group", len(errors)).astype(str)
     grouped = data.groupby("writer_id")
     table = pd.DataFrame({"digits": grouped.size(), "errors": grouped["error"].sum().astype(int)})
     table["error_rate"] = table["errors"] / table["digits"]
@@ -395,8 +401,8 @@ def lorenz_curve(amounts, weights=None) -> pd.DataFrame:
     >>> lorenz_curve([0, 0, 0, 4]).round(2).values.tolist()
     [[0.0, 0.0], [0.25, 0.0], [0.5, 0.0], [0.75, 0.0], [1.0, 1.0]]
     """
-    amounts = _vector(amounts, "amounts").astype(float)
-    weights = np.ones_like(amounts) if weights is None else _vector(weights, "weights", len(amounts)).astype(float)
+    amounts = vector(amounts, "amounts").astype(float)
+    weights = np.ones_like(amounts) if weights is None else vector(weights, "weights", len(amounts)).astype(float)
     if np.any(amounts < 0) or np.any(weights <= 0):
         raise ValueError("amounts, weights: expected amounts >= 0 and weights > 0")
     if amounts.sum() <= 0:
@@ -451,7 +457,7 @@ def error_concentration(errors, writers, *, top_share: float = 0.1, n_sim: int =
         raise ValueError("errors: expected at least one error, found none")
     if not 0 < top_share <= 1:
         raise ValueError(f"top_share: expected a fraction in (0, 1], found {top_share!r}")
-    n_sim = _check_positive_int(n_sim, "n_sim")
+    n_sim = integer(n_sim, "n_sim", minimum=1)
     digits, counts = table["digits"].to_numpy(), table["errors"].to_numpy()
     observed = gini(counts, digits)
     rng = np.random.default_rng(seed)
@@ -469,34 +475,6 @@ def error_concentration(errors, writers, *, top_share: float = 0.1, n_sim: int =
         "errors": int(counts.sum()),
         "writers": len(table),
     }
-
-
-def plot_lorenz(curves: dict, *, ax=None, title: str | None = "Concentration of errors across writers"):
-    """Draw ``{name: lorenz_curve(...)}`` with the line of equality; return the Axes.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> ax = plot_lorenz({"model": lorenz_curve([0, 1, 3], [2, 2, 2])})
-    >>> len(ax.lines), ax.get_xlabel()
-    (2, 'share of digits (writers sorted by error rate)')
-    """
-    if not isinstance(curves, dict) or not curves:
-        raise ValueError(f"curves: expected a non-empty dict of name to lorenz_curve, found {type(curves).__name__}")
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="errors spread evenly")
-    for name, curve in curves.items():
-        ax.plot(curve["population_share"], curve["amount_share"], label=name)
-    ax.set_xlabel("share of digits (writers sorted by error rate)")
-    ax.set_ylabel("share of errors")
-    ax.legend(fontsize=8)
-    if title is not None:
-        ax.set_title(title)
-    return ax
 
 
 # --------------------------------------------------------------------------- domain shift
@@ -549,17 +527,17 @@ def domain_shift(
     from mnist_analysis.models import fit_predict
 
     images = np.asarray(images)
-    labels = _vector(labels, "labels", len(images))
-    group = _vector(group, "group", len(images)).astype(str)
-    is_train = _vector(is_train, "is_train", len(images)).astype(bool)
-    writers = _vector(writers, "writers", len(images))
+    labels = vector(labels, "labels", len(images))
+    group = vector(group, "group", len(images)).astype(str)
+    is_train = vector(is_train, "is_train", len(images)).astype(bool)
+    writers = vector(writers, "writers", len(images))
     first, second = groups
     pools = {g: np.flatnonzero(is_train & (group == g)) for g in groups}
     smallest = min(len(p) for p in pools.values())
     if smallest < 2:
         found = [len(p) for p in pools.values()]
         raise ValueError(f"group: expected training rows of both groups {groups}, found {found}")
-    size = smallest if train_size is None else _check_positive_int(train_size, "train_size", 2)
+    size = smallest if train_size is None else integer(train_size, "train_size", minimum=2)
     if size > smallest:
         raise ValueError(f"train_size: expected at most {smallest} (training rows of the smaller group), found {size}")
     rng = np.random.default_rng(seed)

@@ -229,6 +229,7 @@ def run_python(code: str, env: dict, **kwargs):
     )
 
 
+@pytest.mark.slow
 def test_two_processes_computing_the_same_result_compute_it_once(tmp_path):
     log = tmp_path / "computed.log"
     code = f"""
@@ -253,6 +254,7 @@ def test_two_processes_computing_the_same_result_compute_it_once(tmp_path):
     assert not list((cache.cache_dir() / cache.COMPUTED / "measurements").glob(".*.part"))
 
 
+@pytest.mark.slow
 def test_an_edited_copy_of_the_package_recomputes_end_to_end(tmp_path):
     copy = tmp_path / "site" / "mnist_analysis"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))

@@ -134,6 +134,7 @@ def real_croissant(real_data_dir, tmp_path_factory):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_real_croissant_validates_and_first_records_match_the_loaders(real_croissant, real_data):
     from mnist_analysis import load_frame, load_images
 
@@ -154,6 +155,7 @@ def test_real_croissant_validates_and_first_records_match_the_loaders(real_crois
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_real_croissant_holds_every_image_and_the_verified_raw_files(real_croissant, real_data):
     from mnist_analysis import load_frame, load_images
 

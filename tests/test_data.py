@@ -92,3 +92,15 @@ def test_bad_sample_sizes_are_refused(frame, size, error):
 def test_bad_split_names_the_parameter():
     with pytest.raises(ValueError, match="split: expected 'train', 'test' or 'all', found 'validation'"):
         load_images("validation")
+
+
+def test_load_sample_gives_the_sampled_rows_and_their_images(real_data):
+    import mnist_analysis as mx
+
+    frame, images = mx.load_sample(500, seed=4)
+    expected = sample_frame(mx.load_frame(), 500, seed=4)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert images.shape == (500, 28, 28) and images.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(images, load_images("all")[expected.index.to_numpy()])
+    everything, all_images = mx.load_sample(None)
+    assert len(everything) == len(all_images) == 70_000

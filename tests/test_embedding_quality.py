@@ -143,3 +143,20 @@ def test_border_points_are_the_class_members_surrounded_by_the_other_class():
 def test_bad_input_names_the_parameter(points, call, message):
     with pytest.raises(ValueError, match=message):
         call(points)
+
+
+def test_group_mixing_is_chance_for_random_groups_and_high_for_separated_ones():
+    rng = np.random.default_rng(0)
+    points, labels = make_blobs(n_samples=600, centers=3, random_state=0)
+    random_groups = rng.choice(["train", "test"], size=600, p=[0.7, 0.3])
+    table = embedding_quality.group_mixing(points, labels, random_groups, n_neighbors=10)
+    assert list(table.columns) == ["same_group", "chance", "excess"]
+    assert sorted(table.index) == ["test", "train"]
+    assert np.all(np.abs(table["excess"]) < 0.06)
+    # chance: each point's group share within its class, averaged over the group
+    for group in ("train", "test"):
+        expected = np.mean([np.mean(random_groups[labels == c] == group) for c in labels[random_groups == group]])
+        assert table.loc[group, "chance"] == pytest.approx(expected)
+    # groups that sit apart within every class keep to themselves
+    separated = np.where(points[:, 0] > np.median(points[:, 0]), "east", "west")
+    assert (embedding_quality.group_mixing(points, labels, separated)["excess"] > 0.15).all()

@@ -67,6 +67,7 @@ def test_pca_of_images_flattens_them(digit_like_images, cache_folder):
     assert embeddings.pca(digit_like_images, 2).shape == (60, 2)
 
 
+@pytest.mark.slow
 def test_umap_and_digit_map_shapes(blobs, digit_like_images, cache_folder):
     data, _ = blobs
     assert embeddings.umap(data, n_neighbors=10, n_epochs=30).shape == (120, 2)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from mnist_analysis import evaluation as ev
+from mnist_analysis.plotting import plot_confusion_matrix, plot_reliability_diagram
 
 # Ten examples of three classes, worked by hand:
 #   true 0 (3 examples): predicted 0, 0, 1
@@ -150,12 +151,12 @@ def test_plots_return_labelled_axes():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax = ev.plot_confusion_matrix(ev.confusion_matrix(Y_TRUE, Y_PRED, labels=LABELS, normalize="true"), title="hand")
+    ax = plot_confusion_matrix(ev.confusion_matrix(Y_TRUE, Y_PRED, labels=LABELS, normalize="true"), title="hand")
     assert ax.get_title() == "hand" and ax.get_xlabel() == "predicted label"
     annotations = [text.get_text() for text in ax.texts]
     assert "66.7" in annotations and "75.0" in annotations
     table = ev.reliability_table(Y_TRUE, np.eye(3)[Y_PRED], classes=LABELS)
-    ax = ev.plot_reliability_diagram({"hand": table})
+    ax = plot_reliability_diagram({"hand": table})
     assert ax.get_ylabel() == "accuracy" and len(ax.lines) == 2
     plt.close("all")
     assert isinstance(table, pd.DataFrame)

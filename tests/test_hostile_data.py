@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import http.server
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -13,14 +11,12 @@ import numpy as np
 import pytest
 
 from mnist_analysis import registry
+from mnist_analysis.downloads import CacheNotWritableError, DownloadError, download
 from mnist_analysis.idx import IdxFormatError, encode_idx, write_idx
 from mnist_analysis.sources import (
-    CacheNotWritableError,
-    DownloadError,
     Located,
     NotAFileError,
     NoVerifiedCopyError,
-    download,
     file_status,
     load_array,
     locate,
@@ -28,6 +24,7 @@ from mnist_analysis.sources import (
     verify,
 )
 from tests.hostile_tools import make_spec
+from tests.mirror_server import MirrorServer
 
 
 @pytest.fixture
@@ -169,48 +166,9 @@ def test_file_status_tells_verified_missing_mismatch_and_unreadable(spec, labels
 
 
 # ------------------------------------------------------------------ mirrors and the cache folder
-class Mirror:
-    """A local mirror: ``/good/`` serves the file, ``/trickle/`` one byte every 0.2 s; requests are logged."""
-
-    def __init__(self, payload: bytes):
-        self.requests = []
-        mirror = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                mirror.requests.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                try:
-                    if self.path.startswith("/trickle/"):
-                        for byte in payload[:50]:
-                            self.wfile.write(bytes([byte]))
-                            self.wfile.flush()
-                            time.sleep(0.2)
-                    else:
-                        self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, route: str, filename: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{route}/{filename}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def mirror(labels):
-    mirror = Mirror(gzip.compress(encode_idx(labels)))
+    mirror = MirrorServer(gzip.compress(encode_idx(labels)))
     yield mirror
     mirror.close()
 

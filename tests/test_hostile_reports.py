@@ -15,6 +15,9 @@ import pytest
 from mnist_analysis.reports import STAGING_PREFIX, ReportError, build_reports
 from tests.test_reports import write_notebook
 
+# Builds reports: every test here executes notebooks in Jupyter kernels.
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parents[1]
 QUIET = {"check_data": False, "log": lambda *_: None}
 

@@ -89,6 +89,7 @@ def real_subset(real_data):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_planted_flips_in_real_digits_come_back_far_better_than_chance(real_subset):
     images, labels = real_subset
     ensembles = {"baseline": label_quality.BASELINE_MODELS, "audit": label_quality.ENSEMBLE_MODELS}

@@ -165,3 +165,20 @@ def test_published_comparison_gives_a_verdict_from_the_interval():
     assert compared["verdict"].to_dict() == {"w": "better", "x": "consistent", "y": "worse"}
     with pytest.raises(ValueError, match="missing \\['published_method'"):
         models.published_comparison(table.drop(columns="published_method"))
+
+
+def test_fit_zoo_fits_the_named_models_in_zoo_order_and_refuses_unknown_names():
+    from mnist_analysis.models import MODELS, fit_predict, fit_zoo
+
+    rng = np.random.default_rng(1)
+    X, y = rng.integers(0, 256, size=(120, 28, 28)), np.repeat([0, 1, 2], 40)
+    X[y == 1, :10] = 255
+    X[y == 2, 18:] = 255
+    results = fit_zoo(X[::2], y[::2], X[1::2], names=["knn_pca", "knn_pixels"], seed=3, cache=False)
+    assert list(results) == [n for n in MODELS if n in {"knn_pca", "knn_pixels"}]
+    alone = fit_predict("knn_pca", X[::2], y[::2], X[1::2], seed=3, cache=False)
+    np.testing.assert_array_equal(results["knn_pca"].predictions, alone.predictions)
+    with pytest.raises(ValueError, match="names: expected some of"):
+        fit_zoo(X[::2], y[::2], X[1::2], names=["svm"], cache=False)
+    with pytest.raises(TypeError, match="names: expected a list of model names"):
+        fit_zoo(X[::2], y[::2], X[1::2], names="knn_pca", cache=False)

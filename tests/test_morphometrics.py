@@ -156,6 +156,7 @@ def test_distance_on_the_box_equals_the_whole_image_transform():
     np.testing.assert_array_equal(mm._distance_to_background(masks), expected)
 
 
+@pytest.mark.slow
 def test_a_digit_measures_the_same_in_any_batch_and_with_any_worker_count():
     rng = np.random.default_rng(3)
     base = _canvas(1)

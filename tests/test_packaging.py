@@ -57,6 +57,7 @@ def test_readme_shows_the_two_commands_first_and_ci_runs_its_test_command():
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_readme_helper_example_runs(real_data, capsys):
     readme = (ROOT / "README.md").read_text()
     helpers = readme[readme.index("## Using the helpers") :]

@@ -49,6 +49,7 @@ def table(digits, tmp_path_factory):
     return per_image.per_image_table(frame, images, n_splits=3, seed=0, cache=False)
 
 
+@pytest.mark.slow
 def test_one_row_per_image_in_frame_order_with_the_documented_columns(digits, table):
     frame, _, _ = digits
     assert len(table) == len(frame)
@@ -145,6 +146,7 @@ def test_bad_input_is_refused(digits):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_export_of_a_real_sample_round_trips(real_data, tmp_path):
     paths = per_image.export_table(tmp_path, sample_size=300, seed=0, data_dir=real_data)
     table = per_image.read_table(paths["parquet"])

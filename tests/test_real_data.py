@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import mnist_analysis as mx
+from mnist_analysis.downloads import download
 from mnist_analysis.idx import encode_idx
 from mnist_analysis.registry import REGISTRY
-from mnist_analysis.sources import ChecksumError, download, locate, verify
+from mnist_analysis.sources import ChecksumError, locate, verify
 
 pytestmark = pytest.mark.realdata
 

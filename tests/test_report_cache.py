@@ -14,6 +14,9 @@ import mnist_analysis
 from mnist_analysis import cache, execution_cache, fingerprints
 from mnist_analysis.reports import build_reports
 
+# Builds reports: every test here executes notebooks in Jupyter kernels.
+pytestmark = pytest.mark.slow
+
 PACKAGE = Path(mnist_analysis.__file__).resolve().parent
 
 

@@ -17,6 +17,9 @@ from mnist_analysis.findings import read_findings
 from mnist_analysis.registry import REGISTRY
 from mnist_analysis.reports import ReportError, build_reports, find_notebooks
 
+# Builds reports: every test here executes notebooks in Jupyter kernels.
+pytestmark = pytest.mark.slow
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnist_analysis import registry, sources
+from mnist_analysis.downloads import DownloadError, download
 from mnist_analysis.idx import IdxFormatError, encode_idx, write_idx
 from mnist_analysis.registry import DataFile
-from mnist_analysis.sources import ChecksumError, DownloadError, Located, download, load_array, locate, verify
+from mnist_analysis.sources import ChecksumError, Located, load_array, locate, verify
 from tests.hostile_tools import make_spec
-
-HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moved</title></head><body>Please log in</body></html>"
+from tests.mirror_server import MirrorServer
 
 
 @pytest.fixture
@@ -32,63 +29,6 @@ def spec(labels, monkeypatch) -> DataFile:
     spec = make_spec(labels)
     monkeypatch.setitem(registry.REGISTRY, spec.key, spec)
     return spec
-
-
-class MirrorServer:
-    """A threaded HTTP server on 127.0.0.1 with one route per failure mode; it logs every request."""
-
-    def __init__(self, payload: bytes, other_payload: bytes):
-        self.payload, self.other_payload, self.requests = payload, other_payload, []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server.requests.append(self.path)
-                route = self.path.split("/")[1]
-                if route == "forbidden":
-                    self.send_error(403)
-                elif route == "missing":
-                    self.send_error(404)
-                elif route == "html":
-                    self._send(HTML_PAGE, "text/html")
-                elif route == "corrupt":  # well-formed, but not the pinned content
-                    self._send(server.other_payload)
-                elif route == "cut":  # announces the whole file, sends half, hangs up
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(server.payload)))
-                    self.end_headers()
-                    self.wfile.write(server.payload[: len(server.payload) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                elif route == "slow":
-                    time.sleep(3)
-                    self._send(server.payload)
-                else:
-                    self._send(server.payload)
-
-            def _send(self, body, content_type="application/octet-stream"):
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (the timeout test)
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, route: str, filename: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{route}/{filename}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

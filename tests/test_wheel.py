@@ -20,6 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Builds the wheel with pip: slow.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("wheel")
@@ -45,7 +49,6 @@ def test_the_wheel_builds_without_warnings(wheel):
     assert "Warning" not in log and "deprecated" not in log.lower(), log[-3000:]
 
 
-@pytest.mark.slow
 @pytest.mark.realdata
 def test_report_renders_from_an_empty_folder_after_installing_the_wheel(wheel, real_data_dir, tmp_path):
     environment = tmp_path / "venv"

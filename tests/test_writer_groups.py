@@ -8,6 +8,7 @@ from sklearn.model_selection import KFold
 
 from mnist_analysis import clustered_statistics as cl
 from mnist_analysis import writer_groups as wr
+from mnist_analysis.plotting import plot_lorenz
 
 
 def grouped_values(n_writers=60, per_writer=30, writer_sd=1.0, noise_sd=0.3, seed=0):
@@ -245,7 +246,7 @@ def test_writer_error_table_and_lorenz_plot():
     assert table.index.tolist() == [2, 1] and table["errors"].tolist() == [2, 1]
     assert table.loc[2, "writer_group"] == "b"
     matplotlib.use("Agg")
-    ax = wr.plot_lorenz({"m": wr.lorenz_curve(table["errors"], table["digits"])})
+    ax = plot_lorenz({"m": wr.lorenz_curve(table["errors"], table["digits"])})
     assert ax.get_title() and ax.get_ylabel() == "share of errors"
 
 
