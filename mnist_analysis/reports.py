@@ -257,11 +257,16 @@ def _sha256(data: bytes) -> str:
 
 
 def _render_record(staged: Path, hide_code: bool) -> dict:
-    """What a report's HTML depends on: the executed notebook's bytes and how it is rendered."""
-    import nbconvert
+    """What a report's HTML depends on: the executed notebook's bytes and how it is rendered.
+
+    How: this module's source, the templates, ``hide_code``, and the versions of nbconvert and
+    every library it requires (the Markdown, highlighting and sanitising libraries among them).
+    """
+    from .fingerprints import library_versions
 
     templates = sorted(p for p in TEMPLATES.rglob("*") if p.is_file())
-    how = [nbconvert.__version__, str(hide_code), _sha256(Path(__file__).read_bytes())]
+    how = [str(hide_code), _sha256(Path(__file__).read_bytes())]
+    how += [f"{name}=={version}" for name, version in library_versions({"nbconvert"}).items()]
     how += [f"{p.relative_to(TEMPLATES)}:{_sha256(p.read_bytes())}" for p in templates]
     return {"executed_sha256": _sha256(staged.read_bytes()), "rendered_by": _sha256("\n".join(how).encode())}
 

@@ -122,6 +122,18 @@ def test_a_damaged_or_edited_report_is_rendered_again(project, damage):
     assert outputs(reports, "01_first")[1][0]["text"] == "0\n"
 
 
+def test_a_new_version_of_a_rendering_library_renders_again(project, monkeypatch):
+    build(project)
+    from nbconvert import HTMLExporter
+
+    rendered, render = [], HTMLExporter.from_notebook_node
+    monkeypatch.setattr(HTMLExporter, "from_notebook_node", lambda *a, **k: rendered.append(1) or render(*a, **k))
+    real_version = fingerprints._version
+    monkeypatch.setattr(fingerprints, "_version", lambda d: "0.0.1" if d.lower() == "mistune" else real_version(d))
+    results = build(project)
+    assert all(r.reused for r in results.values()) and len(rendered) == 2
+
+
 def test_a_markdown_edit_renders_only_that_report(project):
     build(project)
     second = (project[1] / "02_second.html").stat().st_mtime_ns
