@@ -1,8 +1,11 @@
-"""Small shared utilities: files written atomically, staging folders, seeded row samples.
+"""Small shared utilities: files written atomically, staging folders, seeded row samples, neighbours.
 
 Everything that writes a file the user keeps goes through :func:`atomic_output` (or
 :func:`atomic_write_bytes`), so a file on disk holds either its old content or the complete
 new one; :func:`staging_folder` does the same for a set of files moved into place together.
+:func:`sample_rows` draws the seeded samples of the quality metrics, and
+:func:`nearest_other_rows` is the one exact neighbour search that leaves each row out of its
+own neighbours (the label audit's k-NN vote and outlier score, the maps' quality metrics).
 """
 
 from __future__ import annotations
