@@ -19,6 +19,10 @@ Scenarios, in one run:
 The last three run three times each (medians reported, every run kept); the cold builds, ten
 minutes each, once.
 
+Each run also records its CPU time (user + system, all processes) and each executed notebook's
+kernel peak memory (the build logs it); the cold builds list every cached step of a second or
+more, so the JSON shows where the CPU time of a cold build goes.
+
 Targets (issue 18): no change and markdown edit <= 5 s; code edit <= that notebook's warm time
 + 5 s; cold <= 180 s and at least 1.5x faster than the baseline; peak memory <= 3 GB. A plain
 gzip decode of the image files, timed before and after, shows how fast the machine was.
@@ -29,6 +33,7 @@ Run: MNIST_ANALYSIS_DATA_DIR=../shared/data python benchmarks/bench_report.py [-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -93,16 +98,33 @@ def one_build(cache: Path, output: Path, notebooks: Path, *options: str) -> dict
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1)
     seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(wall.split(":"))))
     max_rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) * 1024
-    per_notebook = re.findall(r"(\w+)\.ipynb: (?:wrote|reused) .*?\(([\d.]+) s\)", out)
+    cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", err).group(1)) for kind in ("User", "System"))
+    per_notebook = re.findall(r"(\w+)\.ipynb: (?:wrote|reused) .*?\(([\d.]+) s(?:, kernel peak ([\d.]+) GB)?\)", out)
     summary_line = [line for line in out.splitlines() if line.startswith("executed ")]
     return {
         "seconds": seconds,
         "max_single_process_rss_bytes": max_rss,
         "peak_tree_rss_bytes": peak[0],
-        "per_notebook_s": {name: float(s) for name, s in per_notebook},
+        "cpu_s": cpu,
+        "per_notebook_s": {name: float(s) for name, s, _ in per_notebook},
+        "per_notebook_kernel_peak_bytes": {name: int(float(gb) * 1e9) for name, _, gb in per_notebook if gb},
         "summary": summary_line[-1] if summary_line else "",
         "stderr_tail": err[-300:] if "WARNING" in err else "",
     }
+
+
+def heavy_steps(cache: Path, minimum_s: float = 1.0) -> list:
+    """Every cached result of a cold build that took ``minimum_s`` or more, longest first.
+
+    A step's seconds include those of the cached steps it calls (the per-image table calls
+    the label audit's models, the measurements, morphometrics and the digit map).
+    """
+    steps = []
+    for entry in (cache / "computed").glob("*/*/entry.json"):
+        stored = json.loads(entry.read_text())
+        if stored.get("seconds", 0) >= minimum_s:
+            steps.append({"function": stored["key"]["function"], "seconds": round(stored["seconds"], 1)})
+    return sorted(steps, key=lambda step: -step["seconds"])
 
 
 def edit_notebook(path: Path, kind: str) -> None:
@@ -123,9 +145,11 @@ def main(skip_baseline: bool) -> Path:
             runs["baseline_sequential_cold"] = one_build(
                 work / "cache-baseline", work / "out-baseline", notebooks, "--jobs", "1"
             )
+            runs["baseline_sequential_cold"]["heavy_steps"] = heavy_steps(work / "cache-baseline")
             print(f"baseline: {runs['baseline_sequential_cold']['seconds']:.0f} s", flush=True)
         cache, output = work / "cache", work / "out"
         runs["cold"] = one_build(cache, output, notebooks, "--jobs", "2")
+        runs["cold"]["heavy_steps"] = heavy_steps(cache)
         print(f"cold: {runs['cold']['seconds']:.0f} s", flush=True)
         runs["warm_forced"] = one_build(cache, output, notebooks, "--jobs", "2", "--force")
         # The cheap scenarios run REPEATS times each (a fresh edit every time); the median counts.
@@ -160,6 +184,8 @@ def main(skip_baseline: bool) -> Path:
             "cold_speedup_over_sequential": (
                 measured["baseline_sequential_cold"] / measured["cold"] if not skip_baseline else None
             ),
+            "cold_cpu_s": runs["cold"]["cpu_s"],
+            "cold_floor_on_2_cores_s": runs["cold"]["cpu_s"] / 2,
             "edited_notebook": EDITED,
             "edited_notebook_warm_s": edited_warm,
             "peak_tree_rss_bytes": peak,

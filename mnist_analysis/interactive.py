@@ -107,7 +107,7 @@ def sprite_sheets(images, tiles: int = ATLAS_TILES) -> list[bytes]:
         canvas = padded.reshape(rows, tiles, h, w).transpose(0, 2, 1, 3).reshape(rows * h, tiles * w)
         levels = (GREY_LEVELS - 1) - np.rint(canvas / step).astype(np.uint8)
         buffer = io.BytesIO()
-        Image.fromarray(levels, mode="L").save(buffer, format="PNG", bits=4, compress_level=9)
+        Image.fromarray(levels, mode="L").save(buffer, format="PNG", bits=4, compress_level=6)
         sheets.append(buffer.getvalue())
     return sheets
 

@@ -241,14 +241,16 @@ def _svm_fold(features, labels, train, held_out, seed):
 
 
 def _svm_decisions(features, labels, n_splits, seed):
-    from joblib import Parallel, delayed
+    from joblib import delayed
     from sklearn.model_selection import StratifiedKFold
+
+    from .utils import in_worker_processes
 
     folds = list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(features, labels))
     # One fold per process (an SVM fit runs on one core); small problems are not worth a process.
     n_jobs = SVM_PROCESSES if len(labels) >= 5_000 else 1
-    parts = Parallel(n_jobs=n_jobs)(
-        delayed(_svm_fold)(features, labels, train, held_out, seed) for train, held_out in folds
+    parts = in_worker_processes(
+        (delayed(_svm_fold)(features, labels, train, held_out, seed) for train, held_out in folds), n_jobs
     )
     decisions = np.empty((len(labels), parts[0].size // len(folds[0][1])))
     for (_, held_out), part in zip(folds, parts):

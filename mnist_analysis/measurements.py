@@ -191,7 +191,19 @@ def _components_and_holes(inked):
     return components, holes
 
 
+#: Images measured at once: the whole-stack steps hold several arrays the size of the block, so
+#: blocks keep the memory of measuring all 70,000 images to a few hundred MB.
+MEASURE_BLOCK = 8192
+
+
 def _measure_uncached(images, threshold):
+    starts = range(0, len(images), MEASURE_BLOCK)
+    if len(starts) <= 1:
+        return _measure_block(images, threshold)
+    return pd.concat([_measure_block(images[s : s + MEASURE_BLOCK], threshold) for s in starts], ignore_index=True)
+
+
+def _measure_block(images, threshold):
     n = len(images)
     mass, com, second = _moments(images)
     top, left, height, width = _bounding_boxes(images)

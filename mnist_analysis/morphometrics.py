@@ -358,13 +358,15 @@ def _measure_chunk(images):
 
 def _morphometrics_table(images: np.ndarray) -> pd.DataFrame:
     """All morphometrics of a stack of 0-255 images (uncached; chunks spread over joblib workers)."""
-    from joblib import Parallel, delayed
+    from joblib import delayed
+
+    from .utils import in_worker_processes
 
     chunks = [images[start : start + _CHUNK] for start in range(0, len(images), _CHUNK)]
     if len(chunks) <= 1:
         parts = [_measure_chunk(chunk) for chunk in chunks]
     else:
-        parts = Parallel()(delayed(_measure_chunk)(chunk) for chunk in chunks)
+        parts = in_worker_processes(delayed(_measure_chunk)(chunk) for chunk in chunks)
     if not parts:
         return pd.DataFrame({c: np.zeros(0) for c in COLUMNS})
     return pd.concat(parts, ignore_index=True)

@@ -48,6 +48,7 @@ class NotebookResult:
     thumbnail: str | None = None  #: base64 PNG of the figure tagged ``thumbnail`` (else the first figure)
     previous_html: Path | None = None  #: after a failure, the last good report, kept but out of date
     reused: str | None = None  #: "outputs from <time>, code unchanged" when the execution cache served them
+    peak_bytes: int | None = None  #: largest resident memory of the kernel and its worker processes, when executed
 
 
 def find_notebooks(folder, only=None) -> list[Path]:
@@ -113,19 +114,64 @@ def _failure_message(notebook: Path, executed: Path, error) -> str:
 STAGING_PREFIX = ".build-"
 
 
-def _ipc_kernel_manager(folder: str):
-    """Kernels that talk over Unix sockets in ``folder``: no TCP ports, no transport warning."""
+def _ipc_kernel_manager(folder: str, on_start=None):
+    """Kernels that talk over Unix sockets in ``folder``: no TCP ports, no transport warning.
+
+    ``on_start(pid)`` is called with the kernel's process id once it runs.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **options):
             super().__init__(**{"transport": "ipc", "ip": os.path.join(folder, "kernel"), **options})
 
+        async def _async_post_start_kernel(self, **options):
+            await super()._async_post_start_kernel(**options)
+            if on_start is not None:
+                on_start(self.provisioner.pid)
+
     return IpcKernelManager
 
 
-def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cell=None):
-    """Run ``notebook`` into ``staged`` unless the execution cache has its outputs; return the reuse note."""
+class _KernelMemory:
+    """The peak resident memory of a kernel and every process it starts, sampled five times a second."""
+
+    def __init__(self):
+        import threading
+
+        self.peak, self._pid, self._stop = 0, None, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def watch(self, pid: int) -> None:
+        self._pid = pid
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        try:
+            kernel = psutil.Process(self._pid)
+        except psutil.Error:
+            return
+        while not self._stop.wait(0.2):
+            try:
+                tree = [kernel, *kernel.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                continue
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return self.peak or None
+
+
+def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cell=None, memory=None):
+    """Run ``notebook`` into ``staged`` unless the execution cache has its outputs; return the reuse note.
+
+    ``memory`` (a :class:`_KernelMemory`) is told the kernel's process id when one starts.
+    """
     import nbformat
     import papermill
 
@@ -152,7 +198,7 @@ def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cel
                 cwd=str(notebook.parent),
                 progress_bar=False,
                 log_output=False,
-                kernel_manager_class=_ipc_kernel_manager(sockets),
+                kernel_manager_class=_ipc_kernel_manager(sockets, memory.watch if memory else None),
                 **extra,
             )
     finally:
@@ -212,8 +258,12 @@ def render_notebook(
         notebook, notebook_title(nbformat.read(notebook, as_version=4)), parameters=dict(parameters or {})
     )
     start = time.perf_counter()
+    memory = _KernelMemory()
     try:
-        result.reused = _execute(notebook, staged, result.parameters, reuse, on_cell)
+        try:
+            result.reused = _execute(notebook, staged, result.parameters, reuse, on_cell, memory)
+        finally:
+            result.peak_bytes = memory.stop()
         record = _render_record(staged, hide_code)
         current = _current_report(output_dir, notebook.stem, record) if result.reused else None
         if current is not None:
@@ -535,7 +585,8 @@ def build_reports(
         bar.done(notebook.name)
         if not bar.shown:
             outcome = "failed" if result.error else ("reused " if result.reused else "wrote ") + str(result.html)
-            log(f"  {notebook.name}: {outcome} ({result.seconds:.1f} s)")
+            peak = f", kernel peak {result.peak_bytes / 1e9:.2f} GB" if result.peak_bytes else ""
+            log(f"  {notebook.name}: {outcome} ({result.seconds:.1f} s{peak})")
         return result
 
     with _absolute_path_settings():

@@ -138,3 +138,25 @@ def nearest_other_rows(points, k: int, *, queries=None, algorithm: str = "auto")
     distances, found = index.kneighbors(points[queries])
     keep = np.argsort(found == queries[:, None], axis=1, kind="stable")[:, :k]  # the row itself sorts last
     return np.take_along_axis(distances, keep, axis=1), np.take_along_axis(found, keep, axis=1)
+
+
+def in_worker_processes(calls, n_jobs: int | None = None) -> list:
+    """Run joblib ``delayed`` calls in worker processes, then let the workers go; return the results in order.
+
+    joblib keeps its worker processes alive for minutes after a run, each holding the memory
+    it used; a notebook build that runs two kernels at once would carry them all along.
+
+    Examples
+    --------
+    >>> from joblib import delayed
+    >>> in_worker_processes([delayed(abs)(-2), delayed(abs)(3)], n_jobs=1)
+    [2, 3]
+    """
+    from joblib import Parallel, effective_n_jobs
+    from joblib.externals.loky import get_reusable_executor
+
+    try:
+        return Parallel(n_jobs=n_jobs)(calls)
+    finally:
+        if effective_n_jobs(n_jobs) > 1:
+            get_reusable_executor().shutdown(wait=True)

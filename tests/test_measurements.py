@@ -251,3 +251,17 @@ def test_bad_images_raise_naming_the_parameter(bad, message):
 def test_bad_threshold_raises():
     with pytest.raises(ValueError, match="threshold"):
         m.measure(blank(), threshold=0, cache=False)
+
+
+def test_measuring_in_blocks_gives_what_one_pass_over_the_stack_gives(monkeypatch):
+    rng = np.random.default_rng(5)
+    images = np.zeros((37, 28, 28), dtype=np.uint8)
+    for i, image in enumerate(images):  # strokes of varied size, position and grey, one empty image
+        if i:
+            top, left = rng.integers(2, 14, size=2)
+            image[top : top + rng.integers(4, 12), left : left + rng.integers(2, 10)] = rng.integers(60, 256)
+    whole = m._measure_block(images, 128)
+    monkeypatch.setattr(m, "MEASURE_BLOCK", 8)
+    blocked = m._measure_uncached(images, 128)
+    pd.testing.assert_frame_equal(blocked, whole)
+    assert blocked.index.equals(pd.RangeIndex(37)) and bool(blocked["is_empty"].iloc[0])

@@ -62,12 +62,15 @@ def outputs(reports: Path, stem: str) -> list:
 def test_an_unchanged_notebook_is_not_executed_again(project, monkeypatch):
     first = build(project, parameters={"seed": 3})
     assert all(r.reused is None and r.error is None for r in first.values())
+    # An executed notebook's kernel was watched: a Python process holds tens of MB at least.
+    assert all(r.peak_bytes is not None and r.peak_bytes > 20e6 for r in first.values())
     executed = outputs(project[1], "01_first")
     import papermill
 
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("executed an unchanged notebook"))
     again = build(project, parameters={"seed": 3})
     assert all(r.reused and "code unchanged" in r.reused for r in again.values())
+    assert all(r.peak_bytes is None for r in again.values())  # no kernel ran
     assert outputs(project[1], "01_first") == executed
     index = (project[1] / "index.html").read_text()
     assert index.count("code unchanged") == 2
