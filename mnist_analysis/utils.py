@@ -5,7 +5,8 @@ Everything that writes a file the user keeps goes through :func:`atomic_output` 
 new one; :func:`staging_folder` does the same for a set of files moved into place together.
 :func:`sample_rows` draws the seeded samples of the quality metrics, and
 :func:`nearest_other_rows` is the one exact neighbour search that leaves each row out of its
-own neighbours (the label audit's k-NN vote and outlier score, the maps' quality metrics).
+own neighbours (the label audit's k-NN vote and outlier score, the maps' quality metrics), and
+:func:`in_worker_processes` the one way work is spread over processes (morphometrics, the SVM folds).
 """
 
 from __future__ import annotations

@@ -38,3 +38,18 @@ def test_sample_rows_is_seeded_sorted_and_all_rows_when_large_enough():
     assert sample_rows(10, 4, seed=3).tolist() == sample_rows(10, 4, seed=3).tolist()
     assert np.all(np.diff(sample_rows(100, 30, seed=1)) > 0)
     assert sample_rows(5, 9).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_worker_processes_are_let_go_once_their_work_is_done():
+    import psutil
+    from joblib import delayed
+
+    from mnist_analysis.utils import in_worker_processes
+
+    assert in_worker_processes((delayed(pow)(n, 2) for n in range(6)), n_jobs=2) == [0, 1, 4, 9, 16, 25]
+    workers = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "loky" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())
+    ]
+    assert workers == []
