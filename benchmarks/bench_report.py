@@ -27,7 +27,11 @@ Targets (issue 18): no change and markdown edit <= 5 s; code edit <= that notebo
 + 5 s; cold <= 180 s and at least 1.5x faster than the baseline; peak memory <= 3 GB. A plain
 gzip decode of the image files, timed before and after, shows how fast the machine was.
 
-Run: MNIST_ANALYSIS_DATA_DIR=../shared/data python benchmarks/bench_report.py [--skip-baseline]
+With ``--write-profile`` the sequential cold build's time and kernel peak of every notebook
+become the profile shipped with the package (``mnist_analysis/notebook_profile.json``), which a
+machine's first full build schedules by.
+
+Run: MNIST_ANALYSIS_DATA_DIR=../shared/data python benchmarks/bench_report.py [--skip-baseline] [--write-profile]
 """
 
 from __future__ import annotations
@@ -134,7 +138,19 @@ def edit_notebook(path: Path, kind: str) -> None:
     nbformat.write(node, path)
 
 
-def main(skip_baseline: bool) -> Path:
+def write_shipped_profile(baseline: dict) -> None:
+    """Store the sequential cold build's seconds and kernel peaks as the package's shipped profile."""
+    from mnist_analysis.build_schedule import SHIPPED_PROFILE
+
+    peaks = baseline["per_notebook_kernel_peak_bytes"]
+    entries = {
+        f"{name}.ipynb": {"seconds": seconds, "peak_bytes": peaks[name]}
+        for name, seconds in sorted(baseline["per_notebook_s"].items())
+    }
+    SHIPPED_PROFILE.write_text(json.dumps({"{}": entries}, indent=1, sort_keys=True) + "\n")
+
+
+def main(skip_baseline: bool, write_profile: bool = False) -> Path:
     yardstick_before = gzip_decode_seconds()
     work = Path(tempfile.mkdtemp(prefix="mnist-bench-reports-"))
     notebooks = work / "notebooks"
@@ -146,6 +162,8 @@ def main(skip_baseline: bool) -> Path:
                 work / "cache-baseline", work / "out-baseline", notebooks, "--jobs", "1"
             )
             runs["baseline_sequential_cold"]["heavy_steps"] = heavy_steps(work / "cache-baseline")
+            if write_profile:
+                write_shipped_profile(runs["baseline_sequential_cold"])
             print(f"baseline: {runs['baseline_sequential_cold']['seconds']:.0f} s", flush=True)
         cache, output = work / "cache", work / "out"
         runs["cold"] = one_build(cache, output, notebooks, "--jobs", "2")
@@ -205,5 +223,10 @@ def main(skip_baseline: bool) -> Path:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-baseline", action="store_true", help="no sequential cold build")
+    parser.add_argument(
+        "--write-profile", action="store_true", help="ship the sequential cold build's timings and peaks"
+    )
     args = parser.parse_args()
-    print(main(args.skip_baseline).read_text())
+    if args.write_profile and args.skip_baseline:
+        parser.error("--write-profile needs the sequential cold build: drop --skip-baseline")
+    print(main(args.skip_baseline, args.write_profile).read_text())

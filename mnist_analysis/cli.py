@@ -170,6 +170,7 @@ def _report(args) -> int:
         jobs=args.jobs,
         force=args.force,
         progress=False if args.no_progress else None,
+        max_memory=args.max_memory,
     )
     return 0
 
@@ -255,6 +256,19 @@ def _argument_type(check, description: str):
     return convert
 
 
+def _gigabytes(text: str) -> float:
+    """An argparse ``type`` for ``--max-memory``: a number of gigabytes above 0, returned in bytes."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of gigabytes above 0, such as 2.5, found {text!r}")
+    return value * 1e9
+
+
 def _sample_size(value: int) -> int:
     from .data import N_IMAGES
     from .validation import positive_int
@@ -306,6 +320,8 @@ def _add_data_dir(command) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .build_schedule import DEFAULT_MAX_MEMORY
+
     parser = _Parser(
         prog="mnist-analysis",
         description="Verified MNIST data, analyses and reports.",
@@ -391,6 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--only", nargs="+", metavar="NAME", help="render only these notebooks (by file stem)")
     report.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML")
     report.add_argument("--jobs", type=JOBS, help="notebooks to run at once (default: the number of cores)")
+    report.add_argument(
+        "--max-memory",
+        type=_gigabytes,
+        metavar="GB",
+        help="start a notebook only while the kernels' recorded peaks stay within this many GB "
+        f"(default: {DEFAULT_MAX_MEMORY / 1e9:g}; one notebook always runs)",
+    )
     report.add_argument(
         "--force", action="store_true", help="execute every notebook, even those whose code and inputs are unchanged"
     )

@@ -133,44 +133,11 @@ def _ipc_kernel_manager(folder: str, on_start=None):
     return IpcKernelManager
 
 
-class _KernelMemory:
-    """The peak resident memory of a kernel and every process it starts, sampled five times a second."""
-
-    def __init__(self):
-        import threading
-
-        self.peak, self._pid, self._stop = 0, None, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def watch(self, pid: int) -> None:
-        self._pid = pid
-        self._thread.start()
-
-    def _sample(self) -> None:
-        import psutil
-
-        try:
-            kernel = psutil.Process(self._pid)
-        except psutil.Error:
-            return
-        while not self._stop.wait(0.2):
-            try:
-                tree = [kernel, *kernel.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                continue
-
-    def stop(self) -> int | None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        return self.peak or None
-
-
 def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cell=None, memory=None):
     """Run ``notebook`` into ``staged`` unless the execution cache has its outputs; return the reuse note.
 
-    ``memory`` (a :class:`_KernelMemory`) is told the kernel's process id when one starts.
+    ``memory`` (a :class:`mnist_analysis.build_schedule.KernelMemory`) is told the kernel's
+    process id when one starts.
     """
     import nbformat
     import papermill
@@ -251,6 +218,8 @@ def render_notebook(
     import nbformat
     from nbconvert import HTMLExporter
 
+    from .build_schedule import KernelMemory
+
     notebook, output_dir = Path(notebook), Path(output_dir)
     html_path, executed = output_dir / f"{notebook.stem}.html", output_dir / notebook.name
     staged, failed_copy = Path(staging) / notebook.name, output_dir / f"{notebook.stem}.failed.ipynb"
@@ -258,7 +227,7 @@ def render_notebook(
         notebook, notebook_title(nbformat.read(notebook, as_version=4)), parameters=dict(parameters or {})
     )
     start = time.perf_counter()
-    memory = _KernelMemory()
+    memory = KernelMemory()
     try:
         try:
             result.reused = _execute(notebook, staged, result.parameters, reuse, on_cell, memory)
@@ -449,36 +418,6 @@ def _datasheet(output_dir: Path, results, log) -> tuple[Path | None, str | None]
     return paths["html"], None
 
 
-def _timings_path() -> Path:
-    from .cache import cache_dir
-
-    return cache_dir() / "notebooks" / "timings.json"
-
-
-def _previous_timings() -> dict:
-    """Seconds each notebook took when last executed (for the order of a build and its estimate)."""
-    import json
-
-    try:
-        timings = json.loads(_timings_path().read_text())
-        return timings if isinstance(timings, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _record_timings(results) -> None:
-    import json
-
-    timings = {
-        **_previous_timings(),
-        **{r.notebook.name: r.seconds for r in results if r.error is None and not r.reused},
-    }
-    try:
-        atomic_write_bytes(_timings_path(), json.dumps(timings, indent=1, sort_keys=True).encode())
-    except OSError:
-        pass
-
-
 class _Progress:
     """One progress bar for a build: notebooks done of total, and the current cell of each running one."""
 
@@ -535,6 +474,7 @@ def build_reports(
     jobs: int | None = None,
     force: bool = False,
     progress: bool | None = None,
+    max_memory: float | None = None,
     log=print,
 ) -> list[NotebookResult]:
     """Render every notebook of ``notebooks_dir`` into ``output_dir`` and write ``index.html``.
@@ -543,7 +483,9 @@ def build_reports(
     papermill parameters; ``check_data`` verifies the data files first (see :func:`verify_data`).
     Notebooks whose code and inputs are unchanged since their last successful run reuse its
     outputs (:mod:`mnist_analysis.execution_cache`) unless ``force``. ``jobs`` notebooks run at
-    once (default: the number of cores); heavy results they share are computed once, since
+    once (default: the number of cores), longest first and only while their kernels' recorded
+    peaks fit in ``max_memory`` bytes (default :data:`~mnist_analysis.build_schedule.DEFAULT_MAX_MEMORY`;
+    see :mod:`mnist_analysis.build_schedule`); heavy results they share are computed once, since
     the result cache lets one process compute while the others wait. ``progress`` shows a
     progress bar (default: when the standard error is a terminal).
     Raises :class:`ReportError` naming every failed notebook and cell, after the index (which
@@ -551,9 +493,9 @@ def build_reports(
     """
     import sys
     import time
-    from concurrent.futures import ThreadPoolExecutor
 
-    from .validation import positive_int
+    from .build_schedule import DEFAULT_MAX_MEMORY, read_profile, record_profile, run_within_budget
+    from .validation import finite_float, positive_int
 
     start = time.perf_counter()
     # Absolute paths: papermill changes the process's working folder while a notebook runs.
@@ -563,7 +505,10 @@ def build_reports(
     notebooks = [n.resolve() for n in find_notebooks(notebooks_dir, only)]
     if not notebooks:
         raise FileNotFoundError(f"notebooks folder {notebooks_dir}: no .ipynb files to render")
-    timings = _previous_timings()
+    max_memory = DEFAULT_MAX_MEMORY if max_memory is None else finite_float(max_memory, "max_memory", minimum=0)
+    profile = read_profile(merged)
+    timings = {name: entry.get("seconds") for name, entry in profile.items() if entry.get("seconds") is not None}
+    peaks = {name: entry.get("peak_bytes") for name, entry in profile.items() if entry.get("peak_bytes")}
     # Longest first, so that parallel runs end together; the index keeps the notebooks' own order.
     order = sorted(notebooks, key=lambda n: -timings.get(n.name, float("inf")))
     known = [timings[n.name] for n in notebooks if n.name in timings]
@@ -592,11 +537,24 @@ def build_reports(
     with _absolute_path_settings():
         data_files = verify_data(log) if check_data else []
         with staging_folder(output_dir, STAGING_PREFIX) as staging:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                rendered = dict(zip(order, pool.map(render, order)))
+            by_name = {n.name: n for n in order}
+            rendered = run_within_budget(
+                list(by_name),
+                lambda name: render(by_name[name]),
+                jobs=jobs,
+                max_memory=max_memory,
+                peaks=peaks,
+            )
     bar.close()
-    results = [rendered[n] for n in notebooks]
-    _record_timings(results)
+    results = [rendered[n.name] for n in notebooks]
+    record_profile(
+        merged,
+        {
+            r.notebook.name: {"seconds": round(r.seconds, 1), "peak_bytes": r.peak_bytes}
+            for r in results
+            if r.error is None and not r.reused
+        },
+    )
     mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
     with _absolute_path_settings():
         datasheet, datasheet_error = _datasheet(output_dir, results, log)

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 import mnist_analysis
-from mnist_analysis import cache, execution_cache, fingerprints
+from mnist_analysis import build_schedule, cache, execution_cache, fingerprints
 from mnist_analysis.reports import build_reports
 
 # Builds reports: every test here executes notebooks in Jupyter kernels.
@@ -37,6 +37,12 @@ def edit_cell(path: Path, index: int, source: str) -> None:
     node = nbformat.read(path, as_version=4)
     node.cells[index].source = source
     nbformat.write(node, path)
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_profile(tmp_path, monkeypatch):
+    """Builds here are scheduled by what they record, not by the profile shipped for the real notebooks."""
+    monkeypatch.setattr(build_schedule, "SHIPPED_PROFILE", tmp_path / "no-shipped-profile.json")
 
 
 @pytest.fixture
@@ -181,13 +187,43 @@ def test_editing_an_imported_project_module_changes_the_inputs(tmp_path, monkeyp
     assert execution_cache.notebook_inputs(node, {"seed": 0}) != before
 
 
-def test_parallel_build_is_quiet_and_records_timings(project, capfd):
+def test_parallel_build_is_quiet_and_records_timings_and_peaks(project, capfd):
     results = build(project, jobs=2)
     assert [r.error for r in results.values()] == [None, None]
     captured = capfd.readouterr()
     assert "without encryption" not in captured.err + captured.out
-    timings = json.loads((cache.cache_dir() / "notebooks" / "timings.json").read_text())
-    assert set(timings) == {"01_first.ipynb", "02_second.ipynb"}
+    profile = json.loads((cache.cache_dir() / "notebooks" / "profile.json").read_text())
+    assert list(profile) == ["{}"]  # one entry per set of parameters
+    recorded = profile["{}"]
+    assert set(recorded) == {"01_first.ipynb", "02_second.ipynb"}
+    assert all(entry["seconds"] > 0 and entry["peak_bytes"] > 20e6 for entry in recorded.values())
+    assert build_schedule.read_profile({}) == recorded
+    assert build_schedule.read_profile({"seed": 1}) == {}
+
+
+def run_intervals(reports: Path) -> dict:
+    """When each notebook of a build's ``timed`` project ran: ``{stem: (start, end)}``."""
+    intervals = {}
+    for stem in ("01_first", "02_second"):
+        text = "".join(o.get("text", "") for cell in outputs(reports, stem) for o in cell)
+        start, end = map(float, text.split())
+        intervals[stem] = (start, end)
+    return intervals
+
+
+@pytest.mark.parametrize("recorded_peak_gb, overlap", [(0.1, True), (2.0, False)])
+def test_notebooks_run_side_by_side_only_while_their_recorded_peaks_fit_the_budget(tmp_path, recorded_peak_gb, overlap):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for name in ("01_first", "02_second"):  # different code: neither may reuse the other's outputs
+        body = f"import time  # {name}\nstart = time.time()\ntime.sleep(4)\nprint(start, time.time())"
+        write_notebook(notebooks / f"{name}.ipynb", body=body)
+    peak = {"seconds": 5.0, "peak_bytes": int(recorded_peak_gb * 1e9)}
+    build_schedule.record_profile({}, {"01_first.ipynb": peak, "02_second.ipynb": peak})
+    results = build((notebooks, tmp_path / "reports"), jobs=2, max_memory=3e9)
+    assert [(r.error, r.reused) for r in results.values()] == [(None, None), (None, None)]
+    (a_start, a_end), (b_start, b_end) = run_intervals(tmp_path / "reports").values()
+    assert (a_start < b_end and b_start < a_end) is overlap
 
 
 def test_the_build_summary_says_what_ran_and_what_was_reused(project):

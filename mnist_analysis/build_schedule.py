@@ -1,0 +1,144 @@
+"""When each notebook of a report build runs: longest first, and within a memory budget.
+
+A build remembers, for each set of notebook parameters, how long every executed notebook took
+and the peak memory of its kernel with the processes it started (``notebooks/profile.json`` in
+the project cache). The next build with those parameters starts the longest notebooks first,
+so that parallel runs end together, and starts a notebook only while the recorded peaks of
+the notebooks running plus its own fit in the memory budget; a notebook runs anyway when
+nothing else does. A notebook with no record is taken to need an equal share of the budget.
+Until a full build has run on the machine, the profile shipped with the package (measured by
+``benchmarks/bench_report.py``) stands in for it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from .utils import atomic_write_bytes
+
+#: Memory the notebooks' kernels may hold together by default (their recorded peaks, in bytes):
+#: with the build process itself, a full build stays under 3 GB.
+DEFAULT_MAX_MEMORY = 2.5e9
+#: Seconds and kernel peaks of a cold full build on a 2-core machine (``bench_report.py``).
+SHIPPED_PROFILE = Path(__file__).resolve().parent / "notebook_profile.json"
+
+
+def _profile_path() -> Path:
+    from .cache import cache_dir
+
+    return cache_dir() / "notebooks" / "profile.json"
+
+
+def _parameters_key(parameters: dict) -> str:
+    return json.dumps(parameters, sort_keys=True)
+
+
+def _read(path: Path) -> dict:
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def _entries(stored: dict, key: str) -> dict:
+    """The notebooks recorded under ``key``, leaving out anything that is not a notebook's record."""
+    entries = stored.get(key)
+    if not isinstance(entries, dict):
+        return {}
+    return {name: entry for name, entry in entries.items() if isinstance(entry, dict)}
+
+
+def read_profile(parameters: dict) -> dict:
+    """``{notebook file name: {"seconds": s, "peak_bytes": b}}`` recorded for builds with ``parameters``.
+
+    Notebooks this machine has not recorded take the shipped profile's entry, if any.
+
+    Examples
+    --------
+    >>> sorted(read_profile({"no_such_parameter": 1}))
+    []
+    """
+    key = _parameters_key(parameters)
+    return {**_entries(_read(SHIPPED_PROFILE), key), **_entries(_read(_profile_path()), key)}
+
+
+def record_profile(parameters: dict, executed: dict) -> None:
+    """Add ``{name: {"seconds": s, "peak_bytes": b}}`` of the notebooks just executed to the profile."""
+    if not executed:
+        return
+    stored = _read(_profile_path())
+    key = _parameters_key(parameters)
+    stored[key] = {**_entries(stored, key), **executed}
+    try:
+        atomic_write_bytes(_profile_path(), json.dumps(stored, indent=1, sort_keys=True).encode())
+    except OSError:
+        pass  # a read-only cache costs only the order and the estimate of the next build
+
+
+class KernelMemory:
+    """The peak resident memory of a kernel and every process it starts, sampled five times a second."""
+
+    def __init__(self):
+        self.peak, self._pid, self._stop = 0, None, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def watch(self, pid: int) -> None:
+        """Start sampling the process ``pid`` (the kernel) and its children."""
+        self._pid = pid
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        try:
+            kernel = psutil.Process(self._pid)
+        except psutil.Error:
+            return
+        while not self._stop.wait(0.2):
+            try:
+                tree = [kernel, *kernel.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                continue
+
+    def stop(self) -> int | None:
+        """Stop sampling; return the peak in bytes, or None when no kernel was watched."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return self.peak or None
+
+
+def run_within_budget(names, run, *, jobs: int, max_memory: float, peaks: dict) -> dict:
+    """Call ``run(name)`` for every name, at most ``jobs`` at once and within ``max_memory``; return the results.
+
+    ``names`` are started in their order, each as soon as a slot is free and the ``peaks`` of
+    the running names plus its own fit in ``max_memory`` (a name missing from ``peaks`` counts
+    as ``max_memory / jobs``). When nothing runs, the next name starts whatever its peak. A
+    name that does not fit yet is passed over for a later one that does.
+
+    Examples
+    --------
+    >>> run_within_budget(["a", "b"], str.upper, jobs=2, max_memory=1.0, peaks={"a": 0.8, "b": 0.8})
+    {'a': 'A', 'b': 'B'}
+    """
+    waiting, running, results = list(names), {}, {}
+    share = max_memory / max(jobs, 1)
+    need = {name: peaks.get(name, share) for name in waiting}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                held = sum(need[name] for name in running.values())
+                ready = next((n for n in waiting if not running or held + need[n] <= max_memory), None)
+                if ready is None:
+                    break
+                waiting.remove(ready)
+                running[pool.submit(run, ready)] = ready
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                results[running.pop(future)] = future.result()
+    return {name: results[name] for name in names}
