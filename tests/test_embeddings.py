@@ -200,3 +200,15 @@ def test_bad_input_names_the_parameter(blobs, call, message):
     data, _ = blobs
     with pytest.raises((ValueError, TypeError), match=message):
         call(data)
+
+
+def test_reconstruction_error_in_blocks_equals_the_error_over_the_whole_stack(monkeypatch):
+    images = np.random.default_rng(2).integers(0, 256, size=(45, 6, 6), dtype=np.uint8)
+    basis = embeddings.fit_pca(images, None, cache=False)
+    flat = images.reshape(45, -1).astype(np.float32)
+    scores = basis.transform(flat)
+    expected = {k: float(np.sqrt(np.mean((basis.reconstruct(scores, k) - flat) ** 2))) for k in (1, 3, 36)}
+    monkeypatch.setattr(embeddings, "_BLOCK_ROWS", 8)  # 6 blocks, the last one short
+    errors = basis.reconstruction_rmse(images, [1, 3, 36])
+    assert errors == pytest.approx(expected, rel=1e-6, abs=1e-4)  # k=36 leaves float32 noise only
+    assert errors[1] > errors[3] > errors[36] and errors[36] < 1e-3  # all 36 components rebuild the pixels
