@@ -45,11 +45,22 @@ def _read(path: Path) -> dict:
 
 
 def _entries(stored: dict, key: str) -> dict:
-    """The notebooks recorded under ``key``, leaving out anything that is not a notebook's record."""
+    """The notebooks recorded under ``key``, keeping only numbers above 0 from each record."""
     entries = stored.get(key)
     if not isinstance(entries, dict):
         return {}
-    return {name: entry for name, entry in entries.items() if isinstance(entry, dict)}
+    kept = {}
+    for name, entry in entries.items():
+        if isinstance(entry, dict):
+            kept[name] = {
+                field: value
+                for field, value in entry.items()
+                if field in ("seconds", "peak_bytes")
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and value > 0
+            }
+    return kept
 
 
 def read_profile(parameters: dict) -> dict:
