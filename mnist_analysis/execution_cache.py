@@ -26,6 +26,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from .fingerprints import parse_python
+
 #: Key under the notebook's ``kernelspec`` metadata that carries the inputs' digest while hashing
 #: (jupyter-cache hashes the code cells and the kernelspec).
 INPUTS_KEY = "mnist_analysis_inputs"
@@ -56,7 +58,7 @@ def imported_project_modules(node) -> set[str]:
         if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(
+            tree = parse_python(
                 "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
             )
         except SyntaxError:

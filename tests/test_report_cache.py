@@ -252,3 +252,33 @@ def test_no_built_report_shows_stderr_output(quick_reports):
         assert not stderr, f"{result.notebook.name} shows stderr output in cells {stderr}"
         shown = json.dumps([cell.get("outputs", []) for cell in node.cells])
         assert "IProgress not found" not in shown and str(Path(sys.prefix)) not in shown, result.notebook.name
+
+
+def test_notebooks_are_parsed_one_thread_at_a_time(monkeypatch):
+    """CPython 3.11's AST builder is not safe in two threads at once (a parallel build failed on it)."""
+    import ast
+    import threading
+    import time
+
+    inside, most = [0], [0]
+    lock, real_parse = threading.Lock(), ast.parse
+
+    def slow_parse(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.01)  # wide enough for a second thread to come in if nothing stops it
+        with lock:
+            inside[0] -= 1
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    node = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(f"from mnist_analysis import plotting  # {i}") for i in range(5)]
+    )
+    threads = [threading.Thread(target=execution_cache.imported_project_modules, args=(node,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
