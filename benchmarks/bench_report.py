@@ -44,14 +44,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import nbformat
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import gzip_decode_seconds, write_result  # noqa: E402
+
+from mnist_analysis.build_schedule import SHIPPED_PROFILE, PeakMemory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
@@ -65,15 +65,6 @@ TARGETS = {
 EDITED = "00_overview"
 #: Runs of each cheap scenario (no change, markdown edit, code edit); the cold builds run once.
 REPEATS = 3
-
-
-def tree_peak_rss(process: psutil.Process, stop: threading.Event, peak: list) -> None:
-    while not stop.wait(0.2):
-        try:
-            procs = [process, *process.children(recursive=True)]
-            peak[0] = max(peak[0], sum(p.memory_info().rss for p in procs if p.is_running()))
-        except psutil.Error:
-            continue
 
 
 def one_build(cache: Path, output: Path, notebooks: Path, *options: str) -> dict:
@@ -91,12 +82,10 @@ def one_build(cache: Path, output: Path, notebooks: Path, *options: str) -> dict
         *options,
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stop, peak = threading.Event(), [0]
-    sampler = threading.Thread(target=tree_peak_rss, args=(psutil.Process(process.pid), stop, peak), daemon=True)
-    sampler.start()
+    memory = PeakMemory()  # the command and its notebook kernels, summed
+    memory.watch(process.pid)
     out, err = process.communicate()
-    stop.set()
-    sampler.join()
+    peak = memory.stop() or 0
     if process.returncode:
         raise SystemExit(f"report build failed ({process.returncode}):\n{out}\n{err[-3000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1)
@@ -108,7 +97,7 @@ def one_build(cache: Path, output: Path, notebooks: Path, *options: str) -> dict
     return {
         "seconds": seconds,
         "max_single_process_rss_bytes": max_rss,
-        "peak_tree_rss_bytes": peak[0],
+        "peak_tree_rss_bytes": peak,
         "cpu_s": cpu,
         "per_notebook_s": {name: float(s) for name, s, _ in per_notebook},
         "per_notebook_kernel_peak_bytes": {name: int(float(gb) * 1e9) for name, _, gb in per_notebook if gb},
@@ -140,8 +129,6 @@ def edit_notebook(path: Path, kind: str) -> None:
 
 def write_shipped_profile(baseline: dict) -> None:
     """Store the sequential cold build's seconds and kernel peaks as the package's shipped profile."""
-    from mnist_analysis.build_schedule import SHIPPED_PROFILE
-
     peaks = baseline["per_notebook_kernel_peak_bytes"]
     entries = {
         f"{name}.ipynb": {"seconds": seconds, "peak_bytes": peaks[name]}

@@ -90,15 +90,15 @@ def record_profile(parameters: dict, executed: dict) -> None:
         pass  # a read-only cache costs only the order and the estimate of the next build
 
 
-class KernelMemory:
-    """The peak resident memory of a kernel and every process it starts, sampled five times a second."""
+class PeakMemory:
+    """The peak resident memory of a process (a kernel, a build) and all it starts, sampled 5 times a second."""
 
     def __init__(self):
         self.peak, self._pid, self._stop = 0, None, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def watch(self, pid: int) -> None:
-        """Start sampling the process ``pid`` (the kernel) and its children."""
+        """Start sampling the process ``pid`` and its children."""
         self._pid = pid
         self._thread.start()
 
@@ -117,7 +117,7 @@ class KernelMemory:
                 continue
 
     def stop(self) -> int | None:
-        """Stop sampling; return the peak in bytes, or None when no kernel was watched."""
+        """Stop sampling; return the peak in bytes, or None when no process was watched."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()

@@ -136,7 +136,7 @@ def _ipc_kernel_manager(folder: str, on_start=None):
 def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cell=None, memory=None):
     """Run ``notebook`` into ``staged`` unless the execution cache has its outputs; return the reuse note.
 
-    ``memory`` (a :class:`mnist_analysis.build_schedule.KernelMemory`) is told the kernel's
+    ``memory`` (a :class:`mnist_analysis.build_schedule.PeakMemory`) is told the kernel's
     process id when one starts.
     """
     import nbformat
@@ -218,7 +218,7 @@ def render_notebook(
     import nbformat
     from nbconvert import HTMLExporter
 
-    from .build_schedule import KernelMemory
+    from .build_schedule import PeakMemory
 
     notebook, output_dir = Path(notebook), Path(output_dir)
     html_path, executed = output_dir / f"{notebook.stem}.html", output_dir / notebook.name
@@ -227,7 +227,7 @@ def render_notebook(
         notebook, notebook_title(nbformat.read(notebook, as_version=4)), parameters=dict(parameters or {})
     )
     start = time.perf_counter()
-    memory = KernelMemory()
+    memory = PeakMemory()
     try:
         try:
             result.reused = _execute(notebook, staged, result.parameters, reuse, on_cell, memory)
@@ -507,8 +507,7 @@ def build_reports(
         raise FileNotFoundError(f"notebooks folder {notebooks_dir}: no .ipynb files to render")
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else finite_float(max_memory, "max_memory", minimum=0)
     profile = read_profile(merged)
-    timings = {name: entry.get("seconds") for name, entry in profile.items() if entry.get("seconds") is not None}
-    peaks = {name: entry.get("peak_bytes") for name, entry in profile.items() if entry.get("peak_bytes")}
+    timings = {name: entry["seconds"] for name, entry in profile.items() if "seconds" in entry}
     # Longest first, so that parallel runs end together; the index keeps the notebooks' own order.
     order = sorted(notebooks, key=lambda n: -timings.get(n.name, float("inf")))
     known = [timings[n.name] for n in notebooks if n.name in timings]
@@ -537,16 +536,10 @@ def build_reports(
     with _absolute_path_settings():
         data_files = verify_data(log) if check_data else []
         with staging_folder(output_dir, STAGING_PREFIX) as staging:
-            by_name = {n.name: n for n in order}
-            rendered = run_within_budget(
-                list(by_name),
-                lambda name: render(by_name[name]),
-                jobs=jobs,
-                max_memory=max_memory,
-                peaks=peaks,
-            )
+            peaks = {n: profile[n.name]["peak_bytes"] for n in order if "peak_bytes" in profile.get(n.name, {})}
+            rendered = run_within_budget(order, render, jobs=jobs, max_memory=max_memory, peaks=peaks)
     bar.close()
-    results = [rendered[n.name] for n in notebooks]
+    results = [rendered[n] for n in notebooks]
     record_profile(
         merged,
         {
