@@ -1,20 +1,163 @@
-"""Shared pieces of the benchmark scripts: timing medians and writing results as JSON."""
+"""Shared pieces of the benchmark scripts: the measuring protocol and the result JSON.
+
+Protocol (issue 23)
+-------------------
+- **Cold** means a fresh process with empty caches: a new, empty ``MNIST_ANALYSIS_CACHE_DIR``
+  (results and decoded arrays), a new, empty ``NUMBA_CACHE_DIR`` (numba's compiled UMAP and
+  NN-descent code) and no joblib/loky worker pools (a new process has none). Use
+  :func:`fresh_runs`; never time a second call in the same process and call it cold.
+- **Warm** means a fresh process with those caches filled by an earlier, untimed run: a user
+  reopening a notebook. ``fresh_runs(script, warm=True)``.
+- Medians of 3 (``runs=3``), every run kept (:func:`summary`, :func:`fresh_summary`).
+
+What every result records
+-------------------------
+:func:`write_result` adds, to whatever the benchmark measured:
+
+- ``benchmark``, ``measured_at``, ``machine`` (as before: old readers keep working);
+- ``started_at``, ``commit`` (``git rev-parse HEAD`` when this module was imported, i.e. when
+  the benchmark started), ``dirty`` (any uncommitted change to tracked files), ``dirty_files``
+  (each changed or untracked file under ``mnist_analysis/``, ``notebooks/``, ``benchmarks/``
+  and ``pyproject.toml`` with the git blob hash of its content then, ``null`` when deleted), and
+  ``code_changed_during_run`` (files under those folders whose content differed at the end);
+- ``script`` (the benchmark script, relative to the repository) and ``depends_on`` (the files
+  and folders whose change makes the result stale; default: ``mnist_analysis/``,
+  ``notebooks/``, ``pyproject.toml``, ``benchmarks/common.py`` and the script; a benchmark may
+  pass its own list as ``result["depends_on"]``);
+- ``libraries``: the installed version of every dependency of the project, plus numba,
+  llvmlite, pynndescent, scipy and threadpoolctl;
+- ``load``: ``os.getloadavg()`` and the CPU percent of the whole machine (psutil, sampled for
+  0.5 s) at the start (when this module is imported) and at the end, and the machine's
+  average CPU percent over the run;
+- ``yardstick``: a plain gzip decode of both MNIST image files timed in the same run
+  (:func:`gzip_decode_seconds`); when ``result`` has no ``yardstick`` key, one is timed when the
+  result is written.
+
+Targets and headline figures
+----------------------------
+Every result carries ``targets``: a list with one entry per target or headline figure, made
+with :func:`target`, so that ``benchmarks/README.md`` can be generated from the JSONs
+(``python benchmarks/check.py --write-readme``)::
+
+    {"what": "cold build, median of 3 fresh processes", "figure": 459.4, "unit": "s",
+     "target": "<= 180", "met": false, "note": "..."}
+
+``figure`` is a number, or ``null`` when it was not measured in this run (then say why in
+``note`` and set ``met`` to ``null``); ``target`` is a short text (``"<= 180"``, ``">= 2.5"``)
+or ``null`` for a figure shown without a target; ``met`` is true, false or null (no target or
+not measured). :func:`write_result` refuses a ``targets`` value in any other shape.
+
+After writing a result, regenerate ``benchmarks/README.md`` (``python benchmarks/check.py
+--write-readme``); ``tests/test_benchmarks.py`` fails while the README and the JSONs disagree.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+#: Folders (and files) whose uncommitted changes a result lists by name.
+WATCHED = ("mnist_analysis", "notebooks", "benchmarks", "pyproject.toml")
+#: Installed beyond the project's declared dependencies, and what the numbers depend on.
+EXTRA_LIBRARIES = ("numba", "llvmlite", "pynndescent", "scipy", "threadpoolctl")
+#: Environment variables that hold caches: fresh_runs sets them, a caller's ``env`` may not.
+CACHE_VARIABLES = ("MNIST_ANALYSIS_CACHE_DIR", "NUMBA_CACHE_DIR")
+TARGET_KEYS = {"what", "figure", "target", "met"}
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else ""
+
+
+def blob_hashes(paths: list[str]) -> dict[str, str | None]:
+    """Git blob hash of each file's current content (``None`` for a missing file), paths relative to the repository."""
+    existing = [p for p in paths if (ROOT / p).is_file()]
+    hashes = dict.fromkeys(paths)
+    if existing:
+        done = subprocess.run(
+            ["git", "hash-object", "--stdin-paths"],
+            cwd=ROOT,
+            input="\n".join(existing) + "\n",
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode == 0:
+            hashes.update(zip(existing, done.stdout.split()))
+    return hashes
+
+
+def code_state() -> dict:
+    """The commit checked out, whether the tree is dirty, and the changed files under :data:`WATCHED`."""
+    commit = _git("rev-parse", "HEAD").strip() or None
+    changed = []
+    for line in _git("status", "--porcelain", "--untracked-files=all", "--", *WATCHED).splitlines():
+        path = line[3:].split(" -> ")[-1].strip('"')
+        if not path.startswith("benchmarks/results/") and "__pycache__" not in path:
+            changed.append(path)
+    return {
+        "commit": commit,
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no").strip()) if commit else None,
+        "dirty_files": blob_hashes(sorted(changed)),
+    }
+
+
+def machine_load(sample_s: float = 0.5) -> dict:
+    """Load averages and the whole machine's CPU percent over ``sample_s`` seconds."""
+    import psutil
+
+    return {
+        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "load_average": list(os.getloadavg()),
+        "cpu_percent": psutil.cpu_percent(interval=sample_s),
+    }
+
+
+def _cpu_times():
+    import psutil
+
+    return psutil.cpu_times()
+
+
+# The benchmark starts when it imports this module: its code and the machine's load then.
+_START = {"perf": time.perf_counter(), "code": code_state(), "load": machine_load(), "cpu_times": _cpu_times()}
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed version of each of the project's dependencies and of :data:`EXTRA_LIBRARIES`."""
+    try:
+        requirements = importlib.metadata.requires("mnist-analysis") or []
+    except importlib.metadata.PackageNotFoundError:
+        requirements = []
+    names = [re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0] for r in requirements if "extra ==" not in r]
+    versions = {}
+    for name in sorted({*names, *EXTRA_LIBRARIES}, key=str.lower):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def time_runs(function, runs: int, setup=None) -> list[float]:
-    """Call ``setup()`` (untimed, if given) then ``function()`` ``runs`` times; return the seconds of each call."""
+    """Call ``setup()`` (untimed, if given) then ``function()`` ``runs`` times; return the seconds of each call.
+
+    In-process timings are warm by nature (imports, compiled code, pools): use them for what
+    is warm in a user's session too, and :func:`fresh_runs` for anything called cold.
+    """
     seconds = []
     for _ in range(runs):
         if setup is not None:
@@ -34,6 +177,148 @@ def summary(seconds: list[float]) -> dict:
         "runs": len(seconds),
         "all_s": seconds,
     }
+
+
+def new_caches(folder: Path) -> dict[str, str]:
+    """Create empty cache folders under ``folder``; return the environment variables that point at them."""
+    env = {}
+    for variable in CACHE_VARIABLES:
+        path = Path(folder) / variable.lower()
+        path.mkdir(parents=True, exist_ok=True)
+        env[variable] = str(path)
+    return env
+
+
+def _run_child(script: str, env: dict, timeout: float | None) -> dict:
+    import resource
+
+    def cpu():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    load = os.getloadavg()[0]
+    cpu_before, start = cpu(), time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as error:
+        raise RuntimeError(f"fresh run did not finish within {timeout} s") from error
+    seconds, cpu_s = time.perf_counter() - start, cpu() - cpu_before
+    if done.returncode:
+        raise RuntimeError(f"fresh run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    lines = done.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError) as error:
+        raise RuntimeError(
+            f"fresh run printed no JSON object as its last stdout line; stdout ended with {lines[-3:]!r}"
+        ) from error
+    if not isinstance(result, dict):
+        raise RuntimeError(f"fresh run's last stdout line is not a JSON object: {lines[-1][:200]!r}")
+    return {**result, "process_s": seconds, "process_cpu_s": cpu_s, "load_1min_before": load}
+
+
+def fresh_runs(
+    script: str, runs: int = 3, warm: bool = False, env: dict | None = None, timeout: float | None = None
+) -> list[dict]:
+    """Run ``script`` with ``sys.executable -c`` in a new process ``runs`` times; return each run's JSON.
+
+    Cold (``warm=False``): every run gets a new, empty ``MNIST_ANALYSIS_CACHE_DIR`` and
+    ``NUMBA_CACHE_DIR``; being a new process it has no imported modules, compiled code or
+    worker pools. Warm (``warm=True``): one untimed priming run fills a cache folder, then
+    each timed run is a new process reusing those filled caches (a user reopening a notebook).
+
+    The child prints one JSON object as its last stdout line (its own timings). Each returned
+    dict is that object plus ``process_s`` (wall-clock seconds of the whole process, start-up
+    and imports included), ``process_cpu_s`` (CPU seconds of the process and the children it
+    waited for) and ``load_1min_before`` (the 1-minute load average when it started).
+    The environment is this process's, updated with ``env`` (``MNIST_ANALYSIS_DATA_DIR``
+    passes through); the cache variables are always fresh_runs' own. The working directory is
+    the repository. A failed or timed-out run raises ``RuntimeError`` with its stderr's end.
+
+    Examples
+    --------
+    >>> runs = fresh_runs("import json; print(json.dumps({'x': 1}))", runs=1)  # doctest: +SKIP
+    >>> runs[0]["x"], runs[0]["process_s"] > 0  # doctest: +SKIP
+    (1, True)
+    """
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    clash = sorted(set(env or {}) & set(CACHE_VARIABLES))
+    if clash:
+        raise ValueError(f"env may not set {', '.join(clash)}: fresh_runs gives each run its own caches")
+    base = Path(tempfile.mkdtemp(prefix="mnist-bench-fresh-"))
+    child_env = {**os.environ, **(env or {})}
+    try:
+        if warm:
+            caches = new_caches(base / "warm")
+            _run_child(script, {**child_env, **caches}, timeout)  # priming run, untimed
+            return [_run_child(script, {**child_env, **caches}, timeout) for _ in range(runs)]
+        return [_run_child(script, {**child_env, **new_caches(base / f"cold-{i}")}, timeout) for i in range(runs)]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def fresh_summary(results: list[dict], key: str = "process_s") -> dict:
+    """:func:`summary` of ``key`` over the dicts :func:`fresh_runs` returned (median, min, max, all)."""
+    missing = [i for i, r in enumerate(results) if not isinstance(r.get(key), (int, float))]
+    if missing:
+        raise KeyError(f"runs {missing} have no number under {key!r}")
+    return summary([float(r[key]) for r in results])
+
+
+def target(
+    what: str,
+    figure: float | None,
+    *,
+    at_most: float | None = None,
+    at_least: float | None = None,
+    unit: str = "",
+    met: bool | None = None,
+    note: str | None = None,
+) -> dict:
+    """One entry of a result's ``targets`` list: a headline ``figure`` and, if any, its target.
+
+    ``at_most``/``at_least`` give a numeric target and ``met`` is computed; otherwise ``met``
+    may be given (a target that is not a number, e.g. "same findings"). A ``figure`` of
+    ``None`` means not measured in this run: ``met`` is then ``None``; say why in ``note``.
+
+    Examples
+    --------
+    >>> target("cold build", 459.4, at_most=180, unit="s")["met"]
+    False
+    >>> target("warm load", None, at_most=0.05, unit="s", note="not re-run")["met"] is None
+    True
+    """
+    text = None
+    if at_most is not None:
+        text = f"<= {at_most:g}"
+        if figure is not None:
+            met = bool(figure <= at_most)
+    elif at_least is not None:
+        text = f">= {at_least:g}"
+        if figure is not None:
+            met = bool(figure >= at_least)
+    if figure is None:
+        met = None
+    entry = {"what": what, "figure": figure, "unit": unit, "target": text, "met": met}
+    if note:
+        entry["note"] = note
+    return entry
+
+
+def check_targets(targets) -> None:
+    """Raise ``ValueError`` unless ``targets`` is a list of :func:`target` entries."""
+    if not isinstance(targets, list):
+        raise ValueError(f"targets must be a list of target(...) entries, got {type(targets).__name__}")
+    for i, entry in enumerate(targets):
+        if not isinstance(entry, dict) or not TARGET_KEYS <= set(entry):
+            raise ValueError(f"targets[{i}] must be a dict with keys {sorted(TARGET_KEYS)}, got {entry!r}")
+        if entry["figure"] is not None and not isinstance(entry["figure"], (int, float)):
+            raise ValueError(f"targets[{i}]['figure'] must be a number or null, got {entry['figure']!r}")
+        if entry["met"] not in (True, False, None):
+            raise ValueError(f"targets[{i}]['met'] must be true, false or null, got {entry['met']!r}")
 
 
 def gzip_decode_seconds(runs: int = 5) -> dict:
@@ -56,6 +341,16 @@ def gzip_decode_seconds(runs: int = 5) -> dict:
     return summary(time_runs(decode, runs))
 
 
+def yardstick() -> dict:
+    """The same-run yardstick with what it is, or the error that prevented it."""
+    entry = {"what": "plain gzip decode of both MNIST image files (about 0.43 s on a quiet machine)"}
+    try:
+        entry["gzip_decode"] = gzip_decode_seconds()
+    except Exception as error:  # a result is still written, saying why it has no yardstick
+        entry["error"] = f"{type(error).__name__}: {error}"
+    return entry
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     return {
@@ -66,15 +361,85 @@ def machine() -> dict:
     }
 
 
+def _script() -> str | None:
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not main:
+        return None
+    path = Path(main).resolve()
+    try:
+        return path.relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def provenance(result: dict) -> dict:
+    """Commit, dirty files, libraries, load, dependencies and yardstick of the run now ending."""
+    end_code = code_state()
+    start_code = _START["code"]
+    watched_now = blob_hashes(sorted(set(start_code["dirty_files"]) | set(end_code["dirty_files"])))
+    changed_during = sorted(
+        path
+        for path in watched_now
+        if watched_now[path] != start_code["dirty_files"].get(path, _committed_blob(start_code["commit"], path))
+    )
+    if end_code["commit"] != start_code["commit"]:
+        changed_during.append(f"(HEAD moved from {start_code['commit']} to {end_code['commit']})")
+    script = _script()
+    cpu_end = _cpu_times()
+    busy_fields = ("user", "nice", "system", "irq", "softirq", "steal")
+
+    def spent(fields):
+        return sum(getattr(cpu_end, f, 0) - getattr(_START["cpu_times"], f, 0) for f in fields)
+
+    busy, total = spent(busy_fields), spent((*busy_fields, "idle", "iowait"))
+    default_deps = ["mnist_analysis/", "notebooks/", "pyproject.toml", "benchmarks/common.py"]
+    if script and not script.startswith("/"):
+        default_deps.append(script)
+    return {
+        "started_at": _START["load"]["at"],
+        "duration_s": time.perf_counter() - _START["perf"],
+        **start_code,
+        "code_changed_during_run": changed_during,
+        "script": script,
+        "depends_on": result.get("depends_on", default_deps),
+        "libraries": library_versions(),
+        "load": {
+            "start": _START["load"],
+            "end": machine_load(),
+            "cpu_percent_over_run": 100 * busy / total if total > 0 else None,
+        },
+    }
+
+
+def _committed_blob(commit: str | None, path: str) -> str | None:
+    if not commit:
+        return None
+    line = _git("ls-tree", commit, "--", path).split()
+    return line[2] if len(line) >= 3 else None
+
+
 def write_result(name: str, result: dict) -> Path:
-    """Write ``result`` (plus time and machine) to ``benchmarks/results/<name>.json`` and return the path."""
+    """Write ``result`` with its provenance to ``benchmarks/results/<name>.json`` and return the path.
+
+    Adds the time and machine (as always), then what :func:`provenance` records (commit, dirty
+    files, libraries, load at start and end, dependencies) and, when ``result`` has no
+    ``yardstick`` key, the same-run yardstick timed now. ``result["targets"]``, when present,
+    must be a list of :func:`target` entries. The file is replaced atomically.
+    """
+    if "targets" in result:
+        check_targets(result["targets"])
+    extra = {} if "yardstick" in result else {"yardstick": yardstick()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {
         "benchmark": name,
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
+        **provenance(result),
         **result,
+        **extra,
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(payload, indent=2) + "\n")
+    partial.replace(path)
     return path
