@@ -47,7 +47,9 @@ def _info(args) -> int:
     print(f"data folder : {args.data_dir or os.environ.get(DATA_DIR_ENV) or '(none; set ' + DATA_DIR_ENV + ')'}")
     print(f"cache folder: {cache_dir()}{'' if os.environ.get(CACHE_ENV) else '  (set ' + CACHE_ENV + ' to move it)'}")
     if os.environ.get(MIRRORS_ENV):
-        print(f"mirrors     : {os.environ[MIRRORS_ENV]}")
+        named = [base for base in os.environ[MIRRORS_ENV].split(",") if base.strip()]
+        problem = "" if named else f"  (names no URL: nothing can be downloaded; unset {MIRRORS_ENV} or list base URLs)"
+        print(f"mirrors     : {os.environ[MIRRORS_ENV] if named else repr(os.environ[MIRRORS_ENV])}{problem}")
     _check_data_dir(args.data_dir)
     states = []
     for spec in REGISTRY.values():
@@ -55,10 +57,13 @@ def _info(args) -> int:
         states.append(status.state)
         cached = array_cache_path(spec).is_file()
         if status.state == "missing":
+            urls = spec.urls()
+            where = f"downloads it from {urls[0]}" if urls else f"cannot download it ({MIRRORS_ENV} names no URL)"
             print(
-                f"{spec.filename:34} missing: `mnist-analysis fetch` downloads it from {spec.urls()[0]}"
+                f"{spec.filename:34} missing: `mnist-analysis fetch` {where}"
                 + (
-                    " (a decoded array is cached but no source file: it is served only if it verifies)"
+                    " (a decoded array is cached but no source file: it is served while its stamp shows it unchanged "
+                    "since it was verified; `mnist-analysis fetch` re-hashes it)"
                     if cached
                     else ""
                 )
@@ -146,11 +151,15 @@ def _skip_iri_grammars() -> None:
 
 def _report(args) -> int:
     _skip_iri_grammars()
-    from .reports import build_reports, find_notebooks
+    from .reports import build_reports, check_output_outside, find_notebooks
 
-    _check_output(args.output)
     if args.notebooks is None:
         args.notebooks = packaged_notebooks()
+    try:
+        check_output_outside(args.notebooks, args.output, "--output")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_output(args.output)
     parameters = {}
     if args.sample_size is not None:
         parameters["sample_size"] = args.sample_size

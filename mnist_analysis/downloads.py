@@ -10,6 +10,7 @@ fails, :class:`DownloadError` lists each URL with its reason and says how to wor
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +30,9 @@ class DownloadError(RuntimeError):
 
     def __init__(self, spec: DataFile, failures: list[tuple[str, str]], target: Path):
         self.spec, self.failures, self.target = spec, failures, target
-        tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures) or "  (no URL to try)"
+        tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures) or (
+            f"  (no URL to try: {MIRRORS_ENV}={os.environ.get(MIRRORS_ENV, '')!r} names no base URL)"
+        )
         super().__init__(
             f"could not download {spec.filename} from any mirror:\n{tried}\n"
             f"Nothing was written to the cache path {target}.\n"
@@ -113,14 +116,38 @@ def _remove_stale_parts(folder: Path, spec: DataFile, idle_seconds: float) -> No
             pass
 
 
-def _fetch_url(url: str, destination: Path, *, timeout: float, deadline: float, progressbar: bool) -> None:
-    """Stream ``url`` into ``destination``; give up after ``timeout`` s of silence or ``deadline`` s in all."""
+class TooLargeError(OSError):
+    """A mirror sent more bytes than the registered file can take."""
+
+
+def max_download_bytes(spec: DataFile) -> int:
+    """The most bytes a download of ``spec`` may take: its decompressed size, plus what gzip may add.
+
+    Compressing can only grow incompressible data by a few bytes per block, plus a header and trailer.
+
+    Examples
+    --------
+    >>> max_download_bytes(get("test-labels"))
+    12066
+    """
+    return spec.size + spec.size // 1000 + 2048
+
+
+def _fetch_url(
+    url: str, destination: Path, *, timeout: float, deadline: float, progressbar: bool, max_bytes: int | None = None
+) -> None:
+    """Stream ``url`` into ``destination``; give up after ``timeout`` s of silence or ``deadline`` s in all,
+    or once more than ``max_bytes`` arrived."""
     import requests
 
     give_up_at = time.monotonic() + deadline
     with requests.get(url, stream=True, timeout=timeout) as response:
         response.raise_for_status()
         total = int(response.headers.get("Content-Length") or 0) or None
+        if max_bytes is not None and total is not None and total > max_bytes:
+            raise TooLargeError(
+                f"announces {total:,} bytes, more than the registered file can take ({max_bytes:,}); not downloaded"
+            )
         bar = None
         if progressbar:
             from tqdm.auto import tqdm
@@ -130,6 +157,10 @@ def _fetch_url(url: str, destination: Path, *, timeout: float, deadline: float, 
             with open(destination, "wb") as handle:
                 while chunk := response.raw.read1(1 << 16, decode_content=True):  # returns once any bytes arrive
                     handle.write(chunk)
+                    if max_bytes is not None and handle.tell() > max_bytes:
+                        raise TooLargeError(
+                            f"sent more than {max_bytes:,} bytes, more than the registered file can take; stopped"
+                        )
                     if bar is not None:
                         bar.update(len(chunk))
                     if time.monotonic() > give_up_at:
@@ -168,7 +199,14 @@ def download(
     for url in urls if urls is not None else spec.urls():
         try:
             with atomic_output(target) as tmp:
-                _fetch_url(url, tmp, timeout=timeout, deadline=deadline, progressbar=progressbar)
+                _fetch_url(
+                    url,
+                    tmp,
+                    timeout=timeout,
+                    deadline=deadline,
+                    progressbar=progressbar,
+                    max_bytes=max_download_bytes(spec),
+                )
                 verify(tmp, spec)
             return target
         except Exception as error:  # any failure means: try the next mirror

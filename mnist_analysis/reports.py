@@ -69,6 +69,28 @@ def find_notebooks(folder, only=None) -> list[Path]:
     return notebooks
 
 
+def check_output_outside(notebooks_dir, output_dir, name: str = "output_dir") -> None:
+    """Refuse an output folder that is the notebooks folder or lies inside it.
+
+    The build writes executed copies named like the sources (``NN_name.ipynb``), so such an
+    output would overwrite the source notebooks with executed ones.
+
+    Examples
+    --------
+    >>> check_output_outside("notebooks", "notebooks/reports")
+    Traceback (most recent call last):
+    ...
+    ValueError: output_dir: notebooks/reports is inside the notebooks folder notebooks; the executed copies ...
+    """
+    source, output = Path(notebooks_dir).expanduser().resolve(), Path(output_dir).expanduser().resolve()
+    if output == source or source in output.parents:
+        where = "is the notebooks folder" if output == source else f"is inside the notebooks folder {notebooks_dir}"
+        raise ValueError(
+            f"{name}: {output_dir} {where}; the executed copies would overwrite or mix with the source "
+            "notebooks: choose a folder outside it"
+        )
+
+
 def notebook_title(node) -> str:
     """The text of the notebook's first ``# `` heading, or an empty string."""
     for cell in node.cells:
@@ -146,7 +168,7 @@ def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cel
 
     source = nbformat.read(notebook, as_version=4)
     inputs = execution_cache.notebook_inputs(source, parameters)
-    found = execution_cache.lookup(source, inputs) if reuse else None
+    found = execution_cache.lookup(source, inputs, str(notebook)) if reuse else None
     if found is not None:
         _write_stored_run(found[0], staged, parameters)
         return execution_cache.describe_reuse(found[1])
@@ -170,10 +192,12 @@ def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cel
             )
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
-    execution_cache.store(source, nbformat.read(staged, as_version=4), inputs, str(notebook))
-    # The report shows the run as stored, exactly as a later build reusing it would: byte for byte
-    # the same executed notebook, so that build finds the report current and need not render it.
-    _write_stored_run(execution_cache.lookup(source, inputs)[0], staged, parameters)
+    if execution_cache.store(source, nbformat.read(staged, as_version=4), inputs, str(notebook)):
+        # The report shows the run as stored, exactly as a later build reusing it would: byte for byte
+        # the same executed notebook, so that build finds the report current and need not render it.
+        stored = execution_cache.lookup(source, inputs, str(notebook))
+        if stored is not None:
+            _write_stored_run(stored[0], staged, parameters)
     return None
 
 
@@ -499,6 +523,7 @@ def build_reports(
 
     start = time.perf_counter()
     # Absolute paths: papermill changes the process's working folder while a notebook runs.
+    check_output_outside(notebooks_dir, output_dir)
     output_dir = Path(output_dir).resolve()
     merged = check_parameters({**(QUICK_PARAMETERS if quick else {}), **(parameters or {})})
     jobs = positive_int(jobs if jobs is not None else (os.cpu_count() or 1), "jobs")

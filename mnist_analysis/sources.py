@@ -14,6 +14,14 @@ memory map instead of a decompression; a small ``.stamp.json`` beside it records
 was verified against, the ``.npy`` file's own size, modification time and inode, and which
 source file it came from. A changed source is verified again; a changed ``.npy`` is re-hashed
 and, if it fails, removed and rebuilt; an ``.npy`` that never was verified is never served.
+
+What the stamp detects, and what it does not: any write to the ``.npy`` through the file
+system after it was verified changes its status-change time (which no tool can set back), so
+such a file is re-hashed before it is served. The stamp is not a hash of the content, though:
+an edit whose author also rewrites the stamp, or bits that rot on disk without a write, are
+not seen by :func:`load_array`. :func:`fetch` (``mnist-analysis fetch``) re-hashes every cached
+array and rebuilds a bad one. Re-hashing on every load instead would cost about 0.3 s per
+process (all six arrays; measured), six times the 50 ms a warm load of all images may take.
 """
 
 from __future__ import annotations
@@ -407,7 +415,8 @@ def _source_unchanged(npy: Path, source: Path) -> bool:
 def load_array(key: str, *, data_dir=None, progressbar: bool = True) -> np.ndarray:
     """Return the verified array of registered file ``key``, read-only and memory-mapped when cached.
 
-    The decoded ``.npy`` cache is served only while it is verified (see :func:`_open_verified`);
+    The decoded ``.npy`` cache is served only while its stamp shows it unchanged since it was
+    verified (see :func:`_open_verified` and the module docstring for what the stamp cannot see);
     without a source file, a cached array that fails verification is removed and the file is
     downloaded again.
 

@@ -4,7 +4,8 @@ Routes (``/<route>/<filename>``): ``good`` (or any other name) serves the payloa
 ``forbidden`` and ``missing`` answer 403 and 404; ``html`` serves a login page with status
 200; ``corrupt`` serves ``other_payload`` (well-formed, but not the pinned content); ``cut``
 announces the whole file, sends half and hangs up; ``slow`` waits 3 s before answering;
-``trickle`` sends one byte every 0.2 s. Every request path is logged in ``requests``.
+``trickle`` sends one byte every 0.2 s; ``endless`` streams zeros without a length until the client
+hangs up (``bytes_sent`` counts them). Every request path is logged in ``requests``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moved</title></head><body>Please
 class MirrorServer:
     def __init__(self, payload: bytes, other_payload: bytes = b""):
         self.payload, self.other_payload, self.requests = payload, other_payload, []
+        self.bytes_sent = 0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -42,6 +44,15 @@ class MirrorServer:
                 elif route == "slow":
                     time.sleep(3)
                     self._send(server.payload)
+                elif route == "endless":
+                    self.send_response(200)
+                    self.end_headers()
+                    try:
+                        while True:
+                            self.wfile.write(bytes(1 << 16))
+                            server.bytes_sent += 1 << 16
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
                 elif route == "trickle":
                     self._send(server.payload[:50], length=len(server.payload), pause=0.2)
                 else:

@@ -245,3 +245,20 @@ def test_an_export_killed_while_writing_never_leaves_files_of_two_runs(tmp_path)
         f"{per_image.TABLE_NAME}.parquet",
     ]
     assert {set(per_image.read_table(p)["run"]).pop() for p in tmp_path.iterdir()} == {"next"}
+
+
+# ------------------------------------------------------------------ issue 25
+@pytest.mark.parametrize("inside", [False, True])
+def test_report_into_the_notebooks_folder_is_refused_and_the_sources_untouched(tmp_path, inside):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    source = notebooks / "01_fine.ipynb"
+    source.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    before = source.read_bytes()
+    output = notebooks / "reports" if inside else notebooks
+    result = run_cli("report", "--notebooks", str(notebooks), "--output", str(output))
+    line = one_line_error(result.stderr, "mnist-analysis report")
+    assert result.returncode == 2
+    where = f"is inside the notebooks folder {notebooks}" if inside else "is the notebooks folder"
+    assert f"--output: {output} {where}" in line and "overwrite" in line
+    assert source.read_bytes() == before and sorted(notebooks.iterdir()) == [source]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -165,3 +166,107 @@ def test_a_killed_build_keeps_the_previous_reports_and_index_and_leaves_nothing_
     build_reports(notebooks, reports, **QUIET)  # the next build removes the leftover staging folder
     assert not list(reports.glob(f"{STAGING_PREFIX}*"))
     assert "02_slow.html" in (reports / "index.html").read_text()
+
+
+# ------------------------------------------------------------------ issue 25: caches that cannot be misled
+def _stored_runs(isolated_cache: Path) -> dict:
+    """The execution cache's stored notebooks, by the path of the notebook they belong to."""
+    import json
+
+    runs = {}
+    for path in (isolated_cache / "notebooks" / "executed").glob("*/base.ipynb"):
+        runs[json.loads(path.read_text())["metadata"]["mnist_analysis_run"]["uri"]] = path
+    return runs
+
+
+def _two_notebooks(tmp_path: Path):
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_first.ipynb", "print('output of the ' + 'first')")  # only outputs hold the sentence
+    write_notebook(notebooks / "02_second.ipynb", "print('output of the ' + 'second')")
+    return notebooks, reports
+
+
+def test_edited_outputs_in_the_execution_cache_are_not_served(tmp_path, isolated_cache):
+    notebooks, reports = _two_notebooks(tmp_path)
+    build_reports(notebooks, reports, **QUIET)
+    stored = _stored_runs(isolated_cache)[str((notebooks / "01_first.ipynb").resolve())]
+    stored.write_text(stored.read_text().replace("output of the first", "an edited output"))
+    with pytest.warns(UserWarning, match=r"execution cache entry .*base.ipynb: its outputs were changed"):
+        results = {r.notebook.stem: r for r in build_reports(notebooks, reports, **QUIET)}
+    assert results["01_first"].reused is None and results["02_second"].reused  # executed again, not "reused"
+    page = (reports / "01_first.html").read_text()
+    assert "output of the first" in page and "an edited output" not in page
+    # The altered entry is gone; the new run is stored in its place, and served from then on.
+    assert (
+        "an edited output"
+        not in _stored_runs(isolated_cache)[str((notebooks / "01_first.ipynb").resolve())].read_text()
+    )
+
+
+def test_one_notebooks_stored_run_copied_over_anothers_is_not_served(tmp_path, isolated_cache):
+    notebooks, reports = _two_notebooks(tmp_path)
+    build_reports(notebooks, reports, **QUIET)
+    runs = _stored_runs(isolated_cache)
+    first, second = (runs[str((notebooks / name).resolve())] for name in ("01_first.ipynb", "02_second.ipynb"))
+    second.write_text(first.read_text())
+    with pytest.warns(UserWarning, match=r"base.ipynb: it is the run of '.*01_first.ipynb', not of '.*02_second"):
+        results = {r.notebook.stem: r for r in build_reports(notebooks, reports, **QUIET)}
+    assert results["02_second"].reused is None and results["01_first"].reused
+    page = (reports / "02_second.html").read_text()
+    assert "output of the second" in page and "output of the first" not in page
+
+
+@pytest.mark.parametrize("damage", ["garbled database", "truncated database", "stored notebook deleted", "not JSON"])
+def test_a_damaged_execution_cache_is_named_set_aside_and_the_build_goes_on(tmp_path, isolated_cache, damage):
+    notebooks, reports = _two_notebooks(tmp_path)
+    build_reports(notebooks, reports, **QUIET)
+    folder = isolated_cache / "notebooks"
+    stored = _stored_runs(isolated_cache)[str((notebooks / "01_first.ipynb").resolve())]
+    database = folder / "global.db"
+    if damage == "garbled database":
+        database.write_bytes(b"\x00garbage" * 4096)
+    elif damage == "truncated database":
+        database.write_bytes(database.read_bytes()[: 3 * 1024])
+    elif damage == "stored notebook deleted":
+        stored.unlink()
+    else:
+        stored.write_text("{ not json")
+    expected = "execution cache entry" if "database" not in damage else f"execution cache {folder} is damaged"
+    with pytest.warns(UserWarning, match=expected):
+        results = {r.notebook.stem: r for r in build_reports(notebooks, reports, **QUIET)}
+    assert all(r.error is None for r in results.values())
+    assert results["01_first"].reused is None  # executed again
+    again = {r.notebook.stem: r for r in build_reports(notebooks, reports, **QUIET)}  # and the cache was rebuilt
+    assert all(r.reused for r in again.values())
+    if "database" in damage:
+        assert len(list(isolated_cache.glob("notebooks.broken-*"))) == 1  # set aside, not deleted
+
+
+@contextlib.contextmanager
+def read_only(*folders: Path):
+    """Make folders read-only for this process: ``chattr +i`` for root (to whom modes mean nothing), else modes."""
+    root = os.geteuid() == 0
+    for folder in folders:
+        subprocess.run(["chattr", "+i", str(folder)], check=True) if root else folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        for folder in folders:
+            subprocess.run(["chattr", "-i", str(folder)], check=True) if root else folder.chmod(0o755)
+
+
+def test_a_read_only_execution_cache_gives_one_warning_and_the_build_works(tmp_path, isolated_cache):
+    import warnings
+
+    notebooks, reports = _two_notebooks(tmp_path)
+    build_reports(notebooks, reports, **QUIET)  # a cache with entries, then made read-only
+    folder = isolated_cache / "notebooks"
+    with read_only(isolated_cache, folder, *folder.rglob("*")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = build_reports(notebooks, reports, force=True, **QUIET)
+    assert all(r.error is None and r.html.is_file() for r in results)
+    messages = [str(w.message) for w in caught if "cache" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert f"execution cache {folder} cannot be written" in messages[0] and "not kept for reuse" in messages[0]
