@@ -151,7 +151,7 @@ def _skip_iri_grammars() -> None:
 
 def _report(args) -> int:
     _skip_iri_grammars()
-    from .reports import build_reports, check_output_outside, find_notebooks
+    from .reports import build_reports, check_output_outside, checked_notebooks
 
     if args.notebooks is None:
         args.notebooks = packaged_notebooks()
@@ -166,8 +166,8 @@ def _report(args) -> int:
     if args.seed is not None:
         parameters["seed"] = args.seed
     try:
-        find_notebooks(args.notebooks, args.only)
-    except FileNotFoundError as error:
+        checked_notebooks(args.notebooks, args.only)
+    except (OSError, ValueError) as error:
         raise UsageError(str(error)) from None
     build_reports(
         args.notebooks,

@@ -54,6 +54,10 @@ class NotebookResult:
 def find_notebooks(folder, only=None) -> list[Path]:
     """Return the ``.ipynb`` files of ``folder`` in name order, or those whose stem is in ``only``."""
     folder = Path(folder)
+    if folder.is_file():
+        raise NotADirectoryError(
+            f"notebooks folder {folder}: is a file, expected a folder of .ipynb notebooks; pass the folder holding it"
+        )
     if not folder.is_dir():
         raise FileNotFoundError(f"notebooks folder {folder}: not found; run from the project root or pass --notebooks")
     notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
@@ -66,6 +70,32 @@ def find_notebooks(folder, only=None) -> list[Path]:
                 f"found {', '.join(p.stem for p in notebooks) or 'none'}"
             )
         notebooks = [p for p in notebooks if p.stem in wanted]
+    return notebooks
+
+
+def checked_notebooks(folder, only=None) -> list[Path]:
+    """:func:`find_notebooks`, refusing an empty selection and any notebook that is not a readable Jupyter notebook.
+
+    Run before anything is executed or replaced, so a bad notebook is named at once instead of
+    failing in the middle of a build.
+    """
+    import nbformat
+
+    notebooks = find_notebooks(folder, only)
+    if not notebooks:
+        raise FileNotFoundError(
+            f"notebooks folder {folder}: holds no .ipynb notebooks; pass the folder of the notebooks to render"
+        )
+    for notebook in notebooks:
+        try:
+            node = nbformat.read(notebook, as_version=4)
+        except OSError as error:
+            raise OSError(f"notebook {notebook}: cannot be read ({error.strerror or error})") from None
+        except Exception as error:  # nbformat's NotJSONError, UnicodeDecodeError, a bad structure...
+            reason = " ".join(str(error).split())[:160]
+            raise ValueError(f"notebook {notebook}: not a Jupyter notebook ({reason})") from None
+        if not isinstance(node.get("cells"), list):
+            raise ValueError(f"notebook {notebook}: not a Jupyter notebook (no list of cells)")
     return notebooks
 
 
@@ -268,6 +298,7 @@ def render_notebook(
             return result
         node = nbformat.read(staged, as_version=4)
         node.metadata.pop("widgets", None)  # widget state needs a CDN loader: keep each output's static form
+        node.cells = [cell for cell in node.cells if not _empty_injected_parameters(cell)]
         result.findings, result.thumbnail = read_findings(node), thumbnail(node)
         node.metadata["title"] = result.title or notebook.stem  # the page's <title>
         exporter = HTMLExporter(
@@ -291,6 +322,16 @@ def render_notebook(
         result.previous_html = html_path if html_path.is_file() else None
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _empty_injected_parameters(cell) -> bool:
+    """True for papermill's injected parameters cell when it sets nothing (only its ``# Parameters`` comment).
+
+    A build with default parameters would otherwise show that empty cell at the top of every page.
+    """
+    if "injected-parameters" not in cell.metadata.get("tags", []):
+        return False
+    return all(not line.strip() or line.lstrip().startswith("#") for line in cell.source.splitlines())
 
 
 def _sha256(data: bytes) -> str:
@@ -527,9 +568,7 @@ def build_reports(
     output_dir = Path(output_dir).resolve()
     merged = check_parameters({**(QUICK_PARAMETERS if quick else {}), **(parameters or {})})
     jobs = positive_int(jobs if jobs is not None else (os.cpu_count() or 1), "jobs")
-    notebooks = [n.resolve() for n in find_notebooks(notebooks_dir, only)]
-    if not notebooks:
-        raise FileNotFoundError(f"notebooks folder {notebooks_dir}: no .ipynb files to render")
+    notebooks = [n.resolve() for n in checked_notebooks(notebooks_dir, only)]
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else finite_float(max_memory, "max_memory", minimum=0)
     profile = read_profile(merged)
     timings = {name: entry["seconds"] for name, entry in profile.items() if "seconds" in entry}

@@ -145,8 +145,8 @@ def validation_split(
     TypeError
         ``frame`` is not a DataFrame, or ``seed`` is not an integer.
     ValueError
-        Missing columns, test rows, a fraction outside (0, 1), fewer than two writers, or a
-        split that leaves one side empty.
+        Missing columns, test rows, a fraction outside (0, 1), a seed outside 0 to 2**32 - 1,
+        fewer than two writers, or a split that leaves one side empty.
 
     Examples
     --------
@@ -164,8 +164,9 @@ def validation_split(
         raise ValueError(
             f"validation_fraction: expected a fraction strictly between 0 and 1, found {validation_fraction!r}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed: expected an integer, found {type(seed).__name__}")
+    from .validation import seed as checked_seed
+
+    seed = checked_seed(seed)  # names the parameter and the bad value (numpy's own message does not)
     strata = _strata(frame, stratify_by_group)
     if by_writer:
         n_writers = frame["writer_id"].nunique()

@@ -262,3 +262,30 @@ def test_report_into_the_notebooks_folder_is_refused_and_the_sources_untouched(t
     where = f"is inside the notebooks folder {notebooks}" if inside else "is the notebooks folder"
     assert f"--output: {output} {where}" in line and "overwrite" in line
     assert source.read_bytes() == before and sorted(notebooks.iterdir()) == [source]
+
+
+@pytest.mark.parametrize("kind", ["a file", "an empty folder", "not JSON", "JSON but no notebook"])
+def test_report_with_a_bad_notebooks_argument_is_one_precise_line(tmp_path, kind):
+    notebooks = tmp_path / "notebooks"
+    named = notebooks
+    if kind == "a file":
+        notebooks.write_text("{}")
+    else:
+        notebooks.mkdir()
+    if kind == "not JSON":
+        named = notebooks / "01_broken.ipynb"
+        named.write_text("this is no notebook")
+    elif kind == "JSON but no notebook":
+        named = notebooks / "01_broken.ipynb"
+        named.write_text('{"cells": "none"}')
+    result = run_cli("report", "--notebooks", str(notebooks), "--output", str(tmp_path / "reports"))
+    line = one_line_error(result.stderr, "mnist-analysis report")
+    assert result.returncode == 2
+    expected = {
+        "a file": f"notebooks folder {notebooks}: is a file, expected a folder of .ipynb notebooks",
+        "an empty folder": f"notebooks folder {notebooks}: holds no .ipynb notebooks",
+        "not JSON": f"notebook {named}: not a Jupyter notebook (Notebook does not appear to be JSON",
+        "JSON but no notebook": f"notebook {named}: not a Jupyter notebook (",
+    }[kind]
+    assert expected in line
+    assert not (tmp_path / "reports" / "index.html").exists()

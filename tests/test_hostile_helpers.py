@@ -203,3 +203,14 @@ def test_validation_checks_split_type_and_value_errors_consistently(tmp_path):
 def test_other_modules_split_type_and_value_errors_the_same_way(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ------------------------------------------------------------------ issue 25: validation_split's seed
+@pytest.mark.parametrize("by_writer", [True, False])
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (2**32, ValueError), ("1", TypeError)])
+def test_validation_split_names_a_bad_seed_and_its_value(by_writer, seed, error):
+    from mnist_analysis.splits import validation_split
+
+    training = pd.DataFrame({"label": np.tile([0, 1], 50), "writer_id": np.repeat(np.arange(10), 10)})
+    with pytest.raises(error, match=rf"^seed: expected an integer from 0 to 4,294,967,295, found .*{seed!r}"):
+        validation_split(training, seed=seed, by_writer=by_writer)

@@ -131,3 +131,16 @@ def test_a_second_build_with_the_same_seed_gives_the_same_findings(
     monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path_factory.mktemp("second-build-cache")))
     second = build_reports(NOTEBOOKS, tmp_path_factory.mktemp("second-build"), quick=True, log=lambda *_: None)
     assert {r.notebook.name: r.findings for r in second} == {r.notebook.name: r.findings for r in first}
+
+
+def test_an_empty_injected_parameters_cell_is_not_shown_but_given_parameters_are(tmp_path):
+    """Issue 29, row 10: a build with default parameters showed an empty "# Parameters" cell on every page."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_a.ipynb", "print('body ran')")
+    build_reports(notebooks, tmp_path / "plain", check_data=False, log=lambda *_: None)
+    page = (tmp_path / "plain" / "01_a.html").read_text()
+    assert "body ran" in page and "# Parameters" not in page
+    build_reports(notebooks, tmp_path / "seeded", parameters={"seed": 3}, check_data=False, log=lambda *_: None)
+    page = (tmp_path / "seeded" / "01_a.html").read_text()
+    assert "# Parameters" in page and "seed" in page.split("# Parameters", 1)[1][:400]
