@@ -1,97 +1,108 @@
-"""A datasheet for MNIST (Gebru et al., 2021) whose every number is computed in the build.
+"""A datasheet for MNIST (Gebru et al., 2021) whose every number is computed in the build, quoted or cited.
 
 :func:`write_datasheet` writes ``datasheet.md`` and ``datasheet.html`` into the reports folder,
 after ``mnist-analysis report`` has executed the notebooks there. It follows the datasheet's
 sections (motivation, composition, collection process, preprocessing, uses, distribution,
-maintenance). Each line of the datasheet is one of four kinds, and :class:`Datasheet` keeps the
-kind with the line so a test can check where every number comes from:
+maintenance). Each line of the datasheet is one of five kinds, and :class:`Datasheet` keeps the
+kind with the line so that :func:`unsourced_numbers` can check where every number comes from:
 
-- ``computed``: a template without digits, filled with values computed by this module from the
-  verified data in this build (counts, writers, orders, card-claim verdicts, file hashes and the
-  validation-split measurement of :mod:`mnist_analysis.splits`);
+- ``computed``: a template without digits, filled by a *registered computation*
+  (:data:`COMPUTATIONS`) run on the build's own data (:class:`BuildData`: the loaded frame, the
+  verified arrays, the validation-split measurement, the executed notebooks' parameters). A
+  computed line records the computation and its arguments (names, never numbers), and the check
+  runs it again on the data: a literal passed as a computed value has no computation to come
+  from, and a registered computation may hold no number literal (:func:`computations_with_literals`);
 - ``finding``: a key finding quoted verbatim from an executed notebook of this build (see
   :mod:`mnist_analysis.findings`): pixel statistics, label errors, near duplicates, the writer
   split;
-- ``cited``: a statement taken from a source in :data:`SOURCES`, with the source and a locator;
+- ``cited``: a statement of the table :data:`mnist_analysis.citations.CITATIONS`, with the work
+  and the page or section where it states each number the line holds;
+- ``reference``: an entry of the reference list, word for word from :data:`SOURCES`;
 - ``text``: connecting prose, which may hold no digit at all.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import hashlib
 import html
+import inspect
 import re
+import string
+import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .findings import read_findings
+from .citations import CITATIONS, LOCATOR, SOURCES, Citation, Source, numbers_in
+from .findings import METADATA_KEY
 from .utils import atomic_write_bytes
+
+__all__ = [
+    "CITATIONS",
+    "COMPUTATIONS",
+    "SOURCES",
+    "BuildData",
+    "Citation",
+    "Datasheet",
+    "Line",
+    "Source",
+    "build_datasheet",
+    "computations_with_literals",
+    "make_datasheet",
+    "notebook_findings",
+    "unsourced_numbers",
+    "write_datasheet",
+]
 
 MARKDOWN_NAME = "datasheet.md"
 HTML_NAME = "datasheet.html"
+INDEX_NAME = "index.html"  #: the report index the datasheet links back to (in the same folder)
 #: Executed notebooks whose findings the datasheet quotes, and the section that quotes them.
 QUOTED_NOTEBOOKS = {
     "01_pixel_statistics": "Preprocessing, cleaning and labelling",
     "04_writer_split": "Composition",
     "05_data_quality": "Composition",
 }
-KINDS = ("computed", "finding", "cited", "text")
-HASH_NAME = "SHA-256"  #: the hash of mnist_analysis.registry (a name that holds digits, so it goes in as a value)
+KINDS = ("computed", "finding", "cited", "reference", "text")
 _DIGIT = re.compile(r"\d")
 
 
-@dataclass(frozen=True)
-class Source:
-    """A cited work: how the datasheet names it, and the full reference."""
+@dataclass(eq=False)
+class BuildData:
+    """What a datasheet is computed from: the data and the executed notebooks of one build.
 
-    short: str
-    reference: str
+    ``frame`` is :func:`mnist_analysis.load_frame` of all images; ``findings`` is
+    ``{notebook stem: (findings, parameters)}`` (:func:`notebook_findings`); ``verified`` holds
+    ``(DataFile, array)`` for each verified file; ``validation`` the output of
+    :func:`mnist_analysis.splits.compare_validation_splits` (or None); ``built`` the build time
+    and ``version`` the package version that built it.
+    """
+
+    frame: pd.DataFrame
+    findings: dict
+    verified: tuple = ()
+    validation: pd.DataFrame | None = None
+    built: str = ""
+    version: str = ""
+    memo: dict = field(default_factory=dict, repr=False)  #: results of shared steps (the audit), per data
+
+    def fresh(self) -> BuildData:
+        """The same data with nothing remembered (the check recomputes everything)."""
+        return BuildData(self.frame, self.findings, tuple(self.verified), self.validation, self.built, self.version)
 
 
-SOURCES = {
-    "gebru": Source(
-        "Gebru et al. 2021",
-        "T. Gebru, J. Morgenstern, B. Vecchione, J. Wortman Vaughan, H. Wallach, "
-        "H. Daumé III and K. Crawford. Datasheets for Datasets. Communications of "
-        "the ACM 64(12):86-92, 2021.",
-    ),
-    "lecun1998": Source(
-        "LeCun et al. 1998",
-        "Y. LeCun, L. Bottou, Y. Bengio and P. Haffner. Gradient-based learning "
-        "applied to document recognition. Proceedings of the IEEE "
-        "86(11):2278-2324, 1998.",
-    ),
-    "mnist_page": Source(
-        "MNIST page",
-        "Y. LeCun, C. Cortes and C. J. C. Burges. The MNIST database of handwritten "
-        "digits. http://yann.lecun.com/exdb/mnist/",
-    ),
-    "hf_card": Source("Hugging Face card", "Hugging Face dataset card of mnist. https://huggingface.co/datasets/mnist"),
-    "qmnist": Source(
-        "Yadav & Bottou 2019",
-        "C. Yadav and L. Bottou. Cold Case: The Lost MNIST Digits. Advances in "
-        "Neural Information Processing Systems 32 (NeurIPS 2019).",
-    ),
-    "qmnist_repo": Source(
-        "QMNIST repository",
-        "facebookresearch/qmnist on GitHub: README (extended labels) and "
-        "LICENSE. https://github.com/facebookresearch/qmnist",
-    ),
-    "grother": Source(
-        "Grother 1995",
-        "P. J. Grother. NIST Special Database 19: Handprinted Forms and Characters "
-        "Database. National Institute of Standards and Technology, 1995.",
-    ),
-    "northcutt": Source(
-        "Northcutt et al. 2021",
-        "C. Northcutt, L. Jiang and I. Chuang. Confident learning: "
-        "estimating uncertainty in dataset labels. Journal of Artificial "
-        "Intelligence Research 70:1373-1411, 2021.",
-    ),
-}
-_CARD_SOURCES = {"Hugging Face dataset card (mnist)": "hf_card", "LeCun, Cortes & Burges, MNIST page": "mnist_page"}
+#: Registered computations: ``name -> function(data, *names)`` returning the formatted values of
+#: one line (a dict of strings) or of the rows of a table (a list of such dicts).
+COMPUTATIONS: dict = {}
+
+
+def _computation(function):
+    COMPUTATIONS[function.__name__] = function
+    return function
 
 
 @dataclass(frozen=True)
@@ -100,19 +111,50 @@ class Line:
 
     text: str
     kind: str  #: one of :data:`KINDS`
-    origin: str = ""  #: notebook stem (finding) or source key (cited)
+    origin: str = ""  #: notebook stem (finding), citation key (cited) or source key (reference)
     template: str = ""  #: computed: the digit-free template that ``values`` fill
     values: dict = field(default_factory=dict)  #: computed: the values, formatted
+    source: tuple = ()  #: computed: ``(computation, arguments, row)`` that gave ``values``
+
+
+def _fields(template: str) -> set:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def _evaluate(data: BuildData, computation: str, args: tuple, memo: dict):
+    """Run a registered computation on ``data`` (once per name and arguments)."""
+    if computation not in COMPUTATIONS:
+        raise ValueError(f"computation: expected one of {sorted(COMPUTATIONS)}, found {computation!r}")
+    if not all(isinstance(arg, str) for arg in args):
+        raise TypeError(f"{computation}: arguments name things (strings), found {args!r}")
+    if data is None:
+        raise ValueError("computed line: the datasheet has no build data to compute from")
+    key = (computation, args)
+    if key not in memo:
+        memo[key] = COMPUTATIONS[computation](data, *args)
+    return memo[key]
+
+
+def _selected(result, row, computation: str) -> dict:
+    if row is None:
+        if not isinstance(result, dict):
+            raise TypeError(f"{computation}: returns rows; give row=")
+        return result
+    if not isinstance(result, list):
+        raise TypeError(f"{computation}: returns one line, not rows")
+    return result[row]
 
 
 @dataclass
 class Datasheet:
-    """The lines of a datasheet; :meth:`markdown` and :meth:`html` render them."""
+    """The lines of a datasheet, computed from ``data``; :meth:`markdown` and :meth:`html` render them."""
 
     lines: list = field(default_factory=list)
+    data: BuildData | None = None
+    _memo: dict = field(default_factory=dict, repr=False)
 
     def _add(self, line: Line) -> None:
-        if line.kind in ("text",) and _DIGIT.search(line.text):
+        if line.kind == "text" and _DIGIT.search(line.text):
             raise ValueError(f"datasheet text line holds a number that was neither computed nor cited: {line.text!r}")
         self.lines.append(line)
 
@@ -120,20 +162,52 @@ class Datasheet:
         """Prose or a heading: no digits allowed."""
         self._add(Line(text, "text"))
 
-    def computed(self, template: str, **values) -> None:
-        """A line whose every number is one of ``values`` (computed in this build)."""
+    def computed(self, template: str, computation: str | None = None, *args: str, row=None, **literals) -> None:
+        """A line whose values come from ``COMPUTATIONS[computation](data, *args)`` (row ``row`` of a table).
+
+        Values given directly (``n="70,000"``) are refused: a number in a computed line is
+        computed from the build's data, never typed.
+        """
+        if literals:
+            raise TypeError(
+                "computed values come from a registered computation on the build's data, not from literals: "
+                f"found {literals!r}"
+            )
         if _DIGIT.search(template):
             raise ValueError(f"computed-line template holds a literal number: {template!r}")
-        values = {name: str(value) for name, value in values.items()}
-        self._add(Line(template.format(**values), "computed", template=template, values=values))
+        result = _selected(_evaluate(self.data, computation, tuple(args), self._memo), row, computation)
+        missing = _fields(template) - set(result)
+        if missing:
+            raise ValueError(f"{computation}: gives {sorted(result)}, the template needs {sorted(missing)}")
+        values = {name: result[name] for name in _fields(template)}
+        if not all(isinstance(value, str) for value in values.values()):
+            raise TypeError(f"{computation}: values must be formatted strings, found {values!r}")
+        line = Line(
+            template.format(**values),
+            "computed",
+            template=template,
+            values=values,
+            source=(computation, tuple(args), row),
+        )
+        self._add(line)
 
-    def cited(self, text: str, source: str, locator: str = "") -> None:
-        """A statement from ``SOURCES[source]``, followed by the citation."""
-        if source not in SOURCES:
-            raise ValueError(f"source: expected one of {sorted(SOURCES)}, found {source!r}")
-        citation = SOURCES[source].short + (f", {locator}" if locator else "")
-        end = "" if text.startswith("- ") else "."
-        self._add(Line(f"{text} ({citation}){end}", "cited", origin=source))
+    def computed_rows(self, template: str, computation: str, *args: str) -> None:
+        """One computed line per row of the table that ``computation`` returns."""
+        rows = _evaluate(self.data, computation, tuple(args), self._memo)
+        for row in range(len(rows)):
+            self.computed(template, computation, *args, row=row)
+
+    def cited(self, key: str, text: str | None = None, *, prefix: str = "") -> None:
+        """A statement of ``CITATIONS[key]`` (or ``text``, holding only its numbers), followed by the citation."""
+        if key not in CITATIONS:
+            raise ValueError(f"citation: expected one of {sorted(CITATIONS)}, found {key!r}")
+        entry = CITATIONS[key]
+        text = f"{prefix}{entry.statement if text is None else text} {entry.suffix()}"
+        self._add(Line(text if text.startswith("- ") else f"{text}.", "cited", origin=key))
+
+    def reference(self, source: str) -> None:
+        """The reference of ``SOURCES[source]`` as an item of the reference list."""
+        self._add(Line(f"- {SOURCES[source].reference}", "reference", origin=source))
 
     def finding(self, notebook: str, finding: str) -> None:
         """A finding quoted verbatim from the executed ``notebook``."""
@@ -171,18 +245,56 @@ STYLE = (
 )
 
 
-def _percent(value: float, digits: int = 2) -> str:
-    return f"{100 * value:.{digits}f} %"
+def _percent(value: float) -> str:
+    return f"{value:.2%}".replace("%", " %")
+
+
+def _points(value: float) -> str:
+    """A share as percentage points, without the sign."""
+    return f"{value:.2%}".removesuffix("%")
+
+
+def _one_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def _quoted_findings(path: Path) -> tuple:
+    """``(findings, parameters)`` of one executed notebook, refused with the file and cell named when malformed."""
+    import nbformat
+
+    try:
+        node = nbformat.read(path, as_version=4)
+    except Exception as error:  # not JSON, not a notebook, not UTF-8: the file is named, never a traceback
+        raise ValueError(
+            f"datasheet: {path} is not a readable notebook (expected nbformat JSON): {_one_line(error)}"
+        ) from None
+    findings = []
+    for index, cell in enumerate(node.cells):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            tagged = output.get("metadata", {}).get(METADATA_KEY, {})
+            said = tagged.get("findings", []) if isinstance(tagged, dict) else tagged
+            if not isinstance(said, list) or not all(isinstance(f, str) and f.strip() for f in said):
+                raise ValueError(
+                    f"datasheet: {path}, cell {index}: findings must be a list of non-empty sentences (strings), "
+                    f"found {type(said).__name__} {str(said)[:80]!r}"
+                )
+            findings += said
+    parameters = node.metadata.get("papermill", {}).get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise ValueError(
+            f"datasheet: {path}: papermill parameters must be a mapping, found {type(parameters).__name__}"
+        )
+    return findings, dict(parameters)
 
 
 def notebook_findings(reports_dir) -> dict:
     """``{notebook stem: (findings, parameters)}`` of the executed notebooks the datasheet quotes.
 
     Raises FileNotFoundError naming the missing executed notebook (run ``mnist-analysis report``
-    first) and ValueError for one that states no findings (it failed before its summary).
+    first) and ValueError naming the file (and the cell) of one that is not a notebook, whose
+    findings are not a list of sentences, or that states no findings (it failed before its summary).
     """
-    import nbformat
-
     found = {}
     for stem in QUOTED_NOTEBOOKS:
         path = Path(reports_dir) / f"{stem}.ipynb"
@@ -191,131 +303,261 @@ def notebook_findings(reports_dir) -> dict:
                 f"datasheet: {path} not found; the datasheet quotes the executed notebooks, so "
                 f"run `mnist-analysis report --output {reports_dir}` first"
             )
-        node = nbformat.read(path, as_version=4)
-        findings = read_findings(node)
+        findings, parameters = _quoted_findings(path)
         if not findings:
             raise ValueError(f"datasheet: {path} states no findings (did the notebook fail before its summary?)")
-        found[stem] = (findings, dict(node.metadata.get("papermill", {}).get("parameters", {})))
+        found[stem] = (findings, parameters)
     return found
+
+
+# --------------------------------------------------------------------------- computations on the build's data
+def _split(frame) -> pd.Series:
+    return frame["split"].astype(str)
+
+
+def _count(value) -> str:
+    return f"{int(value):,}"
+
+
+@_computation
+def image_size(data):
+    """Height and width of the verified images (one shape for all image files)."""
+    (shape,) = {array.shape[1:] for spec, array in data.verified if spec.key.endswith("-images")}
+    return {"height": str(shape[0]), "width": str(shape[-1])}
+
+
+@_computation
+def instances(data):
+    counts = _split(data.frame).value_counts()
+    return {
+        "total": _count(len(data.frame)),
+        "train": _count(counts.get("train", 0)),
+        "test": _count(counts.get("test", 0)),
+    }
+
+
+@_computation
+def class_counts(data):
+    table = pd.crosstab(data.frame["label"], _split(data.frame)).reindex(columns=["train", "test"], fill_value=0)
+    return [
+        {"label": str(label), "train": _count(row["train"]), "test": _count(row["test"]), "all": _count(row.sum())}
+        for label, row in table.iterrows()
+    ]
+
+
+@_computation
+def group_rows(data):
+    from .writer_groups import group_summary
+
+    return [
+        {
+            "split": split,
+            "group": group,
+            "digits": _count(row["digits"]),
+            "writers": _count(row["writers"]),
+            "median": f"{row['digits_per_writer']:.0f}",
+            "share": _percent(row["share_of_split"]),
+        }
+        for (split, group), row in group_summary(data.frame).iterrows()
+    ]
+
+
+@_computation
+def writers(data):
+    from .writer_groups import shared_writers
+
+    per_split = data.frame.groupby(_split(data.frame))["writer_id"].nunique()
+    return {
+        "train_writers": _count(per_split.get("train", 0)),
+        "test_writers": _count(per_split.get("test", 0)),
+        "shared": _count(len(shared_writers(data.frame))),
+    }
+
+
+@_computation
+def order_of_test_split(data):
+    """Share of student digits in as many equal blocks of the test split as there are writer groups."""
+    from .writer_groups import block_composition
+
+    split = _split(data.frame)
+    groups = data.frame["writer_group"].astype(str).nunique()
+    blocks = block_composition(data.frame, split="test", block_size=-(-int((split == "test").sum()) // groups))
+    order = "; ".join(
+        f"positions {block}: {_percent(row['student_share'])} student" for block, row in blocks.iterrows()
+    )
+    return {"order": order}
+
+
+@_computation
+def training_tail(data):
+    train = data.frame[_split(data.frame) == "train"]
+    student = train["writer_group"].astype(str) == "student"
+    last = int(train.loc[student, "index"].max())
+    return {"last": _count(last), "tail": _count((train["index"] > last).sum())}
+
+
+@_computation
+def series(data):
+    """The HSF series of each writer group, as QMNIST's extended labels give them."""
+    by_group = data.frame.groupby(data.frame["writer_group"].astype(str))["hsf_series"].unique()
+    return {f"{group}_series": ", ".join(str(s) for s in sorted(values)) for group, values in by_group.items()}
+
+
+@_computation
+def claims(data):
+    """The card audit of the frame: measured value, verdict and evidence of each claim, in CLAIMS order."""
+    from .card_audit import CLAIMS, audit_dataset_card
+
+    if "audit" not in data.memo:
+        data.memo["audit"] = audit_dataset_card(data.frame)
+    audit = data.memo["audit"]
+    return [{name: str(audit.loc[claim.id, name]) for name in ("measured", "verdict", "evidence")} for claim in CLAIMS]
+
+
+@_computation
+def quoted_notebook(data, stem):
+    """The stem and the parameters of an executed notebook of this build."""
+    _, parameters = data.findings[stem]
+    return {"stem": stem, "parameters": ", ".join(f"{k}={v}" for k, v in parameters.items()) or "defaults"}
+
+
+@_computation
+def group_writers(data):
+    groups = data.frame.groupby(data.frame["writer_group"].astype(str))["writer_id"].nunique()
+    return {"census": _count(groups.get("census", 0)), "student": _count(groups.get("student", 0))}
+
+
+@_computation
+def validation_rows(data):
+    return [
+        {
+            "model": model,
+            "kind": kind,
+            "shared": _count(row["shared_writers"]),
+            "error": _percent(row["validation_error"]),
+            "low": _percent(row["validation_low"]),
+            "high": _percent(row["validation_high"]),
+            "test": _percent(row["test_error"]),
+            "test_low": _percent(row["test_low"]),
+            "test_high": _percent(row["test_high"]),
+        }
+        for (model, kind), row in data.validation.iterrows()
+    ]
+
+
+@_computation
+def recommendation(data):
+    from .splits import recommend_split
+
+    choice = recommend_split(data.validation)
+    best = choice["recommended"]
+    other = next(kind for kind in choice["covered"] if kind != best)
+    return {
+        "best": best,
+        "other": other,
+        "covered": str(choice["covered"][best]),
+        "models": str(choice["models"]),
+        "other_covered": str(choice["covered"][other]),
+        "gap": _points(choice["mean_absolute_gap"][best]),
+        "other_gap": _points(choice["mean_absolute_gap"][other]),
+        "optimistic": str(choice["lower_validation_error"].get("random", 0)),
+    }
+
+
+def _content_hash(array):
+    """The hash the registry pins, of the file's decompressed content, recomputed from the verified array."""
+    from .idx import encode_idx
+
+    return hashlib.sha256(encode_idx(array))
+
+
+@_computation
+def verified_files(data):
+    return {"n": str(len(data.verified)), "algorithm": hashlib.sha256().name.upper()}
+
+
+@_computation
+def file_rows(data):
+    return [
+        {
+            "file": spec.filename,
+            "shape": "x".join(_count(n) for n in array.shape),
+            "dtype": str(array.dtype),
+            "sha": _content_hash(array).hexdigest(),
+        }
+        for spec, array in data.verified
+    ]
+
+
+@_computation
+def build_facts(data):
+    return {"version": data.version, "built": data.built}
 
 
 # --------------------------------------------------------------------------- sections
 def _motivation(sheet):
     sheet.text("## Motivation")
-    sheet.cited(
-        "MNIST was assembled from NIST's Special Databases 3 and 1 to benchmark handwritten digit "
-        "recognition on a training and a test set written by disjoint writers",
-        "lecun1998",
-        "Sec. III-A",
-    )
-    sheet.cited(
-        "NIST had designated SD-3 as its training set and SD-1 as its test set, but SD-3 is much cleaner; "
-        "MNIST mixes both in each of its sets",
-        "mnist_page",
-    )
-    sheet.cited(
-        "QMNIST reconstructed the lost part of MNIST's test pool and traced every MNIST digit to its NIST "
-        "writer, which is where this datasheet's writer ids and writer groups come from",
-        "qmnist",
-    )
+    sheet.cited("mnist_from_nist")
+    sheet.cited("nist_designation")
+    sheet.cited("qmnist_traced")
     sheet.text("Who funded the creation of MNIST is not stated in the sources cited here.")
     sheet.text("")
 
 
-def _composition(sheet, frame, findings, verified):
-    from .card_audit import CLAIMS, audit_dataset_card
-    from .writer_groups import block_composition, group_summary, shared_writers
+def _composition(sheet, data):
+    from .card_audit import CLAIMS
 
     sheet.text("## Composition")
-    split = frame["split"].astype(str)
-    counts = split.value_counts()
-    shapes = {array.shape[1:] for spec, array in verified if spec.key.endswith("-images")}
-    if len(shapes) == 1:
-        height, width = shapes.pop()
+    if len({array.shape[1:] for spec, array in data.verified if spec.key.endswith("-images")}) == 1:
         sheet.computed(
             "Each instance is one greyscale image of a handwritten digit ({height}x{width} pixels in the "
             "verified files) with its label.",
-            height=height,
-            width=width,
+            "image_size",
         )
     sheet.computed(
-        "There are {total} instances, {train} in the training split and {test} in the test split.",
-        total=f"{len(frame):,}",
-        train=f"{counts.get('train', 0):,}",
-        test=f"{counts.get('test', 0):,}",
+        "There are {total} instances, {train} in the training split and {test} in the test split.", "instances"
     )
     sheet.text("")
     sheet.text("Images per class and split:")
     sheet.text("")
-    per_class = pd.crosstab(frame["label"], split).reindex(columns=["train", "test"], fill_value=0)
     sheet.text("| class | train | test | all |")
     sheet.text("|---|---|---|---|")
-    for label, row in per_class.iterrows():
+    sheet.computed_rows("| {label} | {train} | {test} | {all} |", "class_counts")
+    sheet.text("")
+    sheet.cited("writer_groups")
+    sheet.cited("qmnist_extended_labels")
+    if "hsf_series" in data.frame.columns:
         sheet.computed(
-            "| {label} | {train} | {test} | {all} |",
-            label=label,
-            train=f"{row['train']:,}",
-            test=f"{row['test']:,}",
-            all=f"{row.sum():,}",
+            "In this build QMNIST's extended labels put the census digits in HSF series {census_series} and the "
+            "student digits in series {student_series}.",
+            "series",
         )
     sheet.text("")
-    sheet.cited(
-        "Writer groups: NIST's handwriting sample forms of series zero to three were filled in by Census "
-        "Bureau employees (here census) and those of series four by high-school students (here student)",
-        "grother",
-    )
-    sheet.cited("QMNIST's extended labels give each MNIST digit's form series and writer", "qmnist_repo", "README")
-    sheet.text("")
-    summary = group_summary(frame)
     sheet.text("| split | writer group | digits | writers | median digits per writer | share of split |")
     sheet.text("|---|---|---|---|---|---|")
-    for (split_name, group), row in summary.iterrows():
-        sheet.computed(
-            "| {split} | {group} | {digits} | {writers} | {median} | {share} |",
-            split=split_name,
-            group=group,
-            digits=f"{int(row['digits']):,}",
-            writers=f"{int(row['writers']):,}",
-            median=f"{row['digits_per_writer']:.0f}",
-            share=_percent(row["share_of_split"]),
-        )
+    sheet.computed_rows("| {split} | {group} | {digits} | {writers} | {median} | {share} |", "group_rows")
     sheet.text("")
-    shared = shared_writers(frame)
-    writers = frame.groupby(split)["writer_id"].nunique()
     sheet.computed(
         "{train_writers} writers wrote the training split and {test_writers} the test split; {shared} wrote in both.",
-        train_writers=f"{writers.get('train', 0):,}",
-        test_writers=f"{writers.get('test', 0):,}",
-        shared=f"{len(shared):,}",
+        "writers",
     )
+    split = _split(data.frame)
     if (split == "test").any():
-        blocks = block_composition(frame, split="test", block_size=5000)
-        order = "; ".join(
-            f"positions {block}: {_percent(row['student_share'])} student" for block, row in blocks.iterrows()
-        )
-        sheet.computed("The test split is ordered by writer group: {order}.", order=order)
-    train = frame[split == "train"]
-    if (train["writer_group"].astype(str) == "student").any():
-        last_student = int(train.loc[train["writer_group"].astype(str) == "student", "index"].max())
+        sheet.computed("The test split is ordered by writer group: {order}.", "order_of_test_split")
+    if (data.frame.loc[split == "train", "writer_group"].astype(str) == "student").any():
         sheet.computed(
             "The training split interleaves the groups up to position {last}, its last student digit; "
             "the {tail} digits after it are census digits.",
-            last=f"{last_student:,}",
-            tail=f"{int((train['index'] > last_student).sum()):,}",
+            "training_tail",
         )
     sheet.text("")
     sheet.text("### Claims made about the data, checked in this build")
     sheet.text("")
-    audit = audit_dataset_card(frame)
-    for claim in CLAIMS:
-        row = audit.loc[claim.id]
-        sheet.cited(f"- Claim: {claim.claim}", _CARD_SOURCES[claim.source])
+    for row, claim in enumerate(CLAIMS):
+        sheet.cited(f"claim:{claim.id}", f"Claim: {claim.claim}", prefix="- ")
         if claim.needs is None:
             sheet.computed(
-                "  - measured in this build: {measured}; verdict: **{verdict}** ({evidence}).",
-                measured=row["measured"],
-                verdict=row["verdict"],
-                evidence=row["evidence"],
+                "  - measured in this build: {measured}; verdict: **{verdict}** ({evidence}).", "claims", row=row
             )
         else:
             sheet.text(f"  - needs {claim.needs}: its verdict is among the writer-split notebook's findings below.")
@@ -323,21 +565,12 @@ def _composition(sheet, frame, findings, verified):
     sheet.text("### Writers, errors and redundancy: findings of the executed notebooks")
     sheet.text("")
     for stem in ("04_writer_split", "05_data_quality"):
-        quoted, parameters = findings[stem]
-        sheet.computed(
-            "From `{stem}` (parameters: {parameters}):",
-            stem=stem,
-            parameters=", ".join(f"{k}={v}" for k, v in parameters.items()) or "defaults",
-        )
+        sheet.computed("From `{stem}` (parameters: {parameters}):", "quoted_notebook", stem)
         sheet.text("")
-        for finding in quoted:
+        for finding in data.findings[stem][0]:
             sheet.finding(stem, finding)
         sheet.text("")
-    sheet.cited(
-        "Label errors are estimated with confident learning, which compares out-of-sample predicted "
-        "probabilities with the given labels through per-class thresholds",
-        "northcutt",
-    )
+    sheet.cited("confident_learning")
     sheet.text("The data-quality report names the models and the ranking that produced the estimate above.")
     sheet.text(
         "The instances hold no personal information beyond handwriting; writers are identified only by "
@@ -346,63 +579,41 @@ def _composition(sheet, frame, findings, verified):
     sheet.text("")
 
 
-def _collection(sheet, frame):
+def _collection(sheet):
     sheet.text("## Collection process")
-    sheet.cited("SD-3 was collected among Census Bureau employees and SD-1 among high-school students", "mnist_page")
-    sheet.cited(
-        "The MNIST page states that the training set took thirty thousand patterns from each database and "
-        "the test set five thousand from each, with the writers of the two sets disjoint",
-        "mnist_page",
-    )
-    groups = frame.groupby(frame["writer_group"].astype(str))["writer_id"].nunique()
+    sheet.cited("collected_among")
+    sheet.cited("mnist_composition", prefix="The MNIST page states: ")
     sheet.computed(
         "In this build QMNIST's provenance gives {census} census writers and {student} student writers "
         "across both splits.",
-        census=f"{groups.get('census', 0):,}",
-        student=f"{groups.get('student', 0):,}",
+        "group_writers",
     )
     sheet.text("")
 
 
-def _preprocessing(sheet, findings):
+def _preprocessing(sheet, data):
     sheet.text("## Preprocessing, cleaning and labelling")
-    sheet.cited(
-        "NIST's bilevel images were size-normalised to fit a box of twenty by twenty pixels keeping their "
-        "aspect ratio, anti-aliased to grey levels, and centred in a field of twenty-eight by twenty-eight "
-        "pixels by their centre of mass",
-        "mnist_page",
-    )
-    sheet.cited("The raw NIST forms and segmented characters are published as NIST Special Database 19", "grother")
-    sheet.cited(
-        "QMNIST regenerated MNIST-like images from them to recover MNIST's preprocessing and its unpublished "
-        "test digits",
-        "qmnist",
-    )
-    quoted, parameters = findings["01_pixel_statistics"]
+    sheet.cited("normalisation")
+    sheet.cited("sd19")
+    sheet.cited("qmnist_regenerated")
+    stem = "01_pixel_statistics"
     sheet.computed(
         "What the pixel-statistics notebook verified in this build (`{stem}`, parameters: {parameters}):",
-        stem="01_pixel_statistics",
-        parameters=", ".join(f"{k}={v}" for k, v in parameters.items()) or "defaults",
+        "quoted_notebook",
+        stem,
     )
     sheet.text("")
-    for finding in quoted:
-        sheet.finding("01_pixel_statistics", finding)
+    for finding in data.findings[stem][0]:
+        sheet.finding(stem, finding)
     sheet.text("")
 
 
-def _uses(sheet, validation):
-    from .splits import recommend_split
-
+def _uses(sheet, data):
     sheet.text("## Uses")
-    sheet.cited(
-        "MNIST was used to compare classifiers for handwritten digit recognition, with a table of test error "
-        "rates kept on its page",
-        "mnist_page",
-    )
-    if validation is None:
+    sheet.cited("classifier_table")
+    if data.validation is None:
         sheet.text("The validation-split measurement was not run for this datasheet.")
     else:
-        choice = recommend_split(validation)
         sheet.text(
             "Validation error of models fitted on the rest of the training split, beside their test error "
             "(writer-clustered bootstrap intervals):"
@@ -412,35 +623,17 @@ def _uses(sheet, validation):
             "| model | validation split | shared writers | validation error | interval | test error | interval |"
         )
         sheet.text("|---|---|---|---|---|---|---|")
-        for (model, kind), row in validation.iterrows():
-            sheet.computed(
-                "| {model} | {kind} | {shared} | {error} | {low} to {high} | {test} | {test_low} to {test_high} |",
-                model=model,
-                kind=kind,
-                shared=f"{int(row['shared_writers']):,}",
-                error=_percent(row["validation_error"]),
-                low=_percent(row["validation_low"]),
-                high=_percent(row["validation_high"]),
-                test=_percent(row["test_error"]),
-                test_low=_percent(row["test_low"]),
-                test_high=_percent(row["test_high"]),
-            )
+        sheet.computed_rows(
+            "| {model} | {kind} | {shared} | {error} | {low} to {high} | {test} | {test_low} to {test_high} |",
+            "validation_rows",
+        )
         sheet.text("")
-        best = choice["recommended"]
-        other = next(kind for kind in choice["covered"] if kind != best)
         sheet.computed(
             "Recommendation: tune models on a **{best}** validation split. Its interval covered the test "
             "error for {covered} of {models} models (the {other} split's: {other_covered}), with a mean "
             "absolute gap of {gap} points to the test error (the {other} split's: {other_gap}). The "
             "random split gave the lower validation error for {optimistic} of {models} models.",
-            best=best,
-            other=other,
-            covered=choice["covered"][best],
-            models=choice["models"],
-            other_covered=choice["covered"][other],
-            gap=f"{100 * choice['mean_absolute_gap'][best]:.2f}",
-            other_gap=f"{100 * choice['mean_absolute_gap'][other]:.2f}",
-            optimistic=choice["lower_validation_error"].get("random", 0),
+            "recommendation",
         )
         sheet.text("`mnist_analysis.splits.validation_split` makes either kind, stratified by class and writer group.")
     sheet.text("")
@@ -452,31 +645,21 @@ def _uses(sheet, validation):
     sheet.text("")
 
 
-def _distribution(sheet, verified):
+def _distribution(sheet):
     sheet.text("## Distribution")
-    sheet.cited("MNIST is distributed as four gzip-compressed IDX files on its page", "mnist_page")
-    sheet.cited(
-        "QMNIST's extended labels are distributed in its repository under a BSD license", "qmnist_repo", "LICENSE"
-    )
+    sheet.cited("four_files")
+    sheet.cited("qmnist_license")
     sheet.text("No license for the MNIST files is stated in the sources cited here.")
     sheet.text("")
     sheet.computed(
         "The {n} files this project uses, verified in this build against their pinned hashes "
         "({algorithm} of the decompressed content):",
-        n=len(verified),
-        algorithm=HASH_NAME,
+        "verified_files",
     )
     sheet.text("")
-    sheet.computed("| file | array | {algorithm} (decompressed) |", algorithm=HASH_NAME)
+    sheet.computed("| file | array | {algorithm} (decompressed) |", "verified_files")
     sheet.text("|---|---|---|")
-    for spec, array in verified:
-        sheet.computed(
-            "| `{file}` | {shape} {dtype} | `{sha}` |",
-            file=spec.filename,
-            shape="x".join(f"{n:,}" for n in array.shape),
-            dtype=array.dtype,
-            sha=spec.sha256,
-        )
+    sheet.computed_rows("| `{file}` | {shape} {dtype} | `{sha}` |", "file_rows")
     sheet.text("")
     sheet.text(
         "`mnist-analysis croissant` writes Croissant metadata (MLCommons) for these files and a record per "
@@ -485,14 +668,13 @@ def _distribution(sheet, verified):
     sheet.text("")
 
 
-def _maintenance(sheet, built):
+def _maintenance(sheet):
     sheet.text("## Maintenance")
     sheet.text("The sources cited here state no maintenance plan or erratum process for MNIST.")
-    sheet.cited("QMNIST's files and documentation are kept in its public repository", "qmnist_repo")
+    sheet.cited("qmnist_kept")
     sheet.computed(
         "This datasheet is regenerated by `make report` (mnist-analysis {version}); this copy was built {built}.",
-        version=_version(),
-        built=built,
+        "build_facts",
     )
     sheet.text("")
 
@@ -506,8 +688,8 @@ def _version() -> str:
 def _references(sheet):
     sheet.text("## References")
     sheet.text("")
-    for key, source in SOURCES.items():
-        sheet.cited(f"- {source.reference}", key)
+    for key in SOURCES:
+        sheet.reference(key)
 
 
 def build_datasheet(
@@ -526,6 +708,20 @@ def build_datasheet(
         Files verified in this build and their arrays.
     validation : pandas.DataFrame, optional
         :func:`mnist_analysis.splits.compare_validation_splits` output.
+    built : str, optional
+        When the build ran (default: now, UTC).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"split": ["train", "test"], "index": [0, 0], "label": [3, 5],
+    ...                       "writer_id": [1, 2], "writer_group": ["census", "student"]})
+    >>> findings = {stem: (["A finding."], {}) for stem in QUOTED_NOTEBOOKS}
+    >>> sheet = build_datasheet(frame, findings, built="today")
+    >>> print(next(line.text for line in sheet.lines if line.text.startswith("There are")))
+    There are 2 instances, 1 in the training split and 1 in the test split.
+    >>> unsourced_numbers(sheet, findings)
+    []
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame: expected a DataFrame from load_frame, found {type(frame).__name__}")
@@ -533,22 +729,26 @@ def build_datasheet(
     if missing:
         raise ValueError(f"findings: missing the notebooks {missing}")
     built = built or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    sheet = Datasheet()
+    data = BuildData(frame, findings, tuple(verified), validation, built, _version())
+    sheet = Datasheet(data=data)
     sheet.text("# Datasheet for MNIST")
     sheet.text("")
-    sheet.cited("The sections and their questions follow Datasheets for Datasets", "gebru")
+    sheet.text(f"[Back to the report index]({INDEX_NAME})")
+    sheet.text("")
+    sheet.cited("datasheet_sections")
     sheet.text(
         "Every number below is computed by mnist-analysis from the verified data in this build, quoted from a "
-        "key finding of a notebook executed in this build, or quoted from the cited source."
+        "key finding of a notebook executed in this build, or quoted from the cited source, with the page or "
+        "section that states it."
     )
     sheet.text("")
     _motivation(sheet)
-    _composition(sheet, frame, findings, verified)
-    _collection(sheet, frame)
-    _preprocessing(sheet, findings)
-    _uses(sheet, validation)
-    _distribution(sheet, verified)
-    _maintenance(sheet, built)
+    _composition(sheet, data)
+    _collection(sheet)
+    _preprocessing(sheet, data)
+    _uses(sheet, data)
+    _distribution(sheet)
+    _maintenance(sheet)
     _references(sheet)
     return sheet
 
@@ -593,35 +793,133 @@ def write_datasheet(
     return paths
 
 
-def unsourced_numbers(sheet: Datasheet, findings: dict) -> list[str]:
-    """Lines of ``sheet`` holding a number that is not computed, quoted from ``findings`` or cited.
+# --------------------------------------------------------------------------- the check
+def _number_literals(function, seen: set) -> list[str]:
+    """Number literals (and strings holding digits) in ``function`` and the helpers of this module it calls.
 
-    A computed line must be its digit-free template filled with its values; a finding line must
-    quote a finding of its notebook verbatim; a cited line must cite a source of
-    :data:`SOURCES`; a text line must hold no digit. Returns the offending lines (empty when
-    every number is accounted for).
+    Format specifications (``:,``, ``.2%``) and docstrings are not values; ``0`` and ``1`` are
+    positions and counts of one, not data.
+    """
+    if function in seen:
+        return []
+    seen.add(function)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError) as error:
+        return [f"{getattr(function, '__qualname__', function)}: source not readable ({error})"]
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+            skipped.update(id(part) for part in ast.walk(node.format_spec))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(node) is not None:
+            skipped.add(id(node.body[0].value))
+    module = sys.modules.get(function.__module__)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and id(node) not in skipped:
+            value = node.value
+            number = isinstance(value, (int, float, complex)) and not isinstance(value, bool) and value not in (0, 1)
+            if number or (isinstance(value, str) and _DIGIT.search(value)):
+                found.append(f"{function.__qualname__}: literal {value!r} at line {node.lineno}")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and module is not None:
+            target = getattr(module, node.id, None)
+            if inspect.isfunction(target) and target.__module__ == function.__module__:
+                found += _number_literals(target, seen)
+            elif isinstance(target, (str, int, float)) and not isinstance(target, bool) and _DIGIT.search(str(target)):
+                found.append(f"{function.__qualname__}: constant {node.id} = {target!r}")
+    return found
+
+
+def computations_with_literals(names=None) -> dict:
+    """``{computation: [literals]}`` for registered computations whose code holds a number literal.
+
+    A computed value must come from the build's data; a number typed into a computation's code
+    would pass the recomputation of :func:`unsourced_numbers`, so such computations are refused.
+
+    Examples
+    --------
+    >>> computations_with_literals()
+    {}
+    """
+    names = COMPUTATIONS if names is None else names
+    found = {}
+    for name in names:
+        literals = _number_literals(COMPUTATIONS[name], set()) if name in COMPUTATIONS else ["not registered"]
+        if literals:
+            found[name] = literals
+    return found
+
+
+def _computed_ok(line: Line, data: BuildData | None, memo: dict, literals: dict) -> bool:
+    if _DIGIT.search(line.template) or len(line.source) != 3 or data is None:
+        return False
+    computation, args, row = line.source
+    if computation not in COMPUTATIONS or computation in literals or not isinstance(args, tuple):
+        return False
+    try:
+        result = _selected(_evaluate(data, computation, args, memo), row, computation)
+    except Exception:  # a computation that cannot run on this data does not source the line
+        return False
+    fields = _fields(line.template)
+    return (
+        set(line.values) == fields
+        and all(line.values[name] == result.get(name) for name in fields)
+        and line.template.format(**line.values) == line.text
+    )
+
+
+def _cited_ok(line: Line) -> bool:
+    entry = CITATIONS.get(line.origin)
+    if entry is None or entry.source not in SOURCES:
+        return False
+    suffix = " " + entry.suffix()
+    statement = line.text.removesuffix(".")
+    if not statement.endswith(suffix):
+        return False
+    numbers = numbers_in(statement.removesuffix(suffix))
+    located = bool(LOCATOR.match(entry.locator))
+    return not numbers or (located and set(numbers) <= set(entry.numbers))
+
+
+def unsourced_numbers(sheet: Datasheet, findings: dict, data: BuildData | None = None) -> list[str]:
+    """Lines of ``sheet`` holding a number that is not computed from the data, quoted from ``findings`` or cited.
+
+    - computed: its registered computation, run again on ``data`` (default: the data the sheet
+      was built from, with nothing remembered), gives the line's values, the template has no
+      digit, and the computation's code holds no number literal (:func:`computations_with_literals`);
+    - finding: a finding of its notebook in ``findings``, verbatim;
+    - cited: its entry of :data:`CITATIONS` ends the line, and every number of the line (digits or
+      words) is one the entry says its source states, at a page or section given;
+    - reference: the reference of its source, verbatim; text: no digit.
+
+    Returns the offending lines (empty when every number is accounted for).
 
     Examples
     --------
     >>> sheet = Datasheet()
-    >>> sheet.computed("{n} images", n="70,000")
+    >>> sheet.cited("four_files")
     >>> sheet.lines.append(Line("about 250 writers", "text"))  # bypasses the check on adding
+    >>> sheet.lines.append(Line("70,000 images", "computed", template="{n} images", values={"n": "70,000"}))
     >>> unsourced_numbers(sheet, {})
-    ['about 250 writers']
+    ['about 250 writers', '70,000 images']
     """
+    data = sheet.data if data is None else data
+    data = data.fresh() if data is not None else None
+    memo: dict = {}
+    used = {line.source[0] for line in sheet.lines if line.kind == "computed" and line.source}
+    literals = computations_with_literals(name for name in used if isinstance(name, str))
     bad = []
     for line in sheet.lines:
         if line.kind == "computed":
-            ok = not _DIGIT.search(line.template) and line.template.format(**line.values) == line.text
+            ok = _computed_ok(line, data, memo, literals)
         elif line.kind == "finding":
             ok = line.text.removeprefix("- ") in findings.get(line.origin, ([], {}))[0]
         elif line.kind == "cited":
-            source = SOURCES.get(line.origin)
-            ok = (
-                source is not None and re.search(rf"\({re.escape(source.short)}(, [^)]*)?\)\.?$", line.text) is not None
-            )
+            ok = _cited_ok(line)
+        elif line.kind == "reference":
+            ok = line.origin in SOURCES and line.text == f"- {SOURCES[line.origin].reference}"
         else:
-            ok = not _DIGIT.search(line.text)
+            ok = line.kind == "text" and not _DIGIT.search(line.text)
         if not ok:
             bad.append(line.text)
     return bad
