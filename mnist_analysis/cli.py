@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -452,6 +453,20 @@ def _print_error(prog: str, error: BaseException, *, known: bool) -> None:
         print(f"  {line.strip()}", file=sys.stderr)
 
 
+def _warning_printer(prog: str):
+    """A ``warnings.showwarning`` that prints each distinct warning once, as one line without source code."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if text in seen:
+            return
+        seen.add(text)
+        print(f"{prog}: warning: {text}", file=sys.stderr)
+
+    return show
+
+
 def main(argv=None) -> int:
     """Run the command; errors become a one-line message and an exit code (2: bad arguments, 1: bad data).
 
@@ -463,7 +478,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     prog = f"mnist-analysis {args.command}"
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(prog)
+            return args.run(args)
     except KeyboardInterrupt:
         if debug:
             raise

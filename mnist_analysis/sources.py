@@ -139,17 +139,30 @@ def _what_is_at(path: Path) -> str | None:
         return None
     if path.is_symlink():
         return f"a symbolic link to {os.readlink(path)}, which {'is not a file' if path.exists() else 'does not exist'}"
+    if _unreadable_folder(path):
+        return "a folder that cannot be read (permission denied), so the file cannot be looked for in it"
     return "a folder, not a file" if path.is_dir() else "not a regular file"
 
 
+def _unreadable_folder(path: Path) -> bool:
+    """True for a folder whose entries cannot be looked up or listed (no read or search permission)."""
+    return path.is_dir() and not os.access(path, os.R_OK | os.X_OK)
+
+
 def existing_copies(spec: DataFile, data_dir=None) -> list[Located]:
-    """Every entry (file or not) at the paths where ``spec`` is looked for, in search order."""
-    found = [
-        Located(path, origin)
-        for origin, folder in data_folders(data_dir)
-        for path in candidate_paths(folder, spec)
-        if os.path.lexists(path)
-    ]
+    """Every entry (file or not) at the paths where ``spec`` is looked for, in search order.
+
+    A subfolder (``mnist/``, ``qmnist/``) that cannot be read is itself listed, in place of the
+    copies it may hide, so that it is reported rather than taken for "missing".
+    """
+    found = []
+    for origin, folder in data_folders(data_dir):
+        for path in candidate_paths(folder, spec):
+            if _unreadable_folder(path.parent) and path.parent != Path(folder).expanduser():
+                if Located(path.parent, origin) not in found:
+                    found.append(Located(path.parent, origin))
+            elif os.path.lexists(path):
+                found.append(Located(path, origin))
     if os.path.lexists(cached_path(spec)):
         found.append(Located(cached_path(spec), "cache"))
     return found
@@ -214,6 +227,15 @@ def locate_verified(spec: DataFile, data_dir=None, *, reuse=None) -> Verified | 
     errors = []
     for located in existing_copies(spec, data_dir):
         what = _what_is_at(located.path)
+        if what is not None and _unreadable_folder(located.path):
+            errors.append(
+                UnreadableFileError(
+                    located.path,
+                    f"cannot read this folder (permission denied), where {spec.filename} is looked for; make it "
+                    f"readable (chmod u+rx {located.path}) or move the file elsewhere",
+                )
+            )
+            continue
         if what is not None:
             errors.append(
                 NotAFileError(

@@ -12,6 +12,7 @@ own neighbours (the label audit's k-NN vote and outlier score, the maps' quality
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -47,7 +48,8 @@ def atomic_output(path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    _remove_dead_parts(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".part")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -55,6 +57,23 @@ def atomic_output(path):
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _remove_dead_parts(path: Path) -> None:
+    """Delete ``.part`` files of ``path`` left by processes that were killed while writing it.
+
+    Each temporary file is named ``.<name>.<pid>-<random>.part``; one whose process is gone
+    belongs to no running writer.
+    """
+    prefix = f".{path.name}."
+    try:
+        leftovers = list(path.parent.glob(f"{glob.escape(prefix)}*.part"))
+    except OSError:
+        return
+    for part in leftovers:
+        pid = part.name[len(prefix) :].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            part.unlink(missing_ok=True)
 
 
 def _process_alive(pid: int) -> bool:
@@ -141,11 +160,20 @@ def nearest_other_rows(points, k: int, *, queries=None, algorithm: str = "auto")
     return np.take_along_axis(distances, keep, axis=1), np.take_along_axis(found, keep, axis=1)
 
 
+def _with_settings(settings: dict, function, args, kwargs):
+    from .running_code import apply_settings
+
+    apply_settings(settings)
+    return function(*args, **kwargs)
+
+
 def in_worker_processes(calls, n_jobs: int | None = None) -> list:
     """Run joblib ``delayed`` calls in worker processes, then let the workers go; return the results in order.
 
     joblib keeps its worker processes alive for minutes after a run, each holding the memory
-    it used; a notebook build that runs two kernels at once would carry them all along.
+    it used; a notebook build that runs two kernels at once would carry them all along. A
+    module-level setting this process changed (``morphometrics.THRESHOLD = 0.4``) is set in
+    each worker before its call, since workers start from the package's defaults.
 
     Examples
     --------
@@ -156,6 +184,11 @@ def in_worker_processes(calls, n_jobs: int | None = None) -> list:
     from joblib import Parallel, effective_n_jobs
     from joblib.externals.loky import get_reusable_executor
 
+    from .running_code import settings_as_imported
+
+    settings = settings_as_imported() if effective_n_jobs(n_jobs) > 1 else {}
+    if settings:  # workers import the package afresh: hand them the settings this process changed
+        calls = [(_with_settings, (settings, function, args, kwargs), {}) for function, args, kwargs in calls]
     try:
         return Parallel(n_jobs=n_jobs)(calls)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import textwrap
@@ -289,3 +290,75 @@ def test_report_with_a_bad_notebooks_argument_is_one_precise_line(tmp_path, kind
     }[kind]
     assert expected in line
     assert not (tmp_path / "reports" / "index.html").exists()
+
+
+KILLED_CROISSANT = textwrap.dedent("""
+    import os, signal, sys
+    from mnist_analysis.utils import atomic_output
+    with atomic_output(os.path.join(sys.argv[1], "mnist-records.parquet")) as tmp:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed while writing, as a croissant run can be
+""")
+
+
+def test_a_part_file_of_a_killed_writer_is_removed_by_the_next_run_and_live_ones_kept(tmp_path):
+    result = subprocess.run([sys.executable, "-c", KILLED_CROISSANT, str(tmp_path)], cwd=PROJECT, capture_output=True)
+    assert result.returncode == -9
+    (left,) = tmp_path.glob(".mnist-records.parquet.*.part")
+    assert left.stat().st_size == 0
+    live = tmp_path / f".mnist-records.parquet.{os.getppid()}-abcdefgh.part"  # a writer that is still running
+    live.write_bytes(b"")
+    from mnist_analysis.utils import atomic_write_bytes
+
+    atomic_write_bytes(tmp_path / "mnist-records.parquet", b"next run")
+    assert not left.exists() and live.exists()
+    assert (tmp_path / "mnist-records.parquet").read_bytes() == b"next run"
+
+
+def test_a_warning_on_the_command_line_is_one_clean_line_printed_once(tiny_registry, tmp_path):
+    specs, arrays = tiny_registry
+    spec = specs["tiny-train"]
+    (tmp_path / spec.filename).write_bytes(gzip.compress(encode_idx(arrays["tiny-train"])[:-7]))  # bad, found first
+    write_idx(tmp_path / spec.stem, arrays["tiny-train"])  # good, found next: used with a warning
+    write_idx(tmp_path / specs["tiny-test"].stem, arrays["tiny-test"])
+    test_name = specs["tiny-test"].filename
+    script = textwrap.dedent(f"""
+        import sys
+        from mnist_analysis import registry
+        from tests.hostile_tools import make_spec
+        import numpy as np
+        registry.REGISTRY = {{
+            "tiny-train": make_spec((np.arange(600) % 10).astype(np.uint8), "tiny-train", "{spec.filename}"),
+            "tiny-test": make_spec((np.arange(100) * 3 % 10).astype(np.uint8), "tiny-test", "{test_name}"),
+        }}
+        from mnist_analysis.cli import main
+        code = main(["fetch", "--no-progress", "--data-dir", sys.argv[1]])
+        main(["fetch", "--no-progress", "--data-dir", sys.argv[1]])  # the same warning again, in the same process
+        sys.exit(code)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], cwd=PROJECT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "UserWarning" not in result.stderr and "warnings.warn" not in result.stderr
+    warned = [line for line in lines if "skipped bad copies" in line]
+    assert len(warned) == 2 and all(line.startswith("mnist-analysis fetch: warning: ") for line in warned)
+    assert len(lines) == 2  # one line per run, nothing else
+
+
+def test_an_unreadable_mnist_subfolder_is_named_not_taken_for_missing(world):
+    folder = world.make("data")
+    hidden = world.make("data/mnist")
+    (hidden / "t10k-labels-idx1-ubyte.gz").write_bytes(b"x")
+    hidden.chmod(0o000)
+    env = {"MNIST_ANALYSIS_CACHE_DIR": str(world.make("cache", 0o777)), "MNIST_ANALYSIS_MIRRORS": "http://127.0.0.1:9/"}
+    info = run_cli("info", "--data-dir", str(folder), env=env, unprivileged=True)
+    fetch = run_cli("fetch", "--no-progress", "--data-dir", str(folder), env=env, unprivileged=True)
+    for result in (info, fetch):
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        line = next(line for line in result.stdout.splitlines() if line.startswith("t10k-labels-idx1-ubyte.gz"))
+        assert "missing" not in line and "could not download" not in line
+        assert f"{hidden}: cannot read this folder (permission denied)" in line
+    assert "unreadable" in next(line for line in info.stdout.splitlines() if line.startswith("t10k-labels"))
+    qmnist = next(line for line in info.stdout.splitlines() if line.startswith("qmnist-test"))
+    assert "missing" in qmnist  # the qmnist/ subfolder does not exist: nothing hides there
