@@ -8,12 +8,18 @@ The names most analyses need are importable from the package itself::
     frame = mx.load_frame()               # one row per image, with QMNIST provenance
 
 Importing the package reads no file, touches no network and changes no matplotlib
-state: submodules load on first use.
+state: submodules load on first use, through an import hook that records the source each
+one runs (:mod:`mnist_analysis.running_code`, so that cached results follow the code that
+runs, not the files on disk).
 """
 
 from __future__ import annotations
 
 import importlib
+
+from . import running_code
+
+running_code.install()
 
 __version__ = "0.1.0"
 

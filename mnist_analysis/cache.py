@@ -3,36 +3,49 @@
 The cache lives in the operating system's user cache folder (for example
 ``~/.cache/mnist-analysis`` on Linux); set ``MNIST_ANALYSIS_CACHE_DIR`` to move it. It holds
 downloaded files (``mnist/``, ``qmnist/``), verified decoded arrays (``arrays/``, see
-:mod:`mnist_analysis.sources`) and computed results (``computed/<kind>/<key>/``).
+:mod:`mnist_analysis.sources`), executed notebooks (``notebooks/``, see
+:mod:`mnist_analysis.execution_cache`) and computed results (``computed/<kind>/<key>/``).
 Nothing here creates a folder until something is written into it.
 
 What a result's key covers
 --------------------------
 :func:`cached_call` keys ``function(*args, **kwargs)`` by the SHA-256 of:
 
-- **the inputs' content**: arrays by shape, dtype and bytes; DataFrames by their columns,
-  dtypes, index and values; plain values by their JSON form. Anything else is refused
-  (``TypeError``) rather than keyed by its identity;
-- **the code it runs**: the source of the function's module and of every project module that
-  module imports, directly or indirectly (imports inside functions included). Editing any of
-  them recomputes the result; editing a module outside that closure (plotting, the CLI,
-  reports...) does not. The rule is per module, not per function, because a per-function
-  walk misses what is reached through a registry, a method or an object; it errs on the side
-  of recomputing;
+- **the function**: a module-level function of the package, the very object its module
+  defines now. A bound method, a partial, a nested function or an old function object kept
+  from before a reload is refused (``TypeError``): its state or its code has no key;
+- **the inputs' content**: arrays by shape, dtype and bytes; DataFrames and Series by their
+  values, column and index names, dtypes (a categorical's categories in their order) and
+  index; plain values by their JSON form. Anything else is refused (``TypeError``) rather
+  than keyed by its identity;
+- **the code that runs**: the source each project module in the function's closure was
+  imported from in this process (the module and every project module it imports, directly
+  or indirectly, imports inside functions and the package's re-exports included), recorded
+  at import by :mod:`mnist_analysis.running_code`. Editing any of them recomputes the result;
+  editing a module outside that closure (plotting, the CLI, reports...) does not. The rule is
+  per module, not per function, because a per-function walk misses what is reached through
+  a registry, a method or an object; it errs on the side of recomputing;
+- **the settings it reads**: any module-level setting of the closure (``SVM_C``,
+  ``FAST_UMAP``...) whose value differs from what its module's source sets, with its value
+  now (worker processes are handed the same values);
+- **the storage format**: the source of :mod:`mnist_analysis.stored_results`, which encodes
+  and decodes results;
 - **the libraries it uses**: the installed version of every third-party distribution those
   modules import, and of everything those distributions require in turn, plus Python's.
 
-There is no revision number to bump by hand. :mod:`mnist_analysis.fingerprints` computes the
-code, library and input parts; source files are read from disk, once per process and again
-whenever their size or modification time changes.
+There is no revision number to bump by hand. When the code a process runs is not the code
+on disk (a file edited after the module was imported, or a module reloaded while others may
+hold its old functions: a JupyterLab kernel that kept running), no key can say what computed
+a result, so the cache is neither read nor written: the result is computed, with one
+warning that says to restart the kernel. The same holds for a setting given a value with no
+canonical form (an object).
 
 How a result is stored
 ----------------------
-One folder per entry: ``entry.json`` (the key's parts, the layout of the result, and the
-SHA-256 and size of every data file) beside ``.npy`` files (saved and loaded with
-``allow_pickle=False``) and Parquet files. Nothing is pickled, so reading an entry cannot run
-code. Every file is checked against its SHA-256 when read; an entry that is missing a file,
-unreadable or altered is reported with a warning, deleted and recomputed.
+:mod:`mnist_analysis.stored_results`: one folder per entry, ``entry.json`` beside numbered
+``.npy`` and Parquet files, never a pickle, every file verified before it is read; an entry
+that is missing a file, unreadable or altered is reported with a warning, deleted and
+recomputed (one that cannot be deleted is named once, and bypassed).
 
 An entry is built in a temporary folder and renamed into place, so it is complete or absent.
 A lock per key (:mod:`filelock`) makes a second process that asks for the same result wait
@@ -41,20 +54,27 @@ for the first and then read its entry, instead of computing it again.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import importlib
+import inspect
 import json
 import os
 import shutil
-import tempfile
+import sys
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from .fingerprints import code_closure, inputs_digest, library_versions
+from . import stored_results
+from .fingerprints import (
+    CodeChangedError,
+    changed_settings,
+    code_closure,
+    inputs_digest,
+    library_versions,
+    source_digest,
+)
+from .running_code import UnkeyableSetting
+from .stored_results import CacheEntryError
 
 CACHE_ENV = "MNIST_ANALYSIS_CACHE_DIR"
 #: Sub-folder of :func:`cache_dir` that holds computed results, one folder per kind.
@@ -62,9 +82,6 @@ COMPUTED = "computed"
 #: Folders that older versions filled with joblib pickles; never read, removed by ``clear``.
 LEGACY_FOLDERS = ("results", "embeddings", "models", "quality", "embedding_quality")
 _PACKAGE = __name__.split(".")[0]
-_ENTRY = "entry.json"
-#: Version of the storage layout, part of every key; this module's own code is not.
-_FORMAT = 1
 
 
 def cache_dir() -> Path:
@@ -84,22 +101,37 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("mnist-analysis"))
 
 
-class CacheEntryError(ValueError):
-    """A cache entry is incomplete, unreadable or altered (it is then recomputed)."""
+def _module_level_function(function) -> tuple[str, str]:
+    """``(module, name)`` of a module-level function of the package; refuse any other callable."""
+    module, name = getattr(function, "__module__", None), getattr(function, "__qualname__", None)
+    described = f"{module}.{name}" if module and name else repr(function)
+    if not inspect.isfunction(function) or not module or module.split(".")[0] != _PACKAGE:
+        raise TypeError(
+            f"cached_call: expected a module-level function of {_PACKAGE}, found {described} "
+            f"({type(function).__name__}: a bound method, a partial or another callable is keyed without its state)"
+        )
+    loaded = sys.modules.get(module)
+    if "." in name or "<" in name or loaded is None or getattr(loaded, name, None) is not function:
+        raise TypeError(
+            f"cached_call: expected a module-level function of {_PACKAGE}, found {described}, which is not "
+            f"what {module} defines now (a nested function, or an old object from before a reload)"
+        )
+    return module, name
 
 
 def key_parts(function, *args, **kwargs) -> dict:
-    """Return everything the result of ``function(*args, **kwargs)`` is keyed by (see the module docstring)."""
-    module = function.__module__
-    if module.split(".")[0] != _PACKAGE or "<locals>" in function.__qualname__:
-        raise TypeError(
-            f"cached_call: expected a module-level function of {_PACKAGE}, found {module}.{function.__qualname__}"
-        )
-    code, libraries = code_closure(module)
+    """Return everything the result of ``function(*args, **kwargs)`` is keyed by (see the module docstring).
+
+    Raises :class:`~mnist_analysis.fingerprints.CodeChangedError` when the code this process
+    runs is not the code on disk, and ``TypeError`` for a callable or argument without a key.
+    """
+    module, name = _module_level_function(function)
+    code, libraries = code_closure(module, running=True)
     return {
-        "format": _FORMAT,
-        "function": f"{module}.{function.__qualname__}",
+        "format": source_digest(stored_results.__name__),
+        "function": f"{module}.{name}",
         "code": code,
+        "settings": changed_settings(code),
         "libraries": library_versions(libraries),
         "inputs": inputs_digest(*args, **kwargs),
     }
@@ -107,130 +139,6 @@ def key_parts(function, *args, **kwargs) -> dict:
 
 def _key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------- storing results without pickle
-def _file_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return (
-            hashlib.file_digest(handle, "sha256").hexdigest()
-            if hasattr(hashlib, "file_digest")
-            else hashlib.sha256(handle.read()).hexdigest()
-        )
-
-
-def _encode(value, folder: Path, files: dict):
-    """Write the arrays and frames of ``value`` into ``folder``; return its JSON layout."""
-    import pandas as pd
-
-    def save(suffix: str, writer) -> str:
-        name = f"{len(files)}{suffix}"
-        writer(folder / name)
-        files[name] = None
-        return name
-
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        value = np.asarray(value)
-        return {"scalar": save(".npy", lambda p: np.save(p, value, allow_pickle=False))}
-    if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            raise TypeError("cached_call: cannot store an object array without pickle")
-        array = np.ascontiguousarray(value)
-        return {"array": save(".npy", lambda p: np.save(p, array, allow_pickle=False))}
-    if isinstance(value, pd.DataFrame):
-        return {"frame": save(".parquet", lambda p: value.to_parquet(p))}
-    if isinstance(value, (list, tuple)):
-        return {type(value).__name__: [_encode(v, folder, files) for v in value]}
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise TypeError("cached_call: can store only dicts with string keys")
-        return {"dict": {k: _encode(v, folder, files) for k, v in value.items()}}
-    cls = type(value)
-    if dataclasses.is_dataclass(value) and cls.__module__.split(".")[0] == _PACKAGE:
-        fields = {f.name: _encode(getattr(value, f.name), folder, files) for f in dataclasses.fields(value)}
-        return {"dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
-    raise TypeError(f"cached_call: cannot store a result of type {cls.__name__} without pickle")
-
-
-def _decode(layout, folder: Path):
-    import pandas as pd
-
-    if layout is None or isinstance(layout, (bool, int, float, str)):
-        return layout
-    if "array" in layout:
-        return np.load(folder / layout["array"], allow_pickle=False)
-    if "scalar" in layout:
-        return np.load(folder / layout["scalar"], allow_pickle=False)[()]
-    if "frame" in layout:
-        return pd.read_parquet(folder / layout["frame"])
-    if "list" in layout:
-        return [_decode(v, folder) for v in layout["list"]]
-    if "tuple" in layout:
-        return tuple(_decode(v, folder) for v in layout["tuple"])
-    if "dict" in layout:
-        return {k: _decode(v, folder) for k, v in layout["dict"].items()}
-    if "dataclass" in layout:
-        module, qualname = layout["dataclass"].split(":")
-        if module.split(".")[0] != _PACKAGE:
-            raise CacheEntryError(f"refusing to build {module}.{qualname}: not a class of {_PACKAGE}")
-        cls = getattr(importlib.import_module(module), qualname)
-        if not dataclasses.is_dataclass(cls):
-            raise CacheEntryError(f"{module}.{qualname} is not a dataclass")
-        return cls(**{k: _decode(v, folder) for k, v in layout["fields"].items()})
-    raise CacheEntryError(f"unknown layout {sorted(layout)}")
-
-
-def _read_entry(folder: Path, parts: dict):
-    """Return the verified result stored in ``folder``; raise :class:`CacheEntryError` if it is not sound."""
-    try:
-        entry = json.loads((folder / _ENTRY).read_text())
-    except (OSError, ValueError) as error:
-        raise CacheEntryError(f"{_ENTRY} unreadable ({error.__class__.__name__})") from None
-    if not isinstance(entry, dict) or entry.get("key") != parts:
-        raise CacheEntryError(f"{_ENTRY} does not describe this computation")
-    for name, expected in entry.get("files", {}).items():
-        path = folder / name
-        if not path.is_file() or path.stat().st_size != expected["size"] or _file_digest(path) != expected["sha256"]:
-            raise CacheEntryError(f"{name} is missing or altered (SHA-256 mismatch)")
-    try:
-        return _decode(entry["layout"], folder)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ImportError) as error:
-        raise CacheEntryError(f"could not read the stored result ({error.__class__.__name__}: {error})") from None
-
-
-def _write_entry(folder: Path, parts: dict, result, seconds: float) -> None:
-    """Store ``result`` as the entry ``folder``: built beside it, then renamed into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
-    try:
-        files: dict = {}
-        layout = _encode(result, staging, files)
-        for name in files:
-            files[name] = {"sha256": _file_digest(staging / name), "size": (staging / name).stat().st_size}
-        entry = {
-            "key": parts,
-            "layout": layout,
-            "files": files,
-            "seconds": seconds,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (staging / _ENTRY).write_text(json.dumps(entry, indent=1, sort_keys=True))
-        os.chmod(staging, 0o755 & ~_umask())
-        try:
-            os.rename(staging, folder)
-        except OSError:
-            if not folder.is_dir():  # anything but "another process stored it first"
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def entry_folder(kind: str, key: str) -> Path:
@@ -258,6 +166,7 @@ def cached_call(kind: str, function, /, *args, cache: bool = True, **kwargs):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from mnist_analysis.measurements import deskew
     >>> images = np.zeros((1, 28, 28), np.uint8)
     >>> images[0, 6:22, 12:15] = 255
@@ -269,26 +178,32 @@ def cached_call(kind: str, function, /, *args, cache: bool = True, **kwargs):
         return function(*args, **kwargs)
     if not kind.isidentifier():
         raise ValueError(f"kind: expected a name such as 'measurements', found {kind!r}")
-    parts = {"kind": kind, **key_parts(function, *args, **kwargs)}
+    try:
+        parts = {"kind": kind, **key_parts(function, *args, **kwargs)}
+    except (CodeChangedError, UnkeyableSetting) as problem:
+        _warn_once(f"results are computed without the cache: {problem}")
+        return function(*args, **kwargs)
     folder = entry_folder(kind, _key(parts))
     if folder.is_dir():
         try:
-            return _read_entry(folder, parts)
+            return stored_results.read_entry(folder, parts)
         except CacheEntryError as problem:
-            _discard(folder, problem)
+            if not _discard(folder, problem):
+                return function(*args, **kwargs)
     from filelock import FileLock
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if folder.is_dir():  # computed by another process while this one waited
             try:
-                return _read_entry(folder, parts)
+                return stored_results.read_entry(folder, parts)
             except CacheEntryError as problem:
-                _discard(folder, problem)
+                if not _discard(folder, problem):
+                    return function(*args, **kwargs)
         start = time.perf_counter()
         result = function(*args, **kwargs)
         try:
-            _write_entry(folder, parts, result, time.perf_counter() - start)
+            stored_results.write_entry(folder, parts, result, time.perf_counter() - start)
         except OSError as error:
             warnings.warn(
                 f"could not store the {kind} result in the cache {folder.parent} ({error}); "
@@ -298,28 +213,67 @@ def cached_call(kind: str, function, /, *args, cache: bool = True, **kwargs):
             return result
         # What a later call will read, so that a first and a second run hand back identical values and types.
         try:
-            return _read_entry(folder, parts)
+            return stored_results.read_entry(folder, parts)
         except CacheEntryError as problem:
             _discard(folder, problem)
             return result
 
 
-def _discard(folder: Path, problem: Exception) -> None:
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, stacklevel=4)
+
+
+def _discard(folder: Path, problem: Exception) -> bool:
+    """Delete an unusable entry; return whether it went (a read-only one is named once and left alone)."""
+    try:
+        shutil.rmtree(folder)
+    except OSError as error:
+        _warn_once(
+            f"cache entry {folder} is unusable ({problem}) and cannot be removed ({error.strerror or error}); "
+            "its result is computed each time, without the cache, until the folder is removed"
+        )
+        return False
     warnings.warn(f"cache entry {folder} was unusable ({problem}); computing it again", stacklevel=3)
-    shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 # --------------------------------------------------------------------------- looking at and clearing the cache
+#: Kinds that are not computed results: ``{kind: folders of the cache root}``.
+_SPECIAL_KINDS = {
+    "notebooks": ["notebooks"],
+    "arrays": ["arrays"],
+    "downloads": ["mnist", "qmnist"],
+    "legacy": list(LEGACY_FOLDERS),
+}
+#: Kept when the executed notebooks are cleared: the build's record of each notebook's time and memory.
+_KEPT = {"notebooks": {"profile.json"}}
+
+
 def _folder_size(folder: Path) -> tuple[int, int]:
     files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
     return len(files), sum(p.stat().st_size for p in files)
 
 
+def _entries(kind: str, folder: Path) -> int:
+    if kind == "arrays":
+        return sum(1 for _ in folder.glob("*.npy"))
+    if kind == "notebooks":  # one folder per stored run in jupyter-cache's layout
+        executed = folder / "executed"
+        return sum(1 for p in executed.iterdir() if p.is_dir()) if executed.is_dir() else 0
+    return _folder_size(folder)[0]
+
+
 def cache_summary():
     """Return one row per kind of cached thing: ``kind``, ``entries``, ``bytes``, ``folder``.
 
-    Kinds: each computed kind, ``arrays`` (decoded data), ``downloads`` (the data files) and
-    ``legacy`` (joblib folders of older versions, never read).
+    Kinds: each computed kind, ``notebooks`` (executed notebooks the report build reuses),
+    ``arrays`` (decoded data), ``downloads`` (the data files) and ``legacy`` (joblib folders of
+    older versions, never read).
 
     Examples
     --------
@@ -336,44 +290,95 @@ def cache_summary():
         rows.append(
             {"kind": folder.name, "entries": len(entries), "bytes": _folder_size(folder)[1], "folder": str(folder)}
         )
-    for kind, folders in (("arrays", ["arrays"]), ("downloads", ["mnist", "qmnist"]), ("legacy", LEGACY_FOLDERS)):
-        counted = [(root / f, *_folder_size(root / f)) for f in folders if (root / f).is_dir()]
-        if kind == "arrays":
-            counted = [(f, sum(1 for _ in f.glob("*.npy")), size) for f, _, size in counted]
-        if counted:
+    for kind, folders in _SPECIAL_KINDS.items():
+        present = [root / f for f in folders if (root / f).is_dir()]
+        if present:
             rows.append(
                 {
                     "kind": kind,
-                    "entries": sum(c[1] for c in counted),
-                    "bytes": sum(c[2] for c in counted),
-                    "folder": ", ".join(str(c[0]) for c in counted),
+                    "entries": sum(_entries(kind, f) for f in present),
+                    "bytes": sum(_folder_size(f)[1] for f in present),
+                    "folder": ", ".join(map(str, present)),
                 }
             )
     return pd.DataFrame(rows, columns=["kind", "entries", "bytes", "folder"])
 
 
+def _remove(target: Path) -> list[str]:
+    """Remove a file or a folder, as much of it as can go; return what could not, with why."""
+    problems = []
+
+    def note(path, error: OSError) -> None:
+        problems.append(f"{path} ({error.strerror or error})")
+
+    if target.is_dir() and not target.is_symlink():
+        for folder, subfolders, files in os.walk(target, topdown=False):
+            for name in files + [d for d in subfolders if os.path.islink(os.path.join(folder, d))]:
+                try:
+                    os.unlink(os.path.join(folder, name))
+                except OSError as error:
+                    note(os.path.join(folder, name), error)
+            try:
+                os.rmdir(folder)
+            except OSError as error:
+                if not problems:
+                    note(folder, error)
+    else:
+        try:
+            target.unlink()
+        except OSError as error:
+            note(target, error)
+    return problems
+
+
+class CacheClearError(OSError):
+    """Part of the cache could not be removed: the message names what is left and why."""
+
+
 def clear_cache(kind: str | None = None) -> list[Path]:
     """Delete one kind of cached thing (see :func:`cache_summary`), or all but the downloads; return what went.
+
+    What cannot be removed (a read-only folder, say) is left after everything else has gone,
+    and :class:`CacheClearError` then names it.
 
     Examples
     --------
     >>> clear_cache("no_such_kind")
     Traceback (most recent call last):
     ...
-    ValueError: kind: expected one of the cached kinds ['arrays', 'downloads', 'legacy'], found 'no_such_kind'
+    ValueError: kind: expected one of the cached kinds [...], found 'no_such_kind'
     """
     root = cache_dir()
     computed = sorted(p.name for p in (root / COMPUTED).iterdir() if p.is_dir()) if (root / COMPUTED).is_dir() else []
-    special = {"arrays": ["arrays"], "downloads": ["mnist", "qmnist"], "legacy": list(LEGACY_FOLDERS)}
     if kind is None:
-        targets = [root / COMPUTED] + [root / f for f in special["arrays"] + special["legacy"]]
-    elif kind in special:
-        targets = [root / f for f in special[kind]]
+        kinds = ["notebooks", "arrays", "legacy"]
+        targets = [root / COMPUTED]
+    elif kind in _SPECIAL_KINDS:
+        kinds, targets = [kind], []
     elif kind in computed:
-        targets = [root / COMPUTED / kind]
+        kinds, targets = [], [root / COMPUTED / kind]
     else:
-        raise ValueError(f"kind: expected one of the cached kinds {sorted(computed + list(special))}, found {kind!r}")
-    removed = [t for t in targets if t.exists()]
-    for target in removed:
-        shutil.rmtree(target)
+        known = sorted(computed + list(_SPECIAL_KINDS))
+        raise ValueError(f"kind: expected one of the cached kinds {known}, found {kind!r}")
+    for special in kinds:
+        for folder in (root / f for f in _SPECIAL_KINDS[special]):
+            kept = _KEPT.get(special, set())
+            if kept and folder.is_dir():
+                targets += [p for p in folder.iterdir() if p.name not in kept]
+            else:
+                targets.append(folder)
+    removed, left = [], []
+    for target in targets:
+        if not (target.exists() or target.is_symlink()):
+            continue
+        problems = _remove(target)
+        if target.exists() or target.is_symlink():
+            left.append(problems[0] if problems else str(target))
+        else:
+            removed.append(target)
+    if left:
+        raise CacheClearError(
+            f"cleared {len(removed)} of {len(removed) + len(left)} folders; could not remove "
+            f"{'; '.join(map(str, left))} (make them writable, or remove them by hand)"
+        )
     return removed

@@ -4,9 +4,13 @@
 what a key covers); :mod:`mnist_analysis.execution_cache` keys executed notebooks by them.
 
 - :func:`code_closure`: the SHA-256 of the source of a project module and of every project
-  module it imports, directly or indirectly (imports inside functions included), found by
-  reading the files (nothing is imported). Files are read once per process and again when
-  their size or modification time changes.
+  module it imports, directly or indirectly (imports inside functions, and names the
+  package's ``__init__`` re-exports, included), found by reading the files (nothing is
+  imported). With ``running=True``, the sources this process actually runs
+  (:mod:`mnist_analysis.running_code`), refusing with :class:`CodeChangedError` when they
+  are not what is on disk; :func:`changed_settings` adds the module-level settings changed
+  since import. Files are read once per process and again when their size or modification
+  time changes.
 - :func:`library_versions`: the installed versions of the distributions that provide a set of
   import names, of everything those require in turn, and Python's.
 - :func:`inputs_digest`: the SHA-256 of arguments' content (arrays, DataFrames, plain values).
@@ -25,9 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import running_code
+
 _PACKAGE = __name__.split(".")[0]
-#: The module that stores results: its code does not change what they are (see its ``_FORMAT``).
-_STORAGE_MODULE = f"{_PACKAGE}.cache"
+#: Modules that look up, store and key results: their code does not change what a result is. How a
+#: result is encoded is keyed on its own (:mod:`mnist_analysis.stored_results`, in every key).
+_KEY_MACHINERY = {f"{_PACKAGE}.{name}" for name in ("cache", "fingerprints", "running_code", "stored_results")}
 
 
 # --------------------------------------------------------------------------- the code a computation runs
@@ -61,12 +68,26 @@ def _module_file(name: str) -> Path | None:
 
 
 @cache
-def _parse_imports(name: str, path: str, size: int, mtime_ns: int) -> tuple[bytes, frozenset, frozenset]:
-    """Source bytes of a module file, the project modules it imports and the top-level names of the others."""
-    source = Path(path).read_bytes()
-    package = name if path.endswith("__init__.py") else name.rsplit(".", 1)[0]
+def _reexports() -> dict:
+    """``{name: module}`` of what the package's ``__init__`` re-exports (its ``_EXPORTS`` table)."""
+    init = _ROOT / "__init__.py"
+    for node in ast.walk(parse_python(init.read_bytes(), filename=str(init))):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+_IMPORTS: dict[tuple[str, str], tuple[frozenset, frozenset]] = {}
+
+
+def _imports(name: str, is_package: bool, source: bytes, digest: str) -> tuple[frozenset, frozenset]:
+    """The project modules a module's source imports and the top-level names of the others (remembered by digest)."""
+    remembered = _IMPORTS.get((name, digest))
+    if remembered is not None:
+        return remembered
+    package = name if is_package else name.rsplit(".", 1)[0]
     project, external = set(), set()
-    for node in ast.walk(parse_python(source, filename=path)):
+    for node in ast.walk(parse_python(source, filename=name)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -75,6 +96,8 @@ def _parse_imports(name: str, path: str, size: int, mtime_ns: int) -> tuple[byte
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            if base == _PACKAGE:  # `from mnist_analysis import load_frame`: the module it re-exports
+                names += [_reexports()[a.name] for a in node.names if a.name in _reexports()]
         else:
             continue
         for imported in names:
@@ -84,21 +107,58 @@ def _parse_imports(name: str, path: str, size: int, mtime_ns: int) -> tuple[byte
                     project.add(imported)
             elif top and top not in sys.stdlib_module_names and top != "__future__":
                 external.add(top)
-    return source, frozenset(project), frozenset(external)
+    _IMPORTS[(name, digest)] = found = (frozenset(project), frozenset(external))
+    return found
 
 
-def _read_module(name: str):
+@cache
+def _disk_source(path: str, size: int, mtime_ns: int) -> tuple[bytes, str]:
+    source = Path(path).read_bytes()
+    return source, hashlib.sha256(source).hexdigest()
+
+
+def _on_disk(name: str) -> tuple[bytes, str, bool] | None:
+    """``(source, SHA-256, is a package)`` of module ``name`` as its file is now, or None if it is no module."""
     path = _module_file(name)
     if path is None:
         return None
     stat = path.stat()
-    return _parse_imports(name, str(path), stat.st_size, stat.st_mtime_ns)
+    return (*_disk_source(str(path), stat.st_size, stat.st_mtime_ns), path.name == "__init__.py")
 
 
-def code_closure(module: str) -> tuple[dict, set]:
+class CodeChangedError(RuntimeError):
+    """The code a process runs is not the code on disk (a file edited after import, or a module reloaded)."""
+
+
+def _running(name: str) -> tuple[bytes, str, bool] | None:
+    """Like :func:`_on_disk`, for the source this process executed ``name`` from; refuse if the two differ."""
+    disk = _on_disk(name)
+    executed = running_code.imported_sources(name) if name in sys.modules else []
+    if not executed:  # not imported yet: it will be imported from disk
+        return disk
+    digests = {hashlib.sha256(source).hexdigest() for source in executed}
+    if len(digests) > 1:
+        raise CodeChangedError(
+            f"{name} was reloaded with other code in this process, and other modules may still hold its old "
+            "functions; restart the process (the kernel) to use the result cache again"
+        )
+    if disk is None or disk[1] not in digests:
+        raise CodeChangedError(
+            f"{name} changed on disk after this process imported it, so the code that runs is not the code on "
+            "disk (worker processes would run the new code); restart the process (the kernel) to use the result "
+            "cache again"
+        )
+    return disk
+
+
+def code_closure(module: str, *, running: bool = False) -> tuple[dict, set]:
     """Return ``({project module: SHA-256 of its source}, {third-party import names})`` for ``module``.
 
-    The closure follows every import of a project module (at the top or inside a function).
+    The closure follows every import of a project module (at the top or inside a function) and
+    names re-exported by the package's ``__init__`` to the module that defines them. Files are
+    read, not imported. With ``running=True`` it is the closure of the code this process runs:
+    :class:`CodeChangedError` if a module of the closure was imported from a source other than
+    its file's now, or executed from two different sources (see :mod:`mnist_analysis.running_code`).
 
     Examples
     --------
@@ -108,22 +168,47 @@ def code_closure(module: str) -> tuple[dict, set]:
     >>> "numpy" in libraries
     True
     """
+    read = _running if running else _on_disk
     digests, libraries, pending = {}, set(), [module]
     while pending:
         name = pending.pop()
         if name in digests:
             continue
-        parsed = _read_module(name)
-        if parsed is None:  # an imported name that is not a module of its own (a function, a class)
-            continue
-        source, project, external = parsed
-        digests[name] = hashlib.sha256(source).hexdigest()
-        if name == _STORAGE_MODULE:  # it stores results; it does not compute them
+        if name in _KEY_MACHINERY:  # they store results and make keys; they do not compute results
             digests[name] = "storage"
             continue
+        found = read(name)
+        if found is None:  # an imported name that is not a module of its own (a function, a class)
+            continue
+        source, digest, is_package = found
+        digests[name] = digest
+        project, external = _imports(name, is_package, source, digest)
         libraries |= external
         pending.extend(sorted(project - set(digests)))
     return dict(sorted(digests.items())), libraries
+
+
+def changed_settings(modules) -> dict:
+    """``{"module.SETTING": canonical value}`` for the settings of ``modules`` changed since their import.
+
+    Raises :class:`~mnist_analysis.running_code.UnkeyableSetting` for a setting that now holds
+    a value without a canonical form.
+
+    Examples
+    --------
+    >>> changed_settings(code_closure("mnist_analysis.measurements")[0])
+    {}
+    """
+    changed = {}
+    for module in modules:
+        if module in sys.modules and module not in _KEY_MACHINERY:
+            changed |= {f"{module}.{k}": v for k, v in running_code.changed_settings(module).items()}
+    return changed
+
+
+def source_digest(module: str) -> str:
+    """The SHA-256 of the source this process runs ``module`` from (its file's, if not imported yet)."""
+    return _running(module)[1]
 
 
 @cache
@@ -219,10 +304,13 @@ def _digest_value(value, digest) -> None:
         digest.update(f"ndarray:{array.shape}:{array.dtype.str};".encode())
         digest.update(memoryview(array).cast("B"))
     elif isinstance(value, pd.DataFrame):
-        digest.update(f"DataFrame:{list(map(str, value.columns))}:{[str(t) for t in value.dtypes]};".encode())
+        columns = [repr(c) for c in value.columns]
+        digest.update(f"DataFrame:{columns}:{value.columns.names!r}:{[_dtype_text(t) for t in value.dtypes]};".encode())
+        _digest_index(value.index, digest)
         digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
     elif isinstance(value, pd.Series):
-        digest.update(f"Series:{value.name!r}:{value.dtype};".encode())
+        digest.update(f"Series:{value.name!r}:{_dtype_text(value.dtype)};".encode())
+        _digest_index(value.index, digest)
         digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
     elif isinstance(value, (list, tuple)):
         digest.update(f"{type(value).__name__}:{len(value)}[".encode())
@@ -240,6 +328,21 @@ def _digest_value(value, digest) -> None:
             f"cached_call: cannot key an argument of type {type(value).__name__} by content; "
             "pass arrays, DataFrames, numbers, strings, None, or lists, tuples and dicts of them"
         )
+
+
+def _dtype_text(dtype) -> str:
+    """A dtype's name, with a categorical's categories in their order and whether they are ordered."""
+    import pandas as pd
+
+    if isinstance(dtype, pd.CategoricalDtype):
+        return f"category[{dtype.categories.tolist()!r}, {dtype.categories.dtype}, ordered={dtype.ordered}]"
+    return str(dtype)
+
+
+def _digest_index(index, digest) -> None:
+    """An index's names and dtypes (its values enter through ``hash_pandas_object(index=True)``)."""
+    levels = [index.get_level_values(i).dtype for i in range(index.nlevels)]
+    digest.update(f"index:{type(index).__name__}:{list(index.names)!r}:{[_dtype_text(t) for t in levels]};".encode())
 
 
 def inputs_digest(*args, **kwargs) -> str:

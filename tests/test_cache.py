@@ -50,40 +50,35 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(source.replace(old, new, 1))
 
 
-def measurement_key(images) -> str:
-    return cache._key(cache.key_parts(measurements._measure_uncached, images, 128))
+def closure(module: str = "mnist_analysis.measurements") -> dict:
+    """The code part of a key as the package's files now say (what a fresh process would run)."""
+    return fingerprints.code_closure(module)[0]
 
 
 # ----------------------------------------------------------------------------- what the key covers
 def test_editing_a_helper_the_computation_calls_changes_the_key(package_copy):
-    images = digits()
-    before = measurement_key(images)
-    assert measurement_key(images.copy()) == before
+    before = closure()
     edit(
         package_copy / "measurements.py",
         "def _skeleton_length(",
         "def _unused_helper():\n    return 0\n\n\ndef _skeleton_length(",
     )
-    assert measurement_key(images) != before
+    assert closure() != before
+    assert closure()["mnist_analysis.measurements"] != before["mnist_analysis.measurements"]
 
 
 def test_editing_an_unrelated_module_keeps_the_key(package_copy):
-    images = digits()
-    before = measurement_key(images)
+    before = closure()
     for unrelated in ("plotting.py", "cli.py", "reports.py", "embeddings.py"):
         edit(package_copy / unrelated, '"""', '"""Edited. ')
-    assert measurement_key(images) == before
+    assert closure() == before
 
 
 def test_editing_a_module_imported_indirectly_changes_the_key(package_copy):
     # models -> measurements (deskewing): editing measurements must recompute model results.
-    from mnist_analysis import models
-
-    images, labels = digits(8), np.arange(8) % 2
-    key = lambda: cache._key(cache.key_parts(models._fit_predict, "knn_pca", images, labels, images, seed=0))  # noqa: E731
-    before = key()
+    before = closure("mnist_analysis.models")
     edit(package_copy / "measurements.py", "def deskew(", "def _added():\n    return 1\n\n\ndef deskew(")
-    assert key() != before
+    assert closure("mnist_analysis.models") != before
 
 
 def test_the_key_names_the_library_versions_the_code_imports():
@@ -162,7 +157,7 @@ def test_a_planted_pickle_cannot_run_code(tmp_path):
     np.save(planted, np.array([Payload()], dtype=object), allow_pickle=True)
     manifest = json.loads((entry / "entry.json").read_text())
     manifest["layout"] = {"array": "0.npy"}
-    manifest["files"] = {"0.npy": {"sha256": cache._file_digest(planted), "size": planted.stat().st_size}}
+    manifest["files"] = {"0.npy": {"sha256": cache.stored_results.file_digest(planted), "size": planted.stat().st_size}}
     (entry / "entry.json").write_text(json.dumps(manifest))
     with pytest.warns(UserWarning, match="unusable"):
         result = measurements.measure(images)
@@ -211,7 +206,7 @@ def test_an_unwritable_cache_still_returns_the_result(monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(cache, "_write_entry", refuse)
+    monkeypatch.setattr(cache.stored_results, "write_entry", refuse)
     with pytest.warns(UserWarning, match="could not store the measurements result"):
         result = measurements.measure(digits())
     pd.testing.assert_frame_equal(result, measurements.measure(digits(), cache=False))
@@ -234,13 +229,13 @@ def test_two_processes_computing_the_same_result_compute_it_once(tmp_path):
     log = tmp_path / "computed.log"
     code = f"""
         import numpy as np
-        from mnist_analysis import measurements
-        real = measurements._skeletons
-        def counted(inked):
+        from mnist_analysis import measurements, stored_results
+        real = stored_results.write_entry
+        def counted(*args, **kwargs):
             with open({str(log)!r}, "a") as handle:
                 handle.write("computed\\n")
-            return real(inked)
-        measurements._skeletons = counted
+            return real(*args, **kwargs)
+        stored_results.write_entry = counted
         images = np.random.default_rng(0).integers(0, 256, size=(3000, 28, 28)).astype(np.uint8)
         print(float(measurements.measure(images)["thickness"].sum()))
     """
@@ -278,6 +273,8 @@ def test_an_edited_copy_of_the_package_recomputes_end_to_end(tmp_path):
     assert run_and_count() == 1  # unrelated module
     edit(copy / "measurements.py", "def _skeleton_length(", "def _helper():\n    return 0\n\n\ndef _skeleton_length(")
     assert run_and_count() == 2  # the computation's own code
+    edit(copy / "stored_results.py", "def _umask(", "def _unused():\n    return 0\n\n\ndef _umask(")
+    assert run_and_count() == 3  # how results are encoded: no number to bump by hand
 
 
 # ----------------------------------------------------------------------------- looking at and clearing it

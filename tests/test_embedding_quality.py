@@ -8,6 +8,7 @@ from sklearn.datasets import make_blobs
 
 from mnist_analysis import embedding_quality
 from mnist_analysis.utils import sample_rows
+from tests.helpers import stored_computations
 
 
 @pytest.fixture(scope="module")
@@ -81,20 +82,23 @@ def test_cached_scores_are_read_back_and_keyed_by_the_data(points, monkeypatch, 
     pixels_first = embedding_quality.knn_accuracy(points, labels, is_train, cache=True)
     assert any((isolated_cache / "computed" / "embedding_quality").rglob("entry.json"))
 
-    def recomputed(*args, **kwargs):
-        raise AssertionError("recomputed although cached")
-
-    monkeypatch.setattr(embedding_quality, "trustworthiness", recomputed)
-    monkeypatch.setattr("sklearn.neighbors.KNeighborsClassifier", recomputed)
+    computed = stored_computations(monkeypatch)
     assert (
         embedding_quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5, cache=True) == first
     )
-    with pytest.raises(AssertionError, match="recomputed"):  # other data: a miss
-        embedding_quality.embedding_scores(points, points[:, 1:3], labels, is_train, n_neighbors=5, cache=True)
-    with pytest.raises(AssertionError, match="recomputed"):  # no cache: computed
-        embedding_quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5)
     assert embedding_quality.knn_accuracy(points, labels, is_train, cache=True) == pixels_first
-    with pytest.raises(AssertionError, match="recomputed"):
+    assert computed == []  # both read back
+    embedding_quality.embedding_scores(points, points[:, 1:3], labels, is_train, n_neighbors=5, cache=True)
+    assert computed == ["mnist_analysis.embedding_quality._embedding_scores"]  # other data: a miss
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("computed")
+
+    monkeypatch.setattr(embedding_quality, "trustworthiness", recomputed)
+    monkeypatch.setattr("sklearn.neighbors.KNeighborsClassifier", recomputed)
+    with pytest.raises(AssertionError, match="computed"):  # no cache: computed
+        embedding_quality.embedding_scores(points, points[:, :2], labels, is_train, n_neighbors=5)
+    with pytest.raises(AssertionError, match="computed"):
         embedding_quality.knn_accuracy(points, labels, is_train)
 
 

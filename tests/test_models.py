@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from mnist_analysis import models
+from tests.helpers import stored_computations
 
 CLASSES = (0, 1, 2)
 
@@ -63,9 +64,7 @@ def test_same_seed_same_numbers_and_flat_rows_accepted(name, data):
 
 def test_fit_predict_is_cached_on_disk(data, monkeypatch, private_cache):
     X_train, y_train, X_test, _ = data
-    fits = []
-    real_fit = models._quietly_fit
-    monkeypatch.setattr(models, "_quietly_fit", lambda *args: fits.append(1) or real_fit(*args))
+    fits = stored_computations(monkeypatch)
 
     first = models.fit_predict("knn_pca", X_train, y_train, X_test, seed=0)
     again = models.fit_predict("knn_pca", X_train, y_train, X_test, seed=0)
@@ -92,10 +91,11 @@ def test_out_of_fold_probabilities_shape_and_cache(data, monkeypatch):
     assert probabilities.shape == (len(X_train), len(CLASSES))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1)
     assert np.mean(probabilities.argmax(axis=1) == y_train) >= 0.9
-    monkeypatch.setattr(models, "_quietly_fit", lambda *args: pytest.fail("refitted despite the cache"))
+    computed = stored_computations(monkeypatch)
     np.testing.assert_array_equal(
         models.out_of_fold_probabilities("knn_pca", X_train, y_train, n_splits=4), probabilities
     )
+    assert computed == []  # read back, not refitted
 
 
 def test_out_of_fold_groups_hold_each_group_out_together():
