@@ -1,41 +1,44 @@
-"""The explorer page of all 70,000 digits in headless Chromium, against the old 20,000-point canvas.
+"""The projections notebook's explorer of all 70,000 digits in headless Chromium, redraws counted.
 
-Ours: ``mnist_analysis.interactive.explorer`` (Bokeh) of the standard UMAP map
-(``embeddings.digit_map``) of all 70,000 digits with the provenance columns of
-``mx.load_frame()`` (split, index, label, writer, writer group, HSF series), saved as a
-standalone page. The projections notebook adds the per-image table's measurement, prediction
-and quality columns (``interactive.explorer_frame``); they cost the bytes per row that the
-result lists under ``extra_notebook_columns`` (computed from their dtypes, without building the
-table, whose audit models take many minutes on 70,000 images).
-Baseline, measured in the same run: the hand-written canvas scatter this module replaced
-(``interactive_scatter`` at commit ``BASELINE_REVISION``, read with ``git show``), 20,000 sampled points
-with label, split and writer group, as notebook 02 used it.
+The page: ``mnist_analysis.interactive.explorer`` of the standard UMAP map
+(``embeddings.digit_map``) of all 70,000 digits with the projections notebook's own frame
+(``interactive.explorer_frame`` of ``per_image.per_image_table``: provenance, measurements,
+out-of-sample predictions, label quality) and the notebook's filters, saved as a standalone
+page. The baseline, built and measured in the same run from the same inputs: the explorer as
+it was at commit ``BASELINE_REVISION`` (``mnist_analysis/interactive.py`` read with ``git show``),
+before issue 29.
 
-For each page, in headless Chromium (Debian's, software rendering: ``--disable-gpu``):
+A redraw is counted in the page, in Bokeh's own paint path: every call of the plot view's
+``_paint_primary`` (the canvas layer with the points) and of ``_paint_overlays`` (the layer with
+the box or lasso outline) is counted with its time, so an animation frame that draws nothing
+is not counted. For each page, in headless Chromium (Debian's ``chromium``, software rendering:
+``--disable-gpu``), ``runs`` fresh page loads, medians reported:
 
-- **first render**: milliseconds from navigation start until the map is drawn (Bokeh: its
-  document is idle and the plot has painted; canvas: the page's load event, its script draws
-  synchronously), median of ``runs`` fresh page loads;
-- **frames per second while panning**: ``requestAnimationFrame`` callbacks per second in the
-  page during a 3-second mouse drag over the map (each frame redraws every point), median of
-  the drags that moved the view (``view_moved``; a drag that did not engage the pan tool shows
-  an idle page's 50-60 frames per second and is left out), with the mouse moves the page
-  accepted in the 3 seconds;
-- the explorer twice: Bokeh's WebGL backend (``ours``) and its 2-D canvas backend
-  (``ours_canvas_backend``, the explorer's default), since this machine has no graphics card
-  and Chromium emulates WebGL in software;
-- the page's size in bytes, and the Python time to build it (the explorer's neighbour search
-  and sprite sheets are cached, so this is a warm build; the cold one is reported once).
+- **first render**: milliseconds from navigation start until Bokeh's document is idle and the
+  map has painted;
+- **panning**: a 3-second mouse drag with the pan tool: map redraws per second during the drag,
+  the mouse moves the page accepted, and the milliseconds from the release until the last
+  redraw (the full-detail map);
+- **box select** and **lasso select**: a 3-second drag with the tool: outline redraws per second
+  during the drag, and the milliseconds from the release until the gallery shows the count of
+  the new selection;
+- **colour by** and **find**: with a point selected, the milliseconds from changing "colour by"
+  until the map has redrawn, and from pressing "find" until the details panel shows the digit;
+- the page's size in bytes.
 
-Targets (issue 14): first render <= 3 s and >= 30 frames per second, or the machine's figures
-with the baseline's beside them.
+Targets (issue 29): >= 30 map redraws per second while panning; outline >= 30 redraws per
+second while selecting; gallery and counts <= 300 ms after release; colour-by, find <= 300 ms;
+first render <= 1.5 s; the 02 page <= 20 MB (here: the explorer's page alone; the 02 report adds
+its figures).
 
 Run: MNIST_ANALYSIS_DATA_DIR=/path/to/data python benchmarks/bench_explorer.py [runs]
+(the per-image table is cached; cold, it takes several minutes on 70,000 images).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import statistics
 import subprocess
 import sys
@@ -48,7 +51,8 @@ from common import write_result  # noqa: E402
 
 import mnist_analysis as mx  # noqa: E402
 from mnist_analysis import embeddings  # noqa: E402
-from mnist_analysis.interactive import SHOWN_COLUMNS, explorer  # noqa: E402
+from mnist_analysis.interactive import explorer, explorer_frame  # noqa: E402
+from mnist_analysis.per_image import per_image_table  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -59,13 +63,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAN_SECONDS = 3.0
-#: The last commit with the hand-written canvas scatter (mnist_analysis/interactive.py).
-BASELINE_REVISION = "ba4e509493f885774c599fe8cad476affe45bb23"
+DRAG_SECONDS = 3.0
+#: The explorer before issue 29 (mnist_analysis/interactive.py at this commit): the baseline.
+BASELINE_REVISION = "35f3dc274ba6f169446698d0e758a89ab1a60e5b"
+#: The projections notebook's filters.
+FILTERS = ["label", "split", "writer_group", "writer_id", "is_label_issue", "misclassified"]
+VIEWPORT = {"width": 1400, "height": 1100}
 
 
-def old_canvas_module(revision: str):
-    """Import the canvas scatter as it was at ``revision`` (from git), under a private name."""
+def module_at(revision: str):
+    """Import ``mnist_analysis/interactive.py`` as it was at ``revision`` (from git), under a private name."""
     root = Path(__file__).resolve().parents[1]
     source = subprocess.run(
         ["git", "show", f"{revision}:mnist_analysis/interactive.py"],
@@ -78,178 +85,225 @@ def old_canvas_module(revision: str):
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_interactive", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    module.cached_call = _uncached  # the cache keys only the package's own functions
     return module
 
 
-BOKEH_READY = """() => { if (!window.Bokeh || !Bokeh.documents.length) return false;
-  const doc = Bokeh.documents[0], m = doc.get_model_by_name('mx-map'); if (!m) return false;
-  const v = Bokeh.index.find_one(m); return doc.is_idle && v && v.has_finished(); }"""
+def _uncached(_namespace, function, *args, cache=True):
+    return function(*args)
 
 
-def first_render_ms(browser, path: Path, kind: str) -> tuple[float, dict]:
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+FIND = """const find = name => { for (const d of (window.Bokeh ? Bokeh.documents : [])) {
+  const m = d.get_model_by_name(name); if (m) return m; } return null; };"""
+
+READY = f"""() => {{ {FIND} const m = find('mx-map'); if (!m) return false;
+  const v = Bokeh.index.find_one(m); return m.document.is_idle && v && v.has_finished(); }}"""
+
+#: Counts the map's redraws: wraps the plot view's two paint methods (points; outlines).
+COUNT_REDRAWS = f"""() => {{ {FIND} const v = Bokeh.index.find_one(find('mx-map'));
+  window.__paints = {{primary: [], overlays: []}};
+  for (const [name, key] of [['_paint_primary', 'primary'], ['_paint_overlays', 'overlays']]) {{
+    const original = v[name].bind(v);
+    v[name] = ctx => {{ original(ctx); window.__paints[key].push(performance.now()); }};
+  }}
+  const b = v.canvas_view.el.getBoundingClientRect(), f = v.frame.bbox;
+  return {{x: b.x + f.left, y: b.y + f.top, width: f.width, height: f.height}}; }}"""
+
+
+def count_between(page, key: str, start: float, end: float) -> int:
+    return page.evaluate(f"([a, b]) => window.__paints.{key}.filter(t => t >= a && t <= b).length", [start, end])
+
+
+TOOLS = {"pan": "PanTool", "box-select": "BoxSelectTool", "lasso-select": "LassoSelectTool"}
+
+
+def choose_tool(page, name: str) -> None:
+    """Make the map's ``name`` tool the active drag tool (clicking an active tool's icon would switch it off)."""
+    page.evaluate(
+        f"(type) => {{ {FIND} for (const t of find('mx-map').toolbar.tools) if (t.type === type) t.active = true; }}",
+        TOOLS[name],
+    )
+
+
+def drag(page, box: dict, path) -> tuple[float, float, int]:
+    """Press, then move along ``path(t)`` (fractions of the frame, t from 0 to 1) for DRAG_SECONDS.
+
+    Returns the page's clock at the start and end of the drag, and the mouse moves the page accepted
+    (each move waits for the page, so a busy page accepts fewer).
+    """
+    x0, y0 = path(0.0)
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    start_ms = page.evaluate("() => performance.now()")
+    start, moves = time.perf_counter(), 0
+    while (elapsed := time.perf_counter() - start) < DRAG_SECONDS:
+        moves += 1
+        x, y = path(elapsed / DRAG_SECONDS)
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    end_ms = page.evaluate("() => performance.now()")
+    return start_ms, end_ms, moves
+
+
+def pan_path(t: float) -> tuple[float, float]:
+    """Three sweeps right and back, 0.2 of the frame wide."""
+    phase = (3 * t) % 1
+    return 0.5 + 0.4 * (phase if phase < 0.5 else 1 - phase), 0.5 + 0.05 * phase
+
+
+def box_path(t: float) -> tuple[float, float]:
+    """From (0.3, 0.3), the far corner wanders over the middle of the map."""
+    if t == 0:
+        return 0.3, 0.3
+    return 0.5 + 0.2 * math.sin(5 * t), 0.5 + 0.2 * math.cos(3 * t)
+
+
+def lasso_path(t: float) -> tuple[float, float]:
+    """One turn of a widening circle around the middle of the map."""
+    angle, radius = 2 * math.pi * t, 0.1 + 0.1 * t
+    return 0.5 + radius * math.cos(angle), 0.5 + radius * math.sin(angle)
+
+
+def selection_shown_ms(page, release_ms: float) -> float:
+    """Milliseconds from ``release_ms`` until the gallery shows the count of the current selection."""
+    page.wait_for_function(
+        f"""() => {{ {FIND} const n = find('mx-map').renderers[0].data_source.selected.indices.length;
+        return find('mx-gallery').text.includes(`data-count="${{n}}"`); }}""",
+        timeout=120_000,
+        polling="raf",
+    )
+    return page.evaluate("() => performance.now()") - release_ms
+
+
+def settled_ms(page, release_ms: float, key: str = "primary") -> float:
+    """Milliseconds from ``release_ms`` to the last redraw of layer ``key`` within 3 s of quiet."""
+    page.wait_for_timeout(3000)
+    last = page.evaluate(f"() => Math.max(0, ...window.__paints.{key})")
+    return max(0.0, last - release_ms)
+
+
+def measure_page(browser, path: Path) -> dict:
+    page = browser.new_page(viewport=VIEWPORT)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.as_uri(), wait_until="load", timeout=120_000)
-    if kind == "bokeh":
-        page.wait_for_function(BOKEH_READY, timeout=120_000, polling="raf")
-        ms = page.evaluate("() => performance.now()")
-        info = page.evaluate("""() => { const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('mx-map'));
-            return {webgl: v.canvas_view.webgl != null && v.canvas_view.webgl !== undefined}; }""")
-    else:
-        ms = page.evaluate("() => performance.getEntriesByType('navigation')[0].loadEventEnd")
-        info = {"webgl": False}
+    page.goto(path.as_uri(), wait_until="load", timeout=180_000)
+    page.wait_for_function(READY, timeout=180_000, polling="raf")
+    result = {"first_render_ms": page.evaluate("() => performance.now()")}
+    page.wait_for_timeout(500)
+    box = page.evaluate(COUNT_REDRAWS)
+
+    choose_tool(page, "pan")
+    start, end, moves = drag(page, box, pan_path)
+    page.mouse.up()
+    release = page.evaluate("() => performance.now()")
+    result["pan"] = {
+        "redraws_per_s": 1000 * count_between(page, "primary", start, end) / (end - start),
+        "mouse_moves": moves,
+        "full_detail_after_release_ms": settled_ms(page, release),
+    }
+
+    for tool, path_ in (("box-select", box_path), ("lasso-select", lasso_path)):
+        choose_tool(page, tool)
+        start, end, moves = drag(page, box, path_)
+        page.mouse.up()
+        release = page.evaluate("() => performance.now()")
+        shown = selection_shown_ms(page, release)
+        result[tool.replace("-", "_")] = {
+            "outline_redraws_per_s": 1000 * count_between(page, "overlays", start, end) / (end - start),
+            "map_redraws_per_s": 1000 * count_between(page, "primary", start, end) / (end - start),
+            "mouse_moves": moves,
+            "gallery_after_release_ms": shown,
+        }
+        page.wait_for_timeout(1000)
+
+    # colour by, with a selection present: until the map has redrawn
+    before = page.evaluate("() => window.__paints.primary.length")
+    start = page.evaluate(f"() => {{ {FIND} const t = performance.now(); find('mx-colour').value = 'ink'; return t; }}")
+    page.wait_for_function(f"() => window.__paints.primary.length > {before}", timeout=60_000, polling="raf")
+    result["colour_by_ms"] = page.evaluate("() => Math.max(...window.__paints.primary)") - start
+
+    # find a digit: until the details panel shows it
+    page.evaluate(f"() => {{ {FIND} find('mx-find-split').value = 'test'; find('mx-find-index').value = '1234'; }}")
+    start = page.evaluate("() => performance.now()")
+    page.get_by_role("button", name="find", exact=True).click()
+    page.wait_for_function(
+        f'() => {{ {FIND} return /mx-detail" data-row="[0-9]+"/.test(find(\'mx-details\').text); }}',
+        timeout=60_000,
+        polling="raf",
+    )
+    result["find_ms"] = page.evaluate("() => performance.now()") - start
     assert not errors, errors
     page.close()
-    return ms, info
+    return result
 
 
-def pan_fps(browser, path: Path, kind: str) -> float:
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    page.goto(path.as_uri(), wait_until="load", timeout=120_000)
-    if kind == "bokeh":
-        page.wait_for_function(BOKEH_READY, timeout=120_000, polling="raf")
-        box = page.evaluate("""() => { const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('mx-map'));
-            const b = v.canvas_view.el.getBoundingClientRect(), f = v.frame.bbox;
-            return {x: b.x + f.left, y: b.y + f.top, width: f.width, height: f.height}; }""")
-    else:
-        box = page.locator(".mx-scatter canvas").first.bounding_box()
-    page.evaluate("""() => { window.__frames = 0; window.__counting = true;
-        const tick = () => { if (window.__counting) { window.__frames++; requestAnimationFrame(tick); } };
-        requestAnimationFrame(tick); }""")
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    x_range = "() => { const m = Bokeh.documents[0].get_model_by_name('mx-map'); return m.x_range.start; }"
-    before = page.evaluate(x_range) if kind == "bokeh" else None
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.evaluate("() => { window.__frames = 0; window.__start = performance.now(); }")
-    start, step = time.perf_counter(), 0
-    while time.perf_counter() - start < PAN_SECONDS:
-        step += 1
-        page.mouse.move(x + 120 * ((step // 40) % 2 * 2 - 1) * ((step % 40) / 40), y + 3 * (step % 7))
-    frames, elapsed = page.evaluate(
-        "() => { window.__counting = false; return [window.__frames, performance.now() - window.__start]; }"
+def medians(runs: list[dict]) -> dict:
+    """Median of every number over the runs, with the runs' values beside it."""
+    out = {}
+    for key, value in runs[0].items():
+        if isinstance(value, dict):
+            out[key] = medians([r[key] for r in runs])
+        else:
+            values = [r[key] for r in runs]
+            out[key] = {"median": statistics.median(values), "all": values}
+    return out
+
+
+def build_pages(folder: Path) -> dict:
+    frame = mx.load_frame()
+    images = mx.load_images("all")
+    coords = embeddings.digit_map(images, seed=0)
+    table = per_image_table(frame, images, seed=0)
+    shown, _, _ = explorer_frame(table)
+    title = f"UMAP of {len(images):,} digits"
+    builds = {}
+    start = time.perf_counter()
+    explorer(shown, coords, images, title=title, seed=0, filters=FILTERS, widget=False).save(folder / "ours.html")
+    builds["ours"] = time.perf_counter() - start
+    old = module_at(BASELINE_REVISION)
+    start = time.perf_counter()
+    old.explorer(shown, coords, images, title=title, seed=0, filters=FILTERS, widget=False).save(
+        folder / "baseline.html"
     )
-    page.mouse.up()
-    moved = page.evaluate(x_range) != before if kind == "bokeh" else True
-    page.close()
-    return 1000 * frames / elapsed, moved, step
+    builds["baseline"] = time.perf_counter() - start
+    return {"points": len(shown), "columns": list(shown.columns), "python_build_s": builds}
 
 
 def main(runs: int = 3) -> None:
     from playwright.sync_api import sync_playwright
 
-    frame = mx.load_frame()
-    images = mx.load_images("all")
-    coords = embeddings.digit_map(images, seed=0)
-    shown = frame[[c for c in SHOWN_COLUMNS if c in frame.columns]].reset_index(drop=True)
-    # the notebook's other columns, base64 in the page: float32 measurements and scores, uint8 classes and flags
-    extra = {
-        "float32": ["ink", "slant_deg", "thickness", "label_quality", "outlier_score"],
-        "uint8": ["holes", "suggested_label", "is_label_issue", "misclassified", "predicted_* (4 models)"],
-    }
-    extra_bytes_per_row = (5 * 4 + 4 * 1 + 4 * 1) * 4 / 3
     folder = Path(tempfile.mkdtemp())
-
-    start = time.perf_counter()
-    ours = explorer(shown, coords, images, title="UMAP of 70,000 digits", widget=False, backend="webgl")
-    ours.save(folder / "explorer.html")
-    first_build = time.perf_counter() - start
-    warm = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        explorer(shown, coords, images, title="UMAP of 70,000 digits", widget=False, backend="webgl").save(
-            folder / "explorer.html"
-        )
-        warm.append(time.perf_counter() - start)
-
-    old = old_canvas_module(BASELINE_REVISION)
-    start = time.perf_counter()
-    fields = {
-        "label": frame["label"].to_numpy(),
-        "split": frame["split"].astype(str).to_numpy(),
-        "writer group": frame["writer_group"].astype(str).to_numpy(),
-    }
-    baseline_figure = old.interactive_scatter(coords, images, fields, max_points=20_000, seed=0, title="UMAP")
-    baseline_figure.save(folder / "canvas.html")
-    baseline_build = time.perf_counter() - start
-
-    explorer(shown, coords, images, title="UMAP of 70,000 digits", widget=False, backend="canvas").save(
-        folder / "explorer-canvas.html"
-    )
-    pages = {
-        "explorer": (folder / "explorer.html", "bokeh", len(shown)),
-        "explorer_canvas_backend": (folder / "explorer-canvas.html", "bokeh", len(shown)),
-        "canvas": (folder / "canvas.html", "canvas", 20_000),
-    }
-    measured = {}
+    built = build_pages(folder)
+    measured = {name: [] for name in ("ours", "baseline")}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for name, (path, kind, points) in pages.items():
-            renders, fps, info, panned, mouse_moves = [], [], {}, [], []
-            for _ in range(runs):  # alternate kinds within a run would mix caches; fresh pages each time instead
-                ms, info = first_render_ms(browser, path, kind)
-                renders.append(ms)
-                rate, moved, moves = pan_fps(browser, path, kind)
-                fps.append(rate)
-                panned.append(moved)
-                mouse_moves.append(moves)
-            measured[name] = {
-                "points": points,
-                "page_bytes": path.stat().st_size,
-                "first_render_ms": {"median": statistics.median(renders), "all": renders},
-                "pan_fps": {
-                    "median": statistics.median([f for f, m in zip(fps, panned) if m] or [0.0]),
-                    "all": fps,
-                    "view_moved": panned,
-                    "mouse_moves_sent": mouse_moves,
-                },
-                **info,
-            }
+        for _ in range(runs):  # alternate the pages, so that both see the same machine
+            for name in measured:
+                measured[name].append(measure_page(browser, folder / f"{name}.html"))
         browser.close()
-    measured["explorer"]["python_build_s"] = {
-        "first": first_build,
-        "warm_median": statistics.median(warm),
-        "warm_all": warm,
-    }
-    measured["canvas"]["python_build_s"] = {"first": baseline_build}
     result = {
-        "columns": list(shown.columns),
-        "extra_notebook_columns": {
-            **extra,
-            "bytes_per_row_base64": extra_bytes_per_row,
-            "megabytes_for_70000": extra_bytes_per_row * 70_000 / 1e6,
-        },
+        **built,
+        "baseline_revision": BASELINE_REVISION,
         "runs": runs,
-        "pan_seconds": PAN_SECONDS,
+        "drag_seconds": DRAG_SECONDS,
         "chromium_args": CHROMIUM_ARGS,
-        "ours": measured["explorer"],
-        "ours_canvas_backend": measured["explorer_canvas_backend"],
-        "baseline": measured["canvas"],
-        "targets": {"first_render_ms": 3000, "pan_fps": 30, "page_mb": 25},
-        "meets": {
-            name: {
-                "first_render": measured[name]["first_render_ms"]["median"] <= 3000,
-                "pan_fps": measured[name]["pan_fps"]["median"] >= 30,
-                "page_size": measured[name]["page_bytes"] <= 25e6,
-            }
-            for name in ("explorer", "explorer_canvas_backend")
-        },
     }
+    for name, values in measured.items():
+        result[name] = {"page_bytes": (folder / f"{name}.html").stat().st_size, **medians(values), "runs": values}
     path = write_result("explorer", result)
-    for name in ("explorer", "explorer_canvas_backend"):
+    for name in measured:
+        r = result[name]
         print(
-            f"{name}: {len(shown):,} points, {measured[name]['page_bytes'] / 1e6:.1f} MB, first render "
-            f"{measured[name]['first_render_ms']['median']:.0f} ms, "
-            f"panning {measured[name]['pan_fps']['median']:.1f} fps"
+            f"{name}: {r['page_bytes'] / 1e6:.1f} MB, first render {r['first_render_ms']['median']:.0f} ms, "
+            f"pan {r['pan']['redraws_per_s']['median']:.1f} redraws/s "
+            f"(full detail {r['pan']['full_detail_after_release_ms']['median']:.0f} ms after release), "
+            f"box outline {r['box_select']['outline_redraws_per_s']['median']:.1f}/s, "
+            f"lasso outline {r['lasso_select']['outline_redraws_per_s']['median']:.1f}/s, "
+            f"lasso gallery {r['lasso_select']['gallery_after_release_ms']['median']:.0f} ms after release, "
+            f"colour by {r['colour_by_ms']['median']:.0f} ms, find {r['find_ms']['median']:.0f} ms"
         )
-    print(
-        f"canvas baseline: 20,000 points, {measured['canvas']['page_bytes'] / 1e6:.1f} MB, first render "
-        f"{measured['canvas']['first_render_ms']['median']:.0f} ms, "
-        f"panning {measured['canvas']['pan_fps']['median']:.1f} fps -> {path}"
-    )
+    print(f"-> {path}")
 
 
 if __name__ == "__main__":
