@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: report quick-report test test-fast lint browser benchmark clean
+.PHONY: report quick-report test test-fast lint browser benchmark benchmark-check clean
 
 report: $(INSTALLED)
 	$(BIN)/mnist-analysis report
@@ -17,7 +17,7 @@ test: $(INSTALLED) browser lint
 	$(BIN)/python -m pytest
 
 # Everything not marked slow (no notebook runs, report builds, browsers or wheel builds): under a minute.
-test-fast: $(INSTALLED)
+test-fast: $(INSTALLED) benchmark-check
 	$(BIN)/python -m pytest -m "not slow"
 
 # ruff, configured in pyproject.toml: lint rules and formatting.
@@ -35,6 +35,11 @@ browser:
 
 benchmark: $(INSTALLED)
 	$(BIN)/python benchmarks/run_all.py
+
+# Lists each benchmark result as fresh, stale (naming the files changed since it was measured)
+# or unknown (no commit recorded); fails only on a result file that cannot be read.
+benchmark-check: $(INSTALLED)
+	$(BIN)/python benchmarks/check.py
 
 # Reinstall whenever the project's metadata changes.
 $(INSTALLED): pyproject.toml
