@@ -73,32 +73,13 @@ from .fingerprints import (
     library_versions,
     source_digest,
 )
+from .locations import CACHE_ENV, COMPUTED, cache_dir  # noqa: F401 (CACHE_ENV: imported from here)
 from .running_code import UnkeyableSetting
 from .stored_results import CacheEntryError
 
-CACHE_ENV = "MNIST_ANALYSIS_CACHE_DIR"
-#: Sub-folder of :func:`cache_dir` that holds computed results, one folder per kind.
-COMPUTED = "computed"
 #: Folders that older versions filled with joblib pickles; never read, removed by ``clear``.
 LEGACY_FOLDERS = ("results", "embeddings", "models", "quality", "embedding_quality")
 _PACKAGE = __name__.split(".")[0]
-
-
-def cache_dir() -> Path:
-    """Return the cache folder: ``$MNIST_ANALYSIS_CACHE_DIR`` or the OS user cache.
-
-    Examples
-    --------
-    >>> from mnist_analysis.cache import cache_dir
-    >>> cache_dir().is_absolute() or "MNIST_ANALYSIS_CACHE_DIR" in os.environ
-    True
-    """
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("mnist-analysis"))
 
 
 def _module_level_function(function) -> tuple[str, str]:

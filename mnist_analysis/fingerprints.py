@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import running_code
+from .locations import COMPUTED, cache_dir
 
 _PACKAGE = __name__.split(".")[0]
 #: Modules that look up, store and key results: their code does not change what a result is. How a
@@ -219,8 +220,6 @@ def _distributions_of_imports() -> dict:
     (0.4 s here); the versions themselves are always read fresh.
     """
     from importlib.metadata import packages_distributions
-
-    from .cache import COMPUTED, cache_dir
 
     stamp = [[p, os.stat(p).st_mtime_ns] for p in sys.path if p and os.path.isdir(p)]
     memo = cache_dir() / COMPUTED / ".import-names.json"
