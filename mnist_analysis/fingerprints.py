@@ -134,10 +134,9 @@ class CodeChangedError(RuntimeError):
 def _running(name: str) -> tuple[bytes, str, bool] | None:
     """Like :func:`_on_disk`, for the source this process executed ``name`` from; refuse if the two differ."""
     disk = _on_disk(name)
-    executed = running_code.imported_sources(name) if name in sys.modules else []
-    if not executed:  # not imported yet: it will be imported from disk
+    digests = set(running_code.imported_digests(name)) if name in sys.modules else set()
+    if not digests:  # not imported yet: it will be imported from disk
         return disk
-    digests = {hashlib.sha256(source).hexdigest() for source in executed}
     if len(digests) > 1:
         raise CodeChangedError(
             f"{name} was reloaded with other code in this process, and other modules may still hold its old "

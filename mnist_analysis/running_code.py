@@ -40,6 +40,8 @@ _SETTING_NAME = re.compile(r"_?[A-Z][A-Z0-9_]*")
 _LOCK = threading.Lock()
 #: ``{module: [source bytes of each execution, oldest first]}``.
 _SOURCES: dict[str, list[bytes]] = {}
+#: ``{module: [SHA-256 of each of those sources]}``.
+_DIGESTS: dict[str, list[str]] = {}
 #: ``{module: {setting: canonical JSON}}`` as of the module's latest execution.
 _SETTINGS: dict[str, dict[str, str]] = {}
 #: ``{module: {name: function or class}}`` bound at the module's latest execution.
@@ -110,6 +112,7 @@ class _RecordingLoader(importlib.machinery.SourceFileLoader):
         super().exec_module(module)
         with _LOCK:
             _SOURCES.setdefault(module.__name__, []).append(self._recorded)
+            _DIGESTS.setdefault(module.__name__, []).append(hashlib.sha256(self._recorded).hexdigest())
             _SETTINGS[module.__name__] = _settings_of(vars(module))
             _DEFINITIONS[module.__name__] = {
                 name: value
@@ -169,6 +172,19 @@ def _changes(module: str) -> tuple[dict[str, str | None], list[str]]:
         if now != text:
             changed[name] = now
     return changed, replaced
+
+
+def imported_digests(module: str) -> list[str]:
+    """The SHA-256 of every source ``module`` was executed from in this process, oldest first.
+
+    Examples
+    --------
+    >>> import mnist_analysis.idx
+    >>> len(imported_digests("mnist_analysis.idx")[0])
+    64
+    """
+    with _LOCK:
+        return list(_DIGESTS.get(module, []))
 
 
 def changed_settings(module: str) -> dict[str, str]:
