@@ -446,17 +446,101 @@ def _typed_number(text: str) -> float:
     return number
 
 
-def _typed_settings_check(path) -> tuple[list, list]:
+def _code_text(notebook) -> str:
+    """The text that code cells show: their string literals (format specifications left out), one a line."""
+    import ast
+
+    texts = []
+    for tree in _code_trees(notebook)[1:]:
+        specs = {
+            id(part)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FormattedValue) and node.format_spec is not None
+            for part in ast.walk(node.format_spec)
+        }
+        texts += [
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in specs
+        ]
+    return "\n".join(texts)
+
+
+def _typed_settings_in_code() -> list:
+    """Settings typed into the text that code cells show (findings, Markdown, titles), as in :func:`_typed_settings`."""
+    import numpy as np
+
+    from mnist_analysis import embedding_quality, embeddings, label_noise, models, writer_groups
+    from mnist_analysis.clustered_statistics import clustered_bootstrap_ci
+
+    percent = 100
+
+    def knn_votes(nb):
+        in_scores = _passed(
+            _trees_of(embedding_quality._embedding_scores), embedding_quality.knn_accuracy, "n_neighbors"
+        )
+        assert _in_notebook(embedding_quality.knn_accuracy, "n_neighbors")(nb) == in_scores
+        return in_scores
+
+    return [
+        (("02_projections",), r"(?P<n>\d+)-NN\b", knn_votes, "k-NN accuracy neighbours (maps and pixels)"),
+        (
+            ("02_projections",),
+            r"PCA (?P<n>\d+), then UMAP",
+            lambda nb: embeddings.FAST_UMAP["pca_components"],
+            "embeddings.FAST_UMAP",
+        ),
+        (
+            ("02_projections",),
+            r"^(?P<n>\d+) components$|(?P<m>\d+)-D PCA",
+            _in_notebook(embeddings.pca, "n_components", position=1),
+            "components of the PCA map",
+        ),
+        (("02_projections",), r"^(?P<n>\d+)-d, reference", lambda nb: _image_side(nb) ** 2, "pixels per image"),
+        (
+            ("03_class_confusion",),
+            r"(?P<n>\d+) ?% interval",
+            lambda nb: _in_notebook(models.error_table, "confidence")(nb) * percent,
+            "error_table's confidence",
+        ),
+        (
+            ("04_writer_split",),
+            r"clustered (?P<n>\d+) % interval",
+            lambda nb: _default(clustered_bootstrap_ci, "confidence") * percent,
+            "clustered_bootstrap_ci's confidence",
+        ),
+        (
+            ("04_writer_split",),
+            r"writers \((?P<n>\d+) % of $",
+            lambda nb: _in_notebook(writer_groups.error_concentration, "top_share")(nb) * percent,
+            "error_concentration's top share",
+        ),
+        (
+            ("04_writer_split",),
+            r"\((?P<n>[\d.]+)th percentile",
+            lambda nb: _passed(_trees_of(writer_groups.error_concentration), np.quantile, "q", position=1) * percent,
+            "error_concentration's chance band",
+        ),
+        (
+            ("05_data_quality",),
+            r"Planted errors \((?P<n>[\d.]+) % of",
+            lambda nb: _in_notebook(label_noise.planted_noise_recovery, "fraction")(nb) * percent,
+            "planted noise fraction",
+        ),
+    ]
+
+
+def _typed_settings_check(path, settings=None, text=_prose) -> tuple[list, list]:
     """``(stale, unused)``: typed settings that differ from the value in force, and table rows no prose matches."""
     import re
 
     stem, notebook = path.stem, nbformat.read(path, as_version=4)
-    prose = _prose(notebook)
+    prose = text(notebook)
     stale, unused = [], []
-    for notebooks, pattern, setting, what in _typed_settings():
+    for notebooks, pattern, setting, what in settings or _typed_settings():
         if stem not in notebooks:
             continue
-        matches = list(re.finditer(pattern, prose))
+        matches = list(re.finditer(pattern, prose, re.M))
         if not matches:
             unused.append(f"{what}: {pattern}")
         expected = setting(notebook)
@@ -479,8 +563,16 @@ def test_prose_types_settings_that_match_the_package(path):
     assert unused == [], f"the prose no longer types these settings; update the table in this test: {unused}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_text_shown_by_code_types_settings_that_match_the_package(path):
+    """The same for numbers typed into the strings that code cells display ("5-NN", "95 % interval", "1 % of")."""
+    stale, unused = _typed_settings_check(path, _typed_settings_in_code(), _code_text)
+    assert stale == [], f"code-cell text states settings that the code no longer uses: {stale}"
+    assert unused == [], f"the code-cell text no longer types these settings; update the table in this test: {unused}"
+
+
 def test_a_changed_default_or_constant_makes_the_typed_prose_fail(monkeypatch):
-    from mnist_analysis import embedding_quality, morphometrics, per_image, splits
+    from mnist_analysis import embedding_quality, morphometrics, per_image, splits, writer_groups
 
     by_stem = {path.stem: path for path in NOTEBOOKS}
     assert _typed_settings_check(by_stem["02_projections"])[0] == []
@@ -493,6 +585,9 @@ def test_a_changed_default_or_constant_makes_the_typed_prose_fail(monkeypatch):
     assert any("'cuts 20 % of'" in s for s in stale) and any("'remaining 80 %'" in s for s in stale)
     monkeypatch.setitem(per_image.per_image_table.__kwdefaults__, "n_splits", 10)
     assert len(_typed_settings_check(by_stem["05_data_quality"])[0]) == 2  # "stratified 5-fold", "5-fold"
+    monkeypatch.setitem(writer_groups.error_concentration.__kwdefaults__, "top_share", 0.2)
+    stale = _typed_settings_check(by_stem["04_writer_split"], _typed_settings_in_code(), _code_text)[0]
+    assert any("(10 % of" in s for s in stale)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
