@@ -115,8 +115,7 @@ def _notebooks(args) -> int:
 
     source = packaged_notebooks()
     target = Path(args.destination)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"destination {target}: expected a folder, found a file")
+    _check_output(target, "destination")  # a file, an unwritable folder, a name too long or not UTF-8
     notebooks = sorted(source.glob("*.ipynb"))
     clashes = [target / n.name for n in notebooks if (target / n.name).exists()]
     if clashes and not args.force:
@@ -292,14 +291,29 @@ def _seed(value: int) -> int:
     return seed(value, "--seed")
 
 
-def _check_output(path) -> None:
-    """Refuse an output folder that cannot be written to, before any work is done."""
+def _check_output(path, name: str = "--output") -> None:
+    """Refuse an output folder that cannot be written to, before any work is done.
+
+    Also refused: a path that is not valid UTF-8 (undecodable bytes cannot be written into
+    the reports' links, the metadata or the tables) and one the file system cannot hold
+    (a name too long): each as one line naming the path.
+    """
     from .validation import output_folder
 
     try:
-        output_folder(path, "--output")
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise UsageError(
+            f"{name}: {shown} is not valid UTF-8 (it holds undecodable bytes); choose a folder name in UTF-8"
+        ) from None
+    try:
+        output_folder(path, name)
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
+    except OSError as error:
+        reason = error.strerror or error.__class__.__name__
+        raise UsageError(f"{name}: cannot write to {path} ({reason}); choose a folder you can write to") from None
 
 
 def _check_data_dir(data_dir) -> None:

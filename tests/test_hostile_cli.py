@@ -362,3 +362,45 @@ def test_an_unreadable_mnist_subfolder_is_named_not_taken_for_missing(world):
     assert "unreadable" in next(line for line in info.stdout.splitlines() if line.startswith("t10k-labels"))
     qmnist = next(line for line in info.stdout.splitlines() if line.startswith("qmnist-test"))
     assert "missing" in qmnist  # the qmnist/ subfolder does not exist: nothing hides there
+
+
+def _long_name(tmp_path):
+    return str(tmp_path / ("a" * 256))
+
+
+def _not_utf8(tmp_path):
+    return os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff\xfe")
+
+
+@pytest.mark.parametrize("make_path", [_long_name, _not_utf8], ids=["256 characters", "not UTF-8"])
+@pytest.mark.parametrize("command", ["export", "croissant", "datasheet", "report", "notebooks"])
+def test_an_impossible_output_name_is_the_output_checks_one_line(tmp_path, make_path, command, monkeypatch, capsys):
+    from mnist_analysis import croissant, datasheet, reports
+
+    for module, name in [(per_image, "export_table"), (croissant, "write_croissant"), (datasheet, "write_datasheet")]:
+        monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(reports, "build_reports", lambda *a, **k: pytest.fail("work started"))
+    path = make_path(tmp_path)
+    args = ["notebooks", path] if command == "notebooks" else [command, "--output", path]
+    assert main(args) == 2
+    line = one_line_error(capsys.readouterr().err, f"mnist-analysis {command}")
+    name = "destination" if command == "notebooks" else "--output"
+    if make_path is _long_name:
+        assert f"{name}: cannot write to {path} (File name too long); choose a folder you can write to" in line
+    else:
+        assert f"{name}: {tmp_path}/\\xff\\xfe is not valid UTF-8" in line
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_notebooks_into_an_unwritable_destination_is_one_line_exit_2(tmp_path, capsys):
+    from tests.test_hostile_reports import read_only
+
+    with read_only(tmp_path):
+        code = main(["notebooks", str(tmp_path / "dest")])
+        code_inside = main(["notebooks", str(tmp_path)])
+    assert code == code_inside == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(
+        line.startswith("mnist-analysis notebooks: error: destination: cannot write to") for line in lines
+    )
+    assert "choose a folder you can write to" in lines[0] and sorted(tmp_path.iterdir()) == []
