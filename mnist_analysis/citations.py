@@ -69,7 +69,7 @@ SOURCES = {
 }
 
 #: How a locator may name the place of a number: page, section, table, repository file or title.
-LOCATOR = re.compile(r"^(p\. |pp\. |Sec\. |section |table |introduction$|title$|README$|LICENSE$)")
+LOCATOR = re.compile(r"^(p\. |pp\. |Sec\. |section |table |introduction$|abstract$|title$|README$|LICENSE$)")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ CITATIONS = {
         "qmnist",
         "QMNIST reconstructed the lost part of MNIST's test pool and traced every MNIST digit to its NIST "
         "writer, which is where this datasheet's writer ids and writer groups come from",
-        "section Abstract",
+        "abstract",
     ),
     "writer_groups": Citation(
         "grother",
@@ -152,7 +152,7 @@ CITATIONS = {
         "qmnist",
         "QMNIST regenerated MNIST-like images from them to recover MNIST's preprocessing and its unpublished "
         "test digits",
-        "section Abstract",
+        "abstract",
     ),
     "classifier_table": Citation(
         "mnist_page",

@@ -328,7 +328,7 @@ def _composition(sheet, data):
 def _collection(sheet):
     sheet.text("## Collection process")
     sheet.cited("collected_among")
-    sheet.cited("mnist_composition", prefix="The MNIST page states: ")
+    sheet.cited("mnist_composition")
     sheet.computed(
         "In this build QMNIST's provenance gives {census} census writers and {student} student writers "
         "across both splits.",
