@@ -58,6 +58,9 @@ SVM_C = 10.0
 CALIBRATION_C = 0.1
 #: Processes that fit the support vector machine's folds side by side (one core each).
 SVM_PROCESSES = 2
+#: Principal components of the HOG features (:mod:`mnist_analysis.gradient_features`) that
+#: ``svm_hog`` works on: 100 gave 0.92 % test errors trained on 10,000 images, 70 gave 1.03 %.
+N_HOG_COMPONENTS = 100
 
 #: The audit's models: name -> description. Each gives out-of-sample probabilities.
 AUDIT_MODELS = {
@@ -71,12 +74,20 @@ AUDIT_MODELS = {
         f"RBF support vector machine (C={SVM_C:g}) on {N_COMPONENTS} principal components of the "
         "deskewed images (K-fold), calibrated by a logistic regression on its decision values"
     ),
+    "svm_hog": (
+        f"RBF support vector machine (C={SVM_C:g}) on {N_HOG_COMPONENTS} principal components of the "
+        "histograms of oriented gradients of the deskewed images (K-fold), calibrated like svm_deskewed"
+    ),
 }
 #: The earlier audit's ensemble (the baseline of ``benchmarks/bench_label_issues.py``).
 BASELINE_MODELS = ("knn", "logistic")
 #: The models whose probabilities are averaged for the label-quality ranking: the two on
 #: deskewed digits (``benchmarks/bench_label_issues.py`` compares them with the others).
 ENSEMBLE_MODELS = ("knn_deskewed", "svm_deskewed")
+
+#: How the audit ranks labels: one of :data:`mnist_analysis.label_noise.RANKINGS`
+#: (``"flagged_first"``: cleanlab's flags first, then self-confidence, as :func:`label_issues` does).
+RANKING = "flagged_first"
 
 #: Columns of :func:`label_issues`, with what each holds.
 LABEL_ISSUE_COLUMNS = {
@@ -316,6 +327,30 @@ def deskewed_scores(images, *, seed: int = 0, cache: bool = True) -> np.ndarray:
     return pca_scores(upright, seed=seed, cache=cache) / 255.0
 
 
+def hog_scores(images, *, seed: int = 0, cache: bool = True) -> np.ndarray:
+    """The first :data:`N_HOG_COMPONENTS` principal components of the deskewed images' HOG features.
+
+    :func:`mnist_analysis.measurements.deskew` removes each digit's slant,
+    :func:`mnist_analysis.gradient_features.hog_features` describes the result (1,296 values
+    for a 28 x 28 image) and :func:`mnist_analysis.embeddings.fit_pca` (fitted without labels
+    on all images given, seeded) projects it.
+
+    Examples
+    --------
+    >>> hog_scores(np.random.default_rng(0).integers(0, 256, (120, 28, 28)), cache=False).shape
+    (120, 100)
+    """
+    from mnist_analysis.embeddings import fit_pca
+    from mnist_analysis.gradient_features import hog_features
+    from mnist_analysis.measurements import deskew
+
+    images = _images(images)
+    upright = cached_deskew(images) if cache else deskew(images)
+    features = cached_call("label_quality", hog_features, upright, cache=cache)
+    n_components = min(N_HOG_COMPONENTS, len(images), features.shape[1])
+    return fit_pca(features, n_components, seed=seed, cache=cache).transform(features)
+
+
 def cached_deskew(images) -> np.ndarray:
     """:func:`mnist_analysis.measurements.deskew` through the project cache.
 
@@ -362,7 +397,7 @@ def model_probabilities(images, labels, *, models=None, n_splits: int = 5, seed:
     >>> images[labels == 1, :14] = 255
     >>> p = model_probabilities(images, labels, n_splits=2, cache=False)
     >>> {name: float(np.mean(q.argmax(1) == labels)) for name, q in p.items()}
-    {'knn': 1.0, 'logistic': 1.0, 'knn_deskewed': 1.0, 'svm_deskewed': 1.0}
+    {'knn': 1.0, 'logistic': 1.0, 'knn_deskewed': 1.0, 'svm_deskewed': 1.0, 'svm_hog': 1.0}
     """
     images = _images(images)
     labels = _class_labels(labels, len(images))
@@ -383,6 +418,9 @@ def model_probabilities(images, labels, *, models=None, n_splits: int = 5, seed:
         result["knn_deskewed"] = neighbour_vote(nearest_others(upright, N_NEIGHBOURS, cache=cache)[1], labels)
     if "svm_deskewed" in models:
         result["svm_deskewed"] = svm_probabilities(upright, labels, n_splits=n_splits, seed=seed, cache=cache)
+    if "svm_hog" in models:
+        gradients = hog_scores(images, seed=seed, cache=cache)
+        result["svm_hog"] = svm_probabilities(gradients, labels, n_splits=n_splits, seed=seed, cache=cache)
     return result
 
 
@@ -409,15 +447,29 @@ def _check_splits(n_splits, labels) -> int:
 def combine(per_model: dict, models=ENSEMBLE_MODELS) -> np.ndarray:
     """Average the probabilities of ``models`` (names of :data:`AUDIT_MODELS`) from ``per_model``.
 
+    Each model's rows must be finite, non-negative and sum to 1; a model whose rows do not
+    is refused with its name, the first bad row and its sum.
+
     Examples
     --------
     >>> combine({"knn": np.array([[1.0, 0.0]]), "logistic": np.array([[0.5, 0.5]])}, ("knn", "logistic"))
     array([[0.75, 0.25]])
+    >>> combine({"knn": np.array([[0.9, 0.3]]), "logistic": np.array([[0.5, 0.5]])}, ("knn", "logistic"))
+    Traceback (most recent call last):
+    ...
+    ValueError: per_model['knn']: expected finite non-negative rows that sum to 1, found row 0 summing to 1.2
     """
-    missing = [m for m in _model_names(models) if m not in per_model]
+    if not isinstance(per_model, dict):
+        raise TypeError(f"per_model: expected a dict model name -> probabilities, found {type(per_model).__name__}")
+    names = _model_names(models)
+    missing = [m for m in names if m not in per_model]
     if missing:
         raise ValueError(f"per_model: expected probabilities of {list(models)}, missing {missing}")
-    return np.mean([np.asarray(per_model[m], dtype=np.float64) for m in _model_names(models)], axis=0)
+    checked = [probability_rows(per_model[m], f"per_model[{m!r}]") for m in names]
+    shapes = {m: c.shape for m, c in zip(names, checked)}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"per_model: expected one shape for every model, found {shapes}")
+    return np.mean(checked, axis=0)
 
 
 def out_of_sample_probabilities(

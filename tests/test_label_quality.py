@@ -208,3 +208,26 @@ def test_outlier_score_is_the_distance_to_the_kth_neighbour():
 def test_outlier_scores_reject_bad_k(k, error):
     with pytest.raises(error, match="k: expected"):
         label_quality.outlier_scores(np.zeros((5, 4, 4)), k=k, cache=False)
+
+
+def test_combine_names_the_model_whose_rows_do_not_sum_to_one():
+    good = np.array([[0.75, 0.25], [0.5, 0.5]])
+    bad = np.array([[0.75, 0.25], [0.9, 0.3]])
+    with pytest.raises(ValueError, match=r"per_model\['logistic'\]: .*sum to 1, found row 1 summing to 1\.2"):
+        label_quality.combine({"knn": good, "logistic": bad}, ("knn", "logistic"))
+    with pytest.raises(ValueError, match=r"per_model\['knn'\]: .*found row 0 summing to nan"):
+        label_quality.combine({"knn": np.array([[np.nan, 1.0]]), "logistic": good[:1]}, ("knn", "logistic"))
+    with pytest.raises(ValueError, match=r"per_model: expected one shape for every model, found \{'knn': \(2, 2\)"):
+        label_quality.combine({"knn": good, "logistic": good[:1]}, ("knn", "logistic"))
+    with pytest.raises(TypeError, match="per_model: expected a dict"):
+        label_quality.combine([good], ("knn",))
+    np.testing.assert_allclose(label_quality.combine({"knn": good, "logistic": good}, ("knn", "logistic")), good)
+
+
+def test_hog_scores_give_the_svm_features_that_separate_the_digits(noisy):
+    images, labels, _, _ = noisy
+    scores = label_quality.hog_scores(images, cache=False)
+    assert scores.shape == (len(images), label_quality.N_HOG_COMPONENTS)
+    np.testing.assert_array_equal(scores, label_quality.hog_scores(images, cache=False))
+    p = label_quality.model_probabilities(images, labels, models=["svm_hog"], n_splits=4, cache=False)["svm_hog"]
+    assert np.mean(p.argmax(axis=1) == labels) > 0.95
