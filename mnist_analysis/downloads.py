@@ -19,7 +19,7 @@ from .cache import CACHE_ENV
 from .idx import IdxFormatError
 from .registry import MIRRORS_ENV, DataFile, get  # noqa: F401 (get: the doctest of download_deadline)
 from .sources import DATA_DIR_ENV, cached_path, verify
-from .utils import atomic_output
+from .utils import DiskFullError, atomic_output
 
 #: Seconds without a byte after which a mirror is given up.
 DEFAULT_TIMEOUT = 60.0
@@ -209,6 +209,11 @@ def download(
                 )
                 verify(tmp, spec)
             return target
+        except DiskFullError as error:  # the local disk, not the mirrors: said once, no other mirror tried
+            raise CacheNotWritableError(
+                f"{error} (the download from {url} was going well; the other mirrors were not tried; "
+                f"set {CACHE_ENV} to move the cache)"
+            ) from None
         except Exception as error:  # any failure means: try the next mirror
             failures.append((url, _describe(error)))
     raise DownloadError(spec, failures, target)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .findings import read_findings
 from .report_index import index_html
-from .utils import atomic_write_bytes, staging_folder
+from .utils import DiskFullError, atomic_write_bytes, is_disk_full, staging_folder
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
 QUICK_PARAMETERS = {"sample_size": 2000}
@@ -316,6 +316,12 @@ def render_notebook(
         failed_copy.unlink(missing_ok=True)
         result.html, result.executed = html_path, executed
     except Exception as error:  # recorded and re-raised by build_reports as one ReportError
+        if is_disk_full(error):  # the executed copy is truncated: keep nothing of it
+            staged.unlink(missing_ok=True)
+            result.error = f"{notebook.name}: {DiskFullError(output_dir)}"
+            result.previous_html = html_path if html_path.is_file() else None
+            result.seconds = time.perf_counter() - start
+            return result
         if staged.is_file():
             os.replace(staged, failed_copy)
         result.error = _failure_message(notebook, failed_copy, error)

@@ -12,6 +12,7 @@ own neighbours (the label audit's k-NN vote and outlier score, the maps' quality
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import shutil
@@ -21,6 +22,37 @@ from pathlib import Path
 import numpy as np
 
 from .validation import positive_int
+
+
+class DiskFullError(OSError):
+    """A file could not be written because its disk (or quota) is full; the message names the path."""
+
+    def __init__(self, path):
+        self.message = (
+            f"no space left on device while writing {path}; nothing was left half-written there. Free space on "
+            "that disk or choose a folder on another one"
+        )
+        super().__init__(errno.ENOSPC, self.message, str(path))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) says the disk or the quota is full.
+
+    Examples
+    --------
+    >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device")), is_disk_full(ValueError("x"))
+    (True, False)
+    """
+    while error is not None:
+        if isinstance(error, OSError) and (
+            error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(error)
+        ):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def default_file_mode() -> int:
@@ -55,6 +87,10 @@ def atomic_output(path):
         yield Path(tmp)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
+    except OSError as error:
+        if is_disk_full(error) and not isinstance(error, DiskFullError):
+            raise DiskFullError(path) from error
+        raise
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -109,6 +145,10 @@ def staging_folder(folder, prefix: str):
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=f"{prefix}{os.getpid()}-"))
     try:
         yield staging
+    except OSError as error:
+        if is_disk_full(error) and not isinstance(error, DiskFullError):
+            raise DiskFullError(folder) from error
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

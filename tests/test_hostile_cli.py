@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -404,3 +407,69 @@ def test_notebooks_into_an_unwritable_destination_is_one_line_exit_2(tmp_path, c
         line.startswith("mnist-analysis notebooks: error: destination: cannot write to") for line in lines
     )
     assert "choose a folder you can write to" in lines[0] and sorted(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def full_disk(free_kb: int = 8):
+    """A small file system of its own (tmpfs, mounted as root) with only ``free_kb`` kB left free."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a full file system needs root")
+    folder = Path(tempfile.mkdtemp(prefix="mnist-full-"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
+    try:
+        filler = folder / "filler"
+        with open(filler, "wb", buffering=0) as handle:
+            try:
+                while True:
+                    handle.write(bytes(1024))
+            except OSError:
+                pass
+        with open(filler, "r+b") as handle:
+            handle.truncate(max(0, filler.stat().st_size - free_kb * 1024))
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+        folder.rmdir()
+
+
+def test_a_full_disk_during_export_names_the_folder_and_leaves_nothing(monkeypatch, capsys):
+    frame = pd.DataFrame({"value": np.random.default_rng(0).random(50_000)})  # about 400 kB of Parquet
+    monkeypatch.setattr(per_image, "export_table", lambda output, **_: per_image.write_table(frame, output))
+    with full_disk() as disk:
+        output = disk / "exports"
+        assert main(["export", "--output", str(output)]) == 1
+        line = one_line_error(capsys.readouterr().err, "mnist-analysis export")
+        assert f"no space left on device while writing {output}" in line and "nothing was left half-written" in line
+        assert list(output.iterdir()) == []
+
+
+def test_a_full_disk_under_an_atomic_write_names_the_file_and_leaves_no_part(tmp_path):
+    from mnist_analysis.utils import DiskFullError, atomic_write_bytes
+
+    with full_disk() as disk:
+        target = disk / "datasheet.html"
+        with pytest.raises(DiskFullError, match=f"no space left on device while writing {target}"):
+            atomic_write_bytes(target, bytes(64 * 1024))
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
+def test_a_full_cache_disk_during_a_download_is_blamed_once_not_on_the_mirrors(monkeypatch, capsys):
+    from mnist_analysis.downloads import CacheNotWritableError, download
+    from tests.mirror_server import MirrorServer
+
+    big = (np.arange(100_000) % 10).astype(np.uint8)
+    spec = make_spec(big, "big-labels", "big-labels-idx1-ubyte")
+    mirror = MirrorServer(encode_idx(big))
+    try:
+        with full_disk() as disk:
+            monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(disk / "cache"))
+            urls = [mirror.url("good", spec.filename), mirror.url("other", spec.filename)]
+            with pytest.raises(CacheNotWritableError) as caught:
+                download(spec, urls=urls, timeout=5, progressbar=False)
+            assert sorted(p.name for p in (disk / "cache" / "mnist").iterdir()) == []
+    finally:
+        mirror.close()
+    message = str(caught.value)
+    assert f"no space left on device while writing {disk / 'cache' / 'mnist' / spec.filename}" in message
+    assert "the other mirrors were not tried" in message and "could not download" not in message
+    assert [r.split("/")[1] for r in mirror.requests] == ["good"]

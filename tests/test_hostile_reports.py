@@ -270,3 +270,19 @@ def test_a_read_only_execution_cache_gives_one_warning_and_the_build_works(tmp_p
     messages = [str(w.message) for w in caught if "cache" in str(w.message)]
     assert len(messages) == 1, messages
     assert f"execution cache {folder} cannot be written" in messages[0] and "not kept for reuse" in messages[0]
+
+
+def test_a_full_disk_during_a_build_names_the_folder_and_leaves_no_truncated_notebook(tmp_path):
+    from mnist_analysis.utils import DiskFullError
+    from tests.test_hostile_cli import full_disk
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_big.ipynb", "print('x' * 400_000)")  # an executed copy too large for the disk
+    with full_disk(free_kb=64) as disk:
+        reports = disk / "reports"
+        with pytest.raises((ReportError, DiskFullError)) as caught:
+            build_reports(notebooks, reports, **QUIET)
+        left = sorted(p.name for p in reports.iterdir()) if reports.exists() else []
+    assert f"no space left on device while writing {reports}" in str(caught.value)
+    assert not [name for name in left if name.endswith(".ipynb") or name.startswith(STAGING_PREFIX)], left
