@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import pandas as pd
-from common import write_result
+from common import target, write_result
 
 import mnist_analysis as mx
 from mnist_analysis import label_noise, label_quality
@@ -61,19 +61,26 @@ BASELINE = ("knn+logistic", "flagged_first")
 
 
 def candidate_ensembles() -> dict:
-    """Every ensemble measured: the baseline, the previous audit, each model alone and the new ones."""
+    """Every ensemble measured, named by its models joined with "+" (in the order of AUDIT_MODELS).
+
+    The earlier baseline, the previous audit, each model alone but the baseline's two, the
+    HOG SVM with each model on deskewed digits and with both, all models, and the audit's own.
+    """
     names = list(label_quality.AUDIT_MODELS)
-    ensembles = {"knn+logistic": label_quality.BASELINE_MODELS, "knn_deskewed+svm_deskewed": PREVIOUS[0].split("+")}
-    for name in names:
-        if name not in label_quality.BASELINE_MODELS:  # those two alone: in the models' errors only
-            ensembles[name] = (name,)
+    groups = [label_quality.BASELINE_MODELS, ("knn_deskewed", "svm_deskewed")]
+    groups += [(name,) for name in names if name not in label_quality.BASELINE_MODELS]
     if "svm_hog" in names:
-        ensembles["svm_hog+knn_deskewed"] = ("knn_deskewed", "svm_hog")
-        ensembles["svm_hog+svm_deskewed"] = ("svm_deskewed", "svm_hog")
-        ensembles["svm_hog+svm_deskewed+knn_deskewed"] = ("knn_deskewed", "svm_deskewed", "svm_hog")
-    ensembles["all"] = tuple(names)
-    ensembles["+".join(label_quality.ENSEMBLE_MODELS)] = tuple(label_quality.ENSEMBLE_MODELS)
-    return {name: tuple(m for m in names if m in models) for name, models in ensembles.items()}
+        groups += [
+            ("knn_deskewed", "svm_hog"),
+            ("svm_deskewed", "svm_hog"),
+            ("knn_deskewed", "svm_deskewed", "svm_hog"),
+        ]
+    groups += [tuple(names), tuple(label_quality.ENSEMBLE_MODELS)]
+    ensembles = {}
+    for group in groups:
+        ordered = tuple(m for m in names if m in group)
+        ensembles.setdefault("+".join(ordered), ordered)
+    return ensembles
 
 
 def interval(values) -> dict:
@@ -86,35 +93,8 @@ def interval(values) -> dict:
     return {"mean": mean, "sd": sd, "ci95": [mean - half, mean + half], "per_seed": values.tolist()}
 
 
-def main(n_seeds: int = len(SEEDS)) -> Path:
-    seeds = tuple(range(n_seeds))
-    frame = mx.load_frame()
-    images = mx.load_images("all")
-    labels = frame["label"].to_numpy()
-    split = frame["split"].astype(str).to_numpy()
-    train_rows, test_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-
-    start = time.perf_counter()
-    per_model = label_quality.model_probabilities(images, labels, seed=0)
-    seconds_probabilities = time.perf_counter() - start
-    start = time.perf_counter()
-    independent = fit_predict(INDEPENDENT_MODEL, images[train_rows], labels[train_rows], images[test_rows], seed=0)
-    seconds_independent = time.perf_counter() - start
-    independent_p = independent.probabilities
-
-    def errors(p):
-        return {
-            "error_percent_all": 100 * float(np.mean(p.argmax(1) != labels)),
-            "error_percent_test": 100 * float(np.mean(p[test_rows].argmax(1) != labels[test_rows])),
-            "error_percent_train": 100 * float(np.mean(p[train_rows].argmax(1) != labels[train_rows])),
-        }
-
-    ensembles = candidate_ensembles()
-    combined = {name: label_quality.combine(per_model, models) for name, models in ensembles.items()}
-    model_errors = {name: errors(p) for name, p in per_model.items()}
-    ensemble_errors = {name: errors(p) for name, p in combined.items()}
-
-    start = time.perf_counter()
+def rank_records(combined: dict, labels, test_rows, independent_p, seeds) -> pd.DataFrame:
+    """Plant every kind and fraction of noise for each seed; score every (ensemble, ranking) on it."""
     records = []  # one per (kind, fraction, seed, ensemble, ranking)
     for kind in KINDS:
         for fraction in FRACTIONS:
@@ -148,9 +128,11 @@ def main(n_seeds: int = len(SEEDS)) -> Path:
                                 "average_precision": label_noise.average_precision(rank, planted, test_rows),
                             }
                         )
-    seconds_rankings = time.perf_counter() - start
+    return pd.DataFrame(records)
 
-    table = pd.DataFrame(records)
+
+def summarise(table: pd.DataFrame, ensembles: dict):
+    """Means, spreads and intervals over seeds per candidate; the best against the references per setting."""
     metrics = ["precision_at_1x", "recall_at_1x", "precision_at_2x", "recall_at_2x", "average_precision"]
     summary = []
     comparisons = []
@@ -178,6 +160,43 @@ def main(n_seeds: int = len(SEEDS)) -> Path:
             }
         comparisons.append(comparison)
 
+    return summary, comparisons
+
+
+def main(n_seeds: int = len(SEEDS)) -> Path:
+    seeds = tuple(range(n_seeds))
+    frame = mx.load_frame()
+    images = mx.load_images("all")
+    labels = frame["label"].to_numpy()
+    split = frame["split"].astype(str).to_numpy()
+    train_rows, test_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+
+    start = time.perf_counter()
+    per_model = label_quality.model_probabilities(images, labels, seed=0)
+    seconds_probabilities = time.perf_counter() - start
+    start = time.perf_counter()
+    independent = fit_predict(INDEPENDENT_MODEL, images[train_rows], labels[train_rows], images[test_rows], seed=0)
+    seconds_independent = time.perf_counter() - start
+    independent_p = independent.probabilities
+
+    def errors(p):
+        return {
+            "error_percent_all": 100 * float(np.mean(p.argmax(1) != labels)),
+            "error_percent_test": 100 * float(np.mean(p[test_rows].argmax(1) != labels[test_rows])),
+            "error_percent_train": 100 * float(np.mean(p[train_rows].argmax(1) != labels[train_rows])),
+        }
+
+    ensembles = candidate_ensembles()
+    combined = {name: label_quality.combine(per_model, models) for name, models in ensembles.items()}
+    model_errors = {name: errors(p) for name, p in per_model.items()}
+    ensemble_errors = {name: errors(p) for name, p in combined.items()}
+
+    start = time.perf_counter()
+    table = rank_records(combined, labels, test_rows, independent_p, seeds)
+    seconds_rankings = time.perf_counter() - start
+
+    summary, comparisons = summarise(table, ensembles)
+
     # The audit's choice: the best candidate on instance-dependent noise, both fractions together.
     instance = table[table["kind"] == "instance"]
     overall = instance.groupby(["ensemble", "ranking"])[["recall_at_2x", "average_precision"]].mean()
@@ -189,20 +208,19 @@ def main(n_seeds: int = len(SEEDS)) -> Path:
     }
     audit_error = ensemble_errors["+".join(label_quality.ENSEMBLE_MODELS)]["error_percent_all"]
     targets = [
-        {
-            "what": f"audit ranking's recall at 2x planted, instance noise {key} (mean of {len(seeds)} seeds)",
-            "target": f">= {TARGET_RECALL_AT_2X_INSTANCE}",
-            "figure": value,
-            "met": bool(value >= TARGET_RECALL_AT_2X_INSTANCE),
-        }
+        target(
+            f"audit ranking's recall at 2x planted, instance-dependent noise {key} (mean of {len(seeds)} seeds)",
+            value,
+            at_least=TARGET_RECALL_AT_2X_INSTANCE,
+        )
         for key, value in audit_recall.items()
     ] + [
-        {
-            "what": "audit ensemble's out-of-sample error on all 70,000 images (percent)",
-            "target": f"<= {TARGET_ENSEMBLE_ERROR_PERCENT}",
-            "figure": audit_error,
-            "met": bool(audit_error <= TARGET_ENSEMBLE_ERROR_PERCENT),
-        }
+        target(
+            "audit ensemble's out-of-sample error on all 70,000 images",
+            audit_error,
+            at_most=TARGET_ENSEMBLE_ERROR_PERCENT,
+            unit="%",
+        )
     ]
     return write_result(
         "label_issues",
