@@ -124,13 +124,17 @@ class PeakMemory:
         return self.peak or None
 
 
-def run_within_budget(names, run, *, jobs: int, max_memory: float, peaks: dict) -> dict:
+def run_within_budget(names, run, *, jobs: int, max_memory: float, peaks: dict, on_interrupt=None) -> dict:
     """Call ``run(name)`` for every name, at most ``jobs`` at once and within ``max_memory``; return the results.
 
     ``names`` are started in their order, each as soon as a slot is free and the ``peaks`` of
     the running names plus its own fit in ``max_memory`` (a name missing from ``peaks`` counts
     as ``max_memory / jobs``). When nothing runs, the next name starts whatever its peak. A
     name that does not fit yet is passed over for a later one that does.
+
+    On Ctrl-C (``KeyboardInterrupt``), ``on_interrupt()`` is called at once (to stop what the
+    running calls wait on, such as kernels), names not started are dropped, and the interrupt
+    is raised again without waiting for the running calls.
 
     Examples
     --------
@@ -140,7 +144,8 @@ def run_within_budget(names, run, *, jobs: int, max_memory: float, peaks: dict) 
     waiting, running, results = list(names), {}, {}
     share = max_memory / max(jobs, 1)
     need = {name: peaks.get(name, share) for name in waiting}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool, interrupted = ThreadPoolExecutor(max_workers=jobs), False
+    try:
         while waiting or running:
             while waiting and len(running) < jobs:
                 held = sum(need[name] for name in running.values())
@@ -152,4 +157,11 @@ def run_within_budget(names, run, *, jobs: int, max_memory: float, peaks: dict) 
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 results[running.pop(future)] = future.result()
+    except KeyboardInterrupt:
+        interrupted = True
+        if on_interrupt is not None:
+            on_interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
     return {name: results[name] for name in names}

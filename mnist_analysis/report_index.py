@@ -33,7 +33,7 @@ body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0
 .card{display:flex;gap:1.2rem;border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
 .card img{width:220px;height:auto;object-fit:contain;border:1px solid #eee;align-self:flex-start}
 .card h2{margin:0 0 .3rem 0;font-size:1.25rem}.meta{color:#666;font-size:.9rem}
-.failed{color:#b00;font-weight:bold}table{border-collapse:collapse;font-size:.9rem}
+.failed{color:#b00;font-weight:bold}.earlier{color:#8a5a00}table{border-collapse:collapse;font-size:.9rem}
 td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}code{font-size:.85rem}
 """
 
@@ -81,29 +81,36 @@ def _card(result, output_dir) -> str:
 
 def _timing(result) -> str:
     """How this build got the notebook's outputs: executed (and how long), or reused from an earlier run."""
+    earlier = getattr(result, "earlier", None)
+    if earlier:
+        return f'<span class="earlier">{html.escape(earlier)}</span>'
     reused = getattr(result, "reused", None)
     if reused:
         return f"{html.escape(reused)} (re-rendered in {result.seconds:.0f} s)"
     return f"executed in {result.seconds:.0f} s"
 
 
-def _datasheet_card(datasheet, output_dir) -> str:
-    """A link to the datasheet written in this build (``datasheet`` is its HTML path), or nothing."""
+def _datasheet_card(datasheet, output_dir, note=None) -> str:
+    """A link to the datasheet (``datasheet``: its HTML path), or nothing; ``note``: it is from an earlier build."""
     if datasheet is None:
         return ""
     link = html.escape(datasheet.relative_to(output_dir).as_posix())
+    when = "in the build that wrote it" if note else "in this build"
+    marked = f'<p class="meta earlier">{html.escape(note)}</p>' if note else ""
     return (
-        f'<div class="card"><div><h2><a href="{link}">Datasheet for MNIST</a></h2><p>The dataset documented in '
-        "the sections of Datasheets for Datasets (Gebru et al.), every number computed in this build or quoted "
+        f'<div class="card"><div><h2><a href="{link}">Datasheet for MNIST</a></h2>{marked}<p>The dataset documented '
+        f"in the sections of Datasheets for Datasets (Gebru et al.), every number computed {when} or quoted "
         "from a cited source (also as <code>datasheet.md</code>).</p></div></div>"
     )
 
 
-def index_html(results, output_dir, mode: str, data_files=(), datasheet=None) -> str:
+def index_html(results, output_dir, mode: str, data_files=(), datasheet=None, datasheet_note=None) -> str:
     """Return the index page for ``results`` (a list of ``reports.NotebookResult``).
 
     ``data_files`` is a sequence of ``(DataFile, Located)`` pairs verified in this build;
-    ``datasheet`` the HTML datasheet written in this build (linked above the notebooks), if any.
+    ``datasheet`` the HTML datasheet (linked above the notebooks), if any: written in this build,
+    or, with ``datasheet_note`` saying so, by an earlier one. A result with ``earlier`` set is a
+    report this build did not render (a build with ``--only``), marked with when it was.
     """
     built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cards = "\n".join(_card(r, output_dir) for r in results)
@@ -127,9 +134,10 @@ def index_html(results, output_dir, mode: str, data_files=(), datasheet=None) ->
 <title>mnist-analysis reports</title><style>{STYLE}</style></head>
 <body><h1>mnist-analysis reports</h1>
 <p>What MNIST looks like in numbers, where its classes meet, what classifiers get wrong, and who wrote
-the digits. Each card quotes the key findings computed in this build; follow a title for the full report.</p>
+the digits. Each card quotes the key findings computed in the build that rendered its report (this one, unless the
+card says otherwise); follow a title for the full report.</p>
 <p class="meta">Built {built}; mode: {html.escape(mode)}.</p>
-{_datasheet_card(datasheet, output_dir)}
+{_datasheet_card(datasheet, output_dir, datasheet_note)}
 {cards}
 {data_table}
 <h2>Software</h2><table>{version_rows}</table>

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class NotebookResult:
     previous_html: Path | None = None  #: after a failure, the last good report, kept but out of date
     reused: str | None = None  #: "outputs from <time>, code unchanged" when the execution cache served them
     peak_bytes: int | None = None  #: largest resident memory of the kernel and its worker processes, when executed
+    earlier: str | None = None  #: for a report this build did not render (``--only``): when it was rendered
 
 
 def find_notebooks(folder, only=None) -> list[Path]:
@@ -165,6 +167,36 @@ def _failure_message(notebook: Path, executed: Path, error) -> str:
 #: Name prefix of the hidden folder in the output folder where notebooks execute.
 STAGING_PREFIX = ".build-"
 
+#: Process ids of the kernels running for this process's builds, so Ctrl-C can stop them at once.
+_RUNNING_KERNELS: set = set()
+#: Set on Ctrl-C: kernels that start after it are killed, and stopped notebooks leave no files behind.
+_STOPPING = threading.Event()
+
+
+def stop_kernels() -> int:
+    """Kill every kernel this process's builds are running (with the processes it started); return how many.
+
+    Called on Ctrl-C, so that a build stops within a second or two instead of waiting for its notebooks.
+    """
+    import psutil
+
+    _STOPPING.set()
+    stopped = 0
+    for pid in list(_RUNNING_KERNELS):
+        try:
+            kernel = psutil.Process(pid)
+            tree = [*kernel.children(recursive=True), kernel]
+        except psutil.Error:
+            continue
+        for process in tree:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(tree, timeout=2)
+        stopped += 1
+    return stopped
+
 
 def _ipc_kernel_manager(folder: str, on_start=None):
     """Kernels that talk over Unix sockets in ``folder``: no TCP ports, no transport warning.
@@ -207,6 +239,16 @@ def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cel
 
     extra = {"on_cell_complete": on_cell} if on_cell is not None else {}
     sockets = tempfile.mkdtemp(prefix="mnist-kernel-")  # short: a socket path has at most 107 characters
+    started = []
+
+    def on_start(pid: int) -> None:
+        started.append(pid)
+        _RUNNING_KERNELS.add(pid)
+        if _STOPPING.is_set():  # started just after Ctrl-C
+            stop_kernels()
+        if memory is not None:
+            memory.watch(pid)
+
     try:
         with _static_explorers():
             papermill.execute_notebook(
@@ -217,10 +259,11 @@ def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cel
                 cwd=str(notebook.parent),
                 progress_bar=False,
                 log_output=False,
-                kernel_manager_class=_ipc_kernel_manager(sockets, memory.watch if memory else None),
+                kernel_manager_class=_ipc_kernel_manager(sockets, on_start),
                 **extra,
             )
     finally:
+        _RUNNING_KERNELS.difference_update(started)
         shutil.rmtree(sockets, ignore_errors=True)
     if execution_cache.store(source, nbformat.read(staged, as_version=4), inputs, str(notebook)):
         # The report shows the run as stored, exactly as a later build reusing it would: byte for byte
@@ -311,11 +354,20 @@ def render_notebook(
         html_bytes = body.encode("utf-8")
         atomic_write_bytes(html_path, html_bytes)
         os.replace(staged, executed)
-        record.update(findings=result.findings, thumbnail=result.thumbnail, html_sha256=_sha256(html_bytes))
+        record.update(
+            findings=result.findings,
+            thumbnail=result.thumbnail,
+            html_sha256=_sha256(html_bytes),
+            title=result.title,
+            rendered_at=time.time(),
+        )
         _write_render_record(output_dir, notebook.stem, record)
         failed_copy.unlink(missing_ok=True)
         result.html, result.executed = html_path, executed
     except Exception as error:  # recorded and re-raised by build_reports as one ReportError
+        if _STOPPING.is_set():  # stopped by Ctrl-C: the staging folder goes, nothing else is touched
+            result.error = f"{notebook.name}: interrupted"
+            return result
         if is_disk_full(error):  # the executed copy is truncated: keep nothing of it
             staged.unlink(missing_ok=True)
             result.error = f"{notebook.name}: {DiskFullError(output_dir)}"
@@ -472,6 +524,46 @@ def check_parameters(parameters: dict) -> dict:
     return checked
 
 
+def _earlier_reports(notebooks_dir, output_dir: Path, rendered: list) -> list:
+    """Results for the reports on disk of notebooks this build did not render (``only``), when intact.
+
+    So that a partial build keeps every report on the index, each marked with when it was rendered.
+    """
+    import datetime as dt
+    import json
+
+    import nbformat
+
+    done = {r.notebook.name for r in rendered}
+    earlier = []
+    for notebook in find_notebooks(notebooks_dir):
+        if notebook.name in done:
+            continue
+        html_path = output_dir / f"{notebook.stem}.html"
+        try:
+            stored = json.loads(_record_path(output_dir, notebook.stem).read_text())
+            intact = isinstance(stored, dict) and stored.get("html_sha256") == _sha256(html_path.read_bytes())
+            title = stored.get("title") or notebook_title(nbformat.read(notebook, as_version=4))
+        except (OSError, ValueError):
+            continue
+        if not intact or not isinstance(stored.get("findings"), list):
+            continue
+        when = stored.get("rendered_at") or html_path.stat().st_mtime
+        stamp = dt.datetime.fromtimestamp(float(when), dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        earlier.append(
+            NotebookResult(
+                notebook.resolve(),
+                str(title),
+                html=html_path,
+                executed=output_dir / notebook.name,
+                findings=[str(f) for f in stored["findings"]],
+                thumbnail=stored.get("thumbnail") if isinstance(stored.get("thumbnail"), str) else None,
+                earlier=f"not rendered in this build: report from {stamp}",
+            )
+        )
+    return earlier
+
+
 def _datasheet(output_dir: Path, results, log) -> tuple[Path | None, str | None]:
     """Write the datasheet when every notebook it quotes ran in this build.
 
@@ -569,6 +661,7 @@ def build_reports(
     from .validation import finite_float, positive_int
 
     start = time.perf_counter()
+    _STOPPING.clear()
     # Absolute paths: papermill changes the process's working folder while a notebook runs.
     check_output_outside(notebooks_dir, output_dir)
     output_dir = Path(output_dir).resolve()
@@ -607,7 +700,9 @@ def build_reports(
         data_files = verify_data(log) if check_data else []
         with staging_folder(output_dir, STAGING_PREFIX) as staging:
             peaks = {n: profile[n.name]["peak_bytes"] for n in order if "peak_bytes" in profile.get(n.name, {})}
-            rendered = run_within_budget(order, render, jobs=jobs, max_memory=max_memory, peaks=peaks)
+            rendered = run_within_budget(
+                order, render, jobs=jobs, max_memory=max_memory, peaks=peaks, on_interrupt=stop_kernels
+            )
     bar.close()
     results = [rendered[n] for n in notebooks]
     record_profile(
@@ -621,9 +716,19 @@ def build_reports(
     mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
     with _absolute_path_settings():
         datasheet, datasheet_error = _datasheet(output_dir, results, log)
+    shown = results
+    datasheet_note = None
+    if only:  # the index keeps the reports this build did not render, marked as such
+        shown = sorted(results + _earlier_reports(notebooks_dir, output_dir, results), key=lambda r: r.notebook.name)
+        mode += f"; this build rendered {', '.join(r.notebook.stem for r in results)}"
+        if datasheet is None and datasheet_error is None and (output_dir / "datasheet.html").is_file():
+            datasheet = output_dir / "datasheet.html"
+            datasheet_note = "not written in this build: from an earlier one"
     atomic_write_bytes(
         output_dir / "index.html",
-        index_html(results, output_dir, mode, data_files, datasheet=datasheet).encode("utf-8"),
+        index_html(shown, output_dir, mode, data_files, datasheet=datasheet, datasheet_note=datasheet_note).encode(
+            "utf-8"
+        ),
     )
     executed = [r.notebook.stem for r in results if not r.reused and r.error is None]
     reused = [r.notebook.stem for r in results if r.reused]

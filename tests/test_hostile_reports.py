@@ -286,3 +286,70 @@ def test_a_full_disk_during_a_build_names_the_folder_and_leaves_no_truncated_not
         left = sorted(p.name for p in reports.iterdir()) if reports.exists() else []
     assert f"no space left on device while writing {reports}" in str(caught.value)
     assert not [name for name in left if name.endswith(".ipynb") or name.startswith(STAGING_PREFIX)], left
+
+
+def test_a_build_with_only_keeps_every_report_and_the_datasheet_on_the_index_marked(tmp_path):
+    notebooks, reports = _two_notebooks(tmp_path)
+    build_reports(notebooks, reports, **QUIET)
+    (reports / "datasheet.html").write_text("<html>datasheet of an earlier full build</html>")
+    build_reports(notebooks, reports, only=["01_first"], **QUIET)
+    index = (reports / "index.html").read_text()
+    starts = {
+        name: index.rindex('<div class="card">', 0, index.index(f"{name} title")) for name in ("01_first", "02_second")
+    }
+    cards = {name: index[start : index.index("</div></div>", start)] for name, start in starts.items()}
+    assert 'href="01_first.html"' in cards["01_first"] and "not rendered in this build" not in cards["01_first"]
+    assert 'href="02_second.html"' in cards["02_second"]
+    assert "not rendered in this build: report from 20" in cards["02_second"]
+    assert 'href="datasheet.html"' in index and "not written in this build" in index
+    assert "this build rendered 01_first" in index
+
+
+INTERRUPTIBLE_BUILD = textwrap.dedent("""
+    import sys
+    from mnist_analysis.reports import build_reports
+    try:
+        build_reports(sys.argv[1], sys.argv[2], check_data=False, jobs=2, log=lambda *_: None)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+""")
+
+
+def test_ctrl_c_stops_the_running_kernels_at_once_and_keeps_the_previous_reports(tmp_path):
+    import psutil
+
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    for name in ("01_slow", "02_slow"):
+        write_notebook(notebooks / f"{name}.ipynb", "print('started')", "import time; time.sleep(300)")
+    old = previous_build(reports, "01_slow", "02_slow")
+    build = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE_BUILD, str(notebooks), str(reports)],
+        cwd=PROJECT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        give_up = time.monotonic() + 120
+        kernels = []
+        while len(kernels) < 2 or len(list(reports.glob(f"{STAGING_PREFIX}*/0*_slow.ipynb"))) < 2:
+            assert build.poll() is None and time.monotonic() < give_up, "the build never ran both notebooks"
+            kernels = [
+                p for p in psutil.Process(build.pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())
+            ]
+            time.sleep(0.2)
+        time.sleep(2.0)  # both kernels are in their long cell
+        interrupted_at = time.monotonic()
+        build.send_signal(signal.SIGINT)
+        out, _ = build.communicate(timeout=60)
+        took = time.monotonic() - interrupted_at
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, signal.SIGKILL)
+    assert out.strip() == "interrupted"
+    assert took < 15, f"the build took {took:.1f} s to stop (its notebooks sleep for 300 s)"
+    assert not [k for k in kernels if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+    assert_unchanged(old)
+    assert not list(reports.glob("*.failed.ipynb"))
