@@ -1,0 +1,61 @@
+"""Typicality and sub-style helpers on synthetic data with known answers."""
+
+import numpy as np
+import pytest
+
+from mnist_analysis import substyles as st
+from mnist_analysis import typicality as ty
+from mnist_analysis.intrinsic_dimension import neighbour_distances
+
+
+def test_the_core_of_a_blob_is_typical_and_a_far_point_is_not():
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 1, (2000, 2)), [[15.0, 15.0]]])
+    labels = np.zeros(2001, int)
+    distances, _ = neighbour_distances(points, 20, groups=labels, cache=False)
+    scores = ty.typicality(distances, labels)
+    radius = np.linalg.norm(points, axis=1)
+    assert scores[-1] == scores.min() == pytest.approx(1 / 2001) and scores.max() == 1.0
+    assert scores[radius < 0.5].mean() > 0.8 and scores[(radius > 2.5) & (radius < 10)].mean() < 0.2
+    picked = ty.extremes(scores, labels, n=1)
+    assert picked.loc[0, "least"] == [2000] and radius[picked.loc[0, "most"][0]] < 1
+
+
+def test_typicality_compares_a_digit_only_with_its_own_class():
+    distances = np.array([[1.0], [2.0], [10.0], [20.0]])
+    scores = ty.typicality(distances, [0, 0, 1, 1])
+    assert scores.tolist() == [1.0, 0.5, 1.0, 0.5]  # class 1's densest is typical although far
+
+
+def test_substyles_find_the_two_styles_of_each_class():
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.normal(0, 0.2, (60, 3)), rng.normal(4, 0.2, (30, 3))])
+    b = np.concatenate([rng.normal(-4, 0.2, (40, 3)), rng.normal(8, 0.2, (40, 3)), rng.normal(20, 0.2, (40, 3))])
+    points, labels = np.concatenate([a, b]), np.repeat([0, 1], [90, 120])
+    styles, table = st.substyles(points, labels, max_styles=4, cache=False)
+    assert table.set_index("label")["n_styles"].to_dict() == {0: 2, 1: 3}
+    assert styles[:60].tolist() == [0] * 60 and styles[60:90].tolist() == [1] * 30  # 0 is the largest
+    assert len(set(styles[90:130])) == 1 and len(set(styles[90:])) == 3
+
+
+def test_style_shares_by_writer_group_with_clustered_intervals():
+    writers = np.repeat(np.arange(40), 10)
+    group = np.where(writers < 20, "census", "student")
+    styles = ((writers >= 20) & (np.arange(400) % 10 < 8)).astype(int)  # students: 80 % in style 1
+    table = st.style_shares_by_group(np.zeros(400, int), styles, writers, group, n_boot=200)
+    assert table.loc[(0, 1), "first_share"] == 0.0 and table.loc[(0, 1), "second_share"] == pytest.approx(0.8)
+    assert table.loc[(0, 1), "ci_low"] > 0.5
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: ty.typicality(np.ones((3, 2)), [0, 0]), "shape"),
+        (lambda: ty.typicality(np.full((2, 1), -1.0), [0, 0]), "non-negative"),
+        (lambda: st.substyles(np.zeros((4, 2)), [0, 0, 0, 0], max_styles=5, cache=False), "more than max_styles"),
+        (lambda: st.substyles(np.zeros((9, 2)), np.zeros(9), max_styles=1, cache=False), "max_styles"),
+    ],
+)
+def test_bad_input_is_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
