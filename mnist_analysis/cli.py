@@ -285,6 +285,15 @@ def _sample_size(value: int) -> int:
     return positive_int(value, "--sample-size", maximum=N_IMAGES)
 
 
+def _report_sample_size(value: int) -> int:
+    from .reports import MIN_SAMPLE_SIZE
+
+    value = _sample_size(value)
+    if value < MIN_SAMPLE_SIZE:
+        raise ValueError(f"--sample-size: expected at least {MIN_SAMPLE_SIZE:,}, found {value}")
+    return value
+
+
 def _seed(value: int) -> int:
     from .validation import seed
 
@@ -329,6 +338,11 @@ def _check_data_dir(data_dir) -> None:
 
 
 SAMPLE_SIZE = _argument_type(_sample_size, "a whole number of images from 1 to 70,000 (MNIST has 70,000)")
+#: The report's: at least the smallest sample that every shipped notebook can analyse (see reports.MIN_SAMPLE_SIZE).
+REPORT_SAMPLE_SIZE = _argument_type(
+    _report_sample_size,
+    "a whole number of images from 500, the smallest sample every notebook can analyse, to 70,000 (MNIST has 70,000)",
+)
 SEED = _argument_type(_seed, "a whole number from 0 to 4,294,967,295")
 JOBS = _argument_type(lambda value: _positive(value, "--jobs"), "a whole number of notebooks of at least 1")
 
@@ -426,7 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--output", default="reports", help="folder for the reports (default: reports)")
     report.add_argument("--quick", action="store_true", help="run every notebook on a small sample (sample_size=2000)")
-    report.add_argument("--sample-size", type=SAMPLE_SIZE, help="override the notebooks' sample_size parameter")
+    report.add_argument(
+        "--sample-size",
+        type=REPORT_SAMPLE_SIZE,
+        help="override the notebooks' sample_size parameter (at least 500: the notebooks need that many images)",
+    )
     report.add_argument("--seed", type=SEED, help="override the notebooks' seed parameter")
     report.add_argument("--only", nargs="+", metavar="NAME", help="render only these notebooks (by file stem)")
     report.add_argument("--hide-code", action="store_true", help="leave code cells out of the HTML")

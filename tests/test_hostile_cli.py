@@ -473,3 +473,27 @@ def test_a_full_cache_disk_during_a_download_is_blamed_once_not_on_the_mirrors(m
     assert f"no space left on device while writing {disk / 'cache' / 'mnist' / spec.filename}" in message
     assert "the other mirrors were not tried" in message and "could not download" not in message
     assert [r.split("/")[1] for r in mirror.requests] == ["good"]
+
+
+@pytest.mark.parametrize("size", ["5", "499"])
+def test_report_with_a_sample_too_small_for_the_notebooks_is_refused_before_anything_runs(size, tmp_path):
+    from mnist_analysis.reports import MIN_SAMPLE_SIZE
+
+    result = run_cli("report", "--sample-size", size, "--output", str(tmp_path / "reports"))
+    line = one_line_error(result.stderr, "mnist-analysis report")
+    assert result.returncode == 2 and not (tmp_path / "reports").exists()
+    assert f"from {MIN_SAMPLE_SIZE}, the smallest sample every notebook can analyse, to 70,000" in line
+    assert f"found '{size}'" in line
+
+
+def test_report_accepts_the_smallest_workable_sample(monkeypatch, tmp_path):
+    from mnist_analysis import reports
+
+    seen = {}
+    monkeypatch.setattr(reports, "build_reports", lambda *a, **k: seen.update(k["parameters"]))
+    output = str(tmp_path / "reports")
+    assert (
+        main(["report", "--sample-size", str(reports.MIN_SAMPLE_SIZE), "--output", output, "--only", "00_overview"])
+        == 0
+    )
+    assert seen == {"sample_size": reports.MIN_SAMPLE_SIZE}
