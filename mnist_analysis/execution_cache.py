@@ -13,7 +13,13 @@ and so are its **inputs**, which this module adds to the notebook's hash:
 - the versions of the libraries those modules use, and Python's.
 
 On a match, the stored outputs are merged into the current notebook (so edited markdown shows)
-and the notebook is rendered again without a kernel. The cache lives in
+and the notebook is rendered again without a kernel. Each stored run is bound to its notebook
+(:func:`run_binding`): its path, its code's hash and a checksum of its outputs are stored with it
+and checked on reuse, so outputs edited in the cache, or one notebook's run copied over another's
+entry, are never served: such an entry is removed with a warning and the notebook runs again. A
+damaged cache (a garbled database, a stored notebook missing or not JSON) is named in a warning
+and set aside (``notebooks.broken-<time>-<pid>`` beside it) or the bad entry removed; a cache that
+cannot be written gives one warning and the build goes on without caching. The cache lives in
 ``cache_dir() / "notebooks"`` (a jupyter-cache folder), so ``mnist-analysis cache`` lists it.
 """
 
