@@ -1,0 +1,78 @@
+"""Time of notebook 06 (the shape of the digit space) on all 70,000 digits, cold and warm.
+
+Cold: a fresh process with empty result and numba caches (``common.fresh_runs``) executes the
+notebook with papermill, so every UMAP, neighbour search, clustering and morphometric is
+computed. Warm: a fresh process whose caches an untimed run filled (a user reopening the
+notebook). Targets (issue 27): cold within 150 s and warm within 10 s on 2 cores. The same-run
+yardstick (a plain gzip decode) and the load average are recorded, since the machine is shared.
+
+    python benchmarks/bench_digit_space.py [--runs 3] [--sample-size N] [--skip-cold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, fresh_runs, fresh_summary, target, write_result  # noqa: E402
+
+NOTEBOOK = ROOT / "notebooks" / "06_digit_space.ipynb"
+
+CHILD = """
+import json, resource, tempfile, time
+from pathlib import Path
+import papermill
+start = time.perf_counter()
+out = Path(tempfile.mkdtemp()) / "out.ipynb"
+papermill.execute_notebook({notebook!r}, str(out), parameters={{"sample_size": {sample_size!r}}},
+                           kernel_name="python3", cwd={cwd!r}, progress_bar=False)
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({{"notebook_s": seconds, "kernel_peak_rss_bytes": peak}}))
+"""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sample-size", type=int, default=None)
+    parser.add_argument("--skip-cold", action="store_true", help="measure warm only (cold recorded as not measured)")
+    args = parser.parse_args(argv)
+    script = CHILD.format(notebook=str(NOTEBOOK), sample_size=args.sample_size, cwd=str(NOTEBOOK.parent))
+    warm = fresh_runs(script, runs=args.runs, warm=True)
+    cold = None if args.skip_cold else fresh_runs(script, runs=args.runs)
+    warm_s = fresh_summary(warm)
+    cold_s = None if cold is None else fresh_summary(cold)
+    images = "all 70,000" if args.sample_size is None else f"a sample of {args.sample_size:,}"
+    result = {
+        "what": f"notebook 06_digit_space executed by papermill in a fresh process on {images} digits",
+        "sample_size": args.sample_size,
+        "warm": {"process": warm_s, "runs": warm},
+        "cold": None if cold is None else {"process": cold_s, "runs": cold},
+        "targets": [
+            target(
+                f"cold, median of {args.runs} fresh processes with empty caches ({images} digits)",
+                None if cold_s is None else cold_s["median_s"],
+                at_most=150,
+                unit="s",
+                note="not measured in this run (--skip-cold)" if cold_s is None else None,
+            ),
+            target(
+                f"warm, median of {args.runs} fresh processes with filled caches",
+                warm_s["median_s"],
+                at_most=10,
+                unit="s",
+            ),
+        ],
+    }
+    path = write_result("digit_space", result)
+    print(json.dumps(result["targets"], indent=2), path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
