@@ -275,4 +275,5 @@ def growing_confusions(y_true, conditions, predicted, *, reference: str = "origi
             )
         )
     columns = ["label", "kind", "strength", "true", "predicted", "count", "reference_count", "growth"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return table.astype({c: np.int64 for c in columns[3:]})

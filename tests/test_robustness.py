@@ -50,6 +50,7 @@ def test_group_gaps_and_growing_confusions(setting):
     assert gaps.loc[("m", "thin 2"), "difference"] == pytest.approx(0.4)
     assert gaps.loc[("m", "thin 2"), "ci_low"] > 0
     grown = rb.growing_confusions(y, conditions, predictions["m"])
+    assert grown["true"].dtype.kind == "i" and grown["growth"].dtype.kind == "i"
     assert grown[["label", "true", "predicted", "growth"]].values.tolist() == [
         ["thin 1", 7, 1, 10],
         ["thin 2", 7, 1, 20],
