@@ -1,0 +1,207 @@
+"""Perturbations of the 10,000 test digits at every strength of notebook 07, and the zoo's predictions on them.
+
+Issue 28's target: all perturbation strengths on the 10,000 test digits plus the zoo's
+predictions within 240 s cold (fresh process, empty caches) and 10 s warm on 2 cores.
+
+Timed, each in a fresh process (``common.fresh_runs``):
+
+- ``perturbation_grid`` of the 10,000 test digits with notebook 07's grid (9 conditions
+  besides the original), cold (empty caches, 2 worker processes) and warm (cache filled);
+- the zoo's predictions on all of them (``robustness.perturbed_predictions``: one fit per
+  model on the 60,000 training digits, predictions on 100,000 images) only with
+  ``--with-predictions``: cold that is fitting the 8 models once and predicting 10 times
+  the test set, dominated by the brute-force k-NN on 784 pixels. Without the flag the
+  figure is estimated from the fit and predict seconds that ``results/models.json`` records
+  for the plain test set (fit once, predict once per condition), and marked as not measured.
+
+Baseline in the same run: ``morphometrics.upsample`` of the same 10,000 digits (the first
+step every morphological perturbation takes), in the cold process.
+
+With ``--morpho-mnist PATH`` (a checkout of github.com/dccastro/Morpho-MNIST, run from
+where it is, never copied), its ``Thinning``, ``Thickening`` and ``Fracture`` are run on
+the first 200 test digits and compared with this package's: for thinning and thickening,
+with the same disk radius per image (their relative amount times their thickness
+estimate), the share of the upsampled binary images that agree pixel for pixel and the
+median absolute difference of the measured thickness; for fractures (random places), the
+pieces added and the area kept.
+
+Run: MNIST_ANALYSIS_DATA_DIR=../shared/data python benchmarks/bench_robustness.py [--morpho-mnist PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import fresh_runs, fresh_summary, target, write_result  # noqa: E402
+
+#: Notebook 07's grid (main() refuses to run when the notebook's differs).
+GRID = {"thin": [0, 1], "thicken": [1, 2], "swell": [3], "fracture": [3], "slant": [15, 30], "scale": [0.7]}
+
+PERTURB = f"""
+import json, time
+import numpy as np
+import mnist_analysis as mx
+from mnist_analysis.morphometrics import upsample
+from mnist_analysis.perturbations import perturbation_grid
+images = np.asarray(mx.load_images("test"))
+start = time.perf_counter()
+conditions, stacks = perturbation_grid(images, {GRID!r}, seed=0)
+grid_s = time.perf_counter() - start
+start = time.perf_counter()
+upsample(images)
+upsample_s = time.perf_counter() - start
+print(json.dumps({{"grid_s": grid_s, "upsample_s": upsample_s, "images": int(stacks.shape[0] * stacks.shape[1])}}))
+"""
+
+PREDICT = f"""
+import json, time
+import numpy as np
+import mnist_analysis as mx
+from mnist_analysis.perturbations import perturbation_grid
+from mnist_analysis.robustness import perturbed_predictions
+start = time.perf_counter()
+images = np.asarray(mx.load_images("test"))
+conditions, stacks = perturbation_grid(images, {GRID!r}, seed=0)
+predictions = perturbed_predictions(mx.load_images("train"), mx.load_labels("train"), stacks, seed=0)
+print(json.dumps({{"total_s": time.perf_counter() - start}}))
+"""
+
+
+def notebook_grid() -> dict:
+    """The grid notebook 07 assigns, read from its code."""
+    import ast
+
+    notebook = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "07_robustness.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "grid":
+                    return ast.literal_eval(node.value)
+    raise RuntimeError("notebook 07 assigns no grid")
+
+
+def estimated_predictions() -> dict:
+    """Fit once + predict each condition, per model, from ``results/models.json`` (10,000 test digits)."""
+    models = json.loads((Path(__file__).resolve().parent / "results" / "models.json").read_text())
+    per_model = {
+        row["model"]: {"fit_s": row["fit_seconds"], "predict_10k_s": row["predict_seconds"]}
+        for row in models["models_full_data"]
+    }
+    conditions = sum(len(v) for v in GRID.values()) + 1
+    total = sum(m["fit_s"] + conditions * m["predict_10k_s"] for m in per_model.values())
+    return {
+        "source": f"benchmarks/results/models.json, measured {models['measured_at']} at commit {models.get('commit')}",
+        "per_model": per_model,
+        "conditions": conditions,
+        "estimated_total_s": total,
+    }
+
+
+def compare_with_morpho_mnist(checkout: Path, n: int = 200) -> dict:
+    """Run Morpho-MNIST's own perturbations from ``checkout`` and compare (see the module docstring)."""
+    from scipy import ndimage as ndi
+
+    import mnist_analysis as mx
+    from mnist_analysis import perturbations as pt
+    from mnist_analysis.morphometrics import morphometrics
+
+    sys.path.insert(0, str(checkout))
+    from morphomnist import morpho, perturb  # their code, run where it is
+
+    images = np.asarray(mx.load_images("test")[:n])
+    eight = np.ones((3, 3), bool)
+    out = {"images": n}
+    for name, theirs, ours_kind, amount in (
+        ("thinning 0.7", perturb.Thinning(0.7), "thin", 0.7),
+        ("thickening 1.0", perturb.Thickening(1.0), "thicken", 1.0),
+    ):
+        same, theirs_low, ours_low = [], [], []
+        for image in images:
+            morph = morpho.ImageMorphology(image, scale=4)
+            hires = theirs(morph)
+            radius = int(amount * morph.scale * morph.mean_thickness / 2.0)
+            ours_mask = pt._binary(image[None])[0]
+            ours_mask = pt._distance_in_slices(ours_mask[None] if ours_kind == "thin" else ~ours_mask[None])[0]
+            ours_mask = ours_mask > radius if ours_kind == "thin" else ours_mask <= radius
+            same.append(float((ours_mask == hires.astype(bool)).mean()))
+            theirs_low.append(morph.downscale(hires))
+            ours_low.append(pt.perturb(image[None], ours_kind, radius / 2, cache=False)[0])
+        theirs_m = morphometrics(np.stack(theirs_low), cache=False)
+        ours_m = morphometrics(np.stack(ours_low), cache=False)
+        out[name] = {
+            "pixels_agreeing_4x_median": float(np.median(same)),
+            "pixels_agreeing_4x_min": float(np.min(same)),
+            "thickness_theirs_median": float(theirs_m["thickness"].median()),
+            "thickness_ours_median": float(ours_m["thickness"].median()),
+            "thickness_abs_difference_median": float((theirs_m["thickness"] - ours_m["thickness"]).abs().median()),
+        }
+    fracture, base = [], []
+    np.random.seed(0)
+    for image in images:
+        morph = morpho.ImageMorphology(image, scale=4)
+        fracture.append(morph.downscale(perturb.Fracture(num_frac=3)(morph)))
+        base.append(morph.downscale(morph.binary_image))
+    ours = pt.perturbation_grid(images, {"thin": [0], "fracture": [3]}, seed=0, cache=False)[1]
+    pieces = [np.array([ndi.label(i > 127, eight)[1] for i in stack]) for stack in (base, fracture, ours[1], ours[2])]
+    areas = [morphometrics(np.stack(s), cache=False)["area"].to_numpy() for s in (base, fracture, ours[1], ours[2])]
+    out["fracture 3"] = {
+        "pieces_added_theirs_mean": float((pieces[1] - pieces[0]).mean()),
+        "pieces_added_ours_mean": float((pieces[3] - pieces[2]).mean()),
+        "area_kept_theirs_median": float(np.median(areas[1] / areas[0])),
+        "area_kept_ours_median": float(np.median(areas[3] / areas[2])),
+    }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--with-predictions", action="store_true", help="time the zoo's predictions cold (long)")
+    parser.add_argument("--morpho-mnist", type=Path, help="a checkout of Morpho-MNIST to compare with")
+    args = parser.parse_args()
+    if notebook_grid() != GRID:
+        raise SystemExit(f"GRID differs from notebook 07's grid {notebook_grid()}: update the benchmark")
+
+    cold = fresh_runs(PERTURB, runs=1)
+    warm = fresh_runs(PERTURB, runs=args.runs, warm=True)
+    cold_grid = cold[0]["grid_s"]
+    warm_grid = fresh_summary(warm, "grid_s")["median_s"]
+    if args.with_predictions:
+        predicted = fresh_runs(PREDICT, runs=1)
+        predictions = {"measured_cold_total_s": predicted[0]["total_s"], "cold": predicted}
+        cold_total, note = predicted[0]["total_s"], "measured: one cold fresh process"
+    else:
+        predictions = estimated_predictions()
+        cold_total = None
+        note = (
+            f"not measured (--with-predictions); estimated {predictions['estimated_total_s']:.0f} s for the zoo "
+            f"(fit once + {predictions['conditions']} predictions of 10,000 digits, from the cached fit/predict "
+            "seconds) on top of the perturbations"
+        )
+    result = {
+        "what": "perturbation_grid of the 10,000 test digits (notebook 07's grid), and the zoo's predictions on them",
+        "grid": GRID,
+        "perturbations_cold": cold,
+        "perturbations_warm": warm,
+        "perturbations_warm_summary": fresh_summary(warm, "grid_s"),
+        "baseline_upsample_s": cold[0]["upsample_s"],
+        "predictions": predictions,
+        "targets": [
+            target("perturbations, all strengths, 10,000 test digits, cold", cold_grid, unit="s"),
+            target("perturbations, warm (cache filled)", warm_grid, at_most=10, unit="s"),
+            target("perturbations + the zoo's predictions, cold", cold_total, at_most=240, unit="s", note=note),
+        ],
+    }
+    if args.morpho_mnist:
+        result["morpho_mnist_comparison"] = compare_with_morpho_mnist(args.morpho_mnist)
+    print(write_result("robustness", result))
+
+
+if __name__ == "__main__":
+    main()
