@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import target, write_result  # noqa: E402
 
 import mnist_analysis as mx  # noqa: E402
 from mnist_analysis import embeddings  # noqa: E402
@@ -153,10 +153,10 @@ def pan_path(t: float) -> tuple[float, float]:
 
 
 def box_path(t: float) -> tuple[float, float]:
-    """From (0.3, 0.3), the far corner wanders over the middle of the map."""
+    """From (0.3, 0.3), the far corner circles twice around (0.55, 0.55), ending near (0.55, 0.7)."""
     if t == 0:
         return 0.3, 0.3
-    return 0.5 + 0.2 * math.sin(5 * t), 0.5 + 0.2 * math.cos(3 * t)
+    return 0.55 + 0.15 * math.sin(4 * math.pi * t), 0.55 + 0.15 * math.cos(4 * math.pi * t)
 
 
 def lasso_path(t: float) -> tuple[float, float]:
@@ -238,6 +238,22 @@ def measure_page(browser, path: Path) -> dict:
     return result
 
 
+def _dig(result: dict, *keys):
+    for key in keys:
+        result = result[key]
+    return result
+
+
+def plain_page_moves(browser) -> float:
+    """Mouse moves per second that an empty page accepts during a drag: the machine's ceiling in this run."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_content("<!DOCTYPE html><html><body style='margin:0'><canvas width=600 height=600></canvas></body></html>")
+    start, end, moves = drag(page, {"x": 0, "y": 0, "width": 600, "height": 600}, pan_path)
+    page.mouse.up()
+    page.close()
+    return 1000 * moves / (end - start)
+
+
 def medians(runs: list[dict]) -> dict:
     """Median of every number over the runs, with the runs' values beside it."""
     out = {}
@@ -278,7 +294,9 @@ def main(runs: int = 3) -> None:
     measured = {name: [] for name in ("ours", "baseline")}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        plain = []
         for _ in range(runs):  # alternate the pages, so that both see the same machine
+            plain.append(plain_page_moves(browser))
             for name in measured:
                 measured[name].append(measure_page(browser, folder / f"{name}.html"))
         browser.close()
@@ -288,9 +306,60 @@ def main(runs: int = 3) -> None:
         "runs": runs,
         "drag_seconds": DRAG_SECONDS,
         "chromium_args": CHROMIUM_ARGS,
+        "plain_page_moves_per_s": {"median": statistics.median(plain), "all": plain},
     }
     for name, values in measured.items():
         result[name] = {"page_bytes": (folder / f"{name}.html").stat().st_size, **medians(values), "runs": values}
+    ours = result["ours"]
+    median = lambda *keys: _dig(ours, *keys)["median"]  # noqa: E731
+    result["targets"] = [
+        target("map redraws per second while panning", median("pan", "redraws_per_s"), at_least=30, unit="/s"),
+        target(
+            "lasso outline redraws per second", median("lasso_select", "outline_redraws_per_s"), at_least=30, unit="/s"
+        ),
+        target("box outline redraws per second", median("box_select", "outline_redraws_per_s"), at_least=30, unit="/s"),
+        target(
+            "lasso gallery and counts after release",
+            median("lasso_select", "gallery_after_release_ms"),
+            at_most=300,
+            unit="ms",
+        ),
+        target(
+            "box gallery and counts after release",
+            median("box_select", "gallery_after_release_ms"),
+            at_most=300,
+            unit="ms",
+        ),
+        target(
+            "last map redraw after a pan's release",
+            median("pan", "full_detail_after_release_ms"),
+            at_most=300,
+            unit="ms",
+        ),
+        target("colour by, with a selection", median("colour_by_ms"), at_most=300, unit="ms"),
+        target("find a digit", median("find_ms"), at_most=300, unit="ms"),
+        target("first render", median("first_render_ms"), at_most=1500, unit="ms"),
+        target(
+            "explorer page size",
+            ours["page_bytes"] / 1e6,
+            at_most=20,
+            unit="MB",
+            note="the explorer's page alone; the 02 report adds its figures",
+        ),
+        target(
+            "baseline: map redraws per second while panning",
+            result["baseline"]["pan"]["redraws_per_s"]["median"],
+            unit="/s",
+        ),
+        target(
+            "baseline: lasso outline redraws per second",
+            result["baseline"]["lasso_select"]["outline_redraws_per_s"]["median"],
+            unit="/s",
+        ),
+        target(
+            "plain page: mouse moves per second during a drag", result["plain_page_moves_per_s"]["median"], unit="/s"
+        ),
+    ]
     path = write_result("explorer", result)
     for name in measured:
         r = result[name]

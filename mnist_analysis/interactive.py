@@ -33,9 +33,11 @@ digits weigh about 7 MB, against 12 MB at 8 bits); neighbours as one ``int32`` a
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import os
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,12 @@ STATIC_ENV = "MNIST_ANALYSIS_STATIC_HTML"
 MAX_CATEGORIES = 40
 #: Thumbnails shown in the selection gallery.
 GALLERY_SIZE = 120
+#: Colour of a missing (NaN) value.
+MISSING_COLOUR = "#bbbbbb"
+#: Colours of False and True.
+BOOL_COLOURS = ("#9e9e9e", "#d62728")
+#: Diameter of a point in pixels, and its opacity: alone, selected, and not selected while others are.
+POINT_SIZE, POINT_ALPHA, SELECTED_ALPHA, FADED_ALPHA = 3, 0.7, 1.0, 0.12
 
 _PALETTE = [
     "#1f77b4",
@@ -199,22 +207,15 @@ def _column_spec(name: str, values: pd.Series) -> tuple[np.ndarray, dict]:
     raise TypeError(f"frame[{name!r}]: expected numbers, booleans or text, found dtype {values.dtype}")
 
 
-def _colour_mapper(spec: dict):
-    from bokeh.models import LinearColorMapper
-    from bokeh.palettes import Viridis256
-
-    if "names" in spec:
-        n = len(spec["names"])
-        palette = ["#1f77b4", "#d62728"] if spec["kind"] == "bool" else [_PALETTE[i % len(_PALETTE)] for i in range(n)]
-        return LinearColorMapper(palette=palette, low=-0.5, high=n - 0.5)
-    if spec["kind"] == "category":  # a small integer range, such as the labels 0-9
-        n = spec["high"] - spec["low"] + 1
-        return LinearColorMapper(
-            palette=[_PALETTE[i % len(_PALETTE)] for i in range(n)], low=spec["low"] - 0.5, high=spec["high"] + 0.5
-        )
-    return LinearColorMapper(
-        palette=Viridis256, low=spec["low"], high=max(spec["high"], spec["low"] + 1e-9), nan_color="#bbbbbb"
-    )
+def _with_palette(spec: dict) -> dict:
+    """Add the colours of a column's classes (true/false, text, small integers); continuous columns get none."""
+    if spec["kind"] == "bool":
+        return {**spec, "palette": list(BOOL_COLOURS)}
+    if "names" in spec and spec["kind"] == "category":
+        return {**spec, "palette": [_PALETTE[i % len(_PALETTE)] for i in range(len(spec["names"]))]}
+    if spec["kind"] == "category":
+        return {**spec, "palette": [_PALETTE[i % len(_PALETTE)] for i in range(spec["high"] - spec["low"] + 1)]}
+    return spec
 
 
 #: Columns of the per-image table that the projections notebook's explorer shows (with the predictions).
@@ -266,8 +267,9 @@ def explorer_frame(table: pd.DataFrame) -> tuple[pd.DataFrame, str, float]:
 class Explorer:
     """The explorer of one map; build it with :func:`explorer`.
 
-    In JupyterLab it displays as a widget and :attr:`selection` follows the browser; in a
-    static page (:meth:`html`, :meth:`save`) it carries everything it shows.
+    In JupyterLab it displays as a widget and :attr:`selection` follows the browser; elsewhere
+    :meth:`show` opens it in a web browser and :meth:`save` writes it as a standalone page; in
+    a static report (:meth:`html`) it carries everything it shows.
     """
 
     def __init__(self, frame: pd.DataFrame, layout, source, widget: bool | None):
@@ -310,15 +312,29 @@ class Explorer:
             raise RuntimeError(f"Bokeh asked for files {bundle.js_files + bundle.css_files}; expected inline resources")
         return f'<div class="mx-explorer">{bundle.scripts(tag=True)}{div}{script}</div>'
 
-    def save(self, path) -> None:
-        """Write a standalone HTML page of the explorer (atomically: never half a page)."""
+    def save(self, path) -> Path:
+        """Write a standalone HTML page of the explorer (atomically: never half a page); return its path."""
         from mnist_analysis.utils import atomic_output
 
-        with atomic_output(Path(path)) as temporary:
+        path = Path(path)
+        with atomic_output(path) as temporary:
             temporary.write_text(
-                f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{self.html()}</body></html>",
+                f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>explorer</title></head>"
+                f"<body>{self.html()}</body></html>",
                 encoding="utf-8",
             )
+        return path
+
+    def show(self, path=None) -> Path:
+        """Save the explorer as a page (``path``, default a new temporary file) and open it in a web browser."""
+        import tempfile
+        import webbrowser
+
+        if path is None:
+            path = Path(tempfile.mkdtemp(prefix="mnist-explorer-")) / "explorer.html"
+        path = self.save(path)
+        webbrowser.open(path.resolve().as_uri())
+        return path
 
     def _use_widget(self) -> bool:
         if self._widget_wanted is not None:
@@ -344,7 +360,155 @@ class Explorer:
         display(self._repr_mimebundle_(), raw=True)
 
     def __repr__(self) -> str:
-        return f"Explorer(points={len(self.frame):,}, selected={len(self.source.selected.indices):,})"
+        return (
+            f"Explorer(points={len(self.frame):,}, selected={len(self.source.selected.indices):,}): "
+            "display() it in Jupyter, .show() opens it in a web browser, .save(path) writes a page"
+        )
+
+
+def _checked_inputs(frame, coords, images, neighbours, id_columns, seed):
+    """Check the explorer's inputs; return ``(coords, images, neighbours)`` as arrays."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame: expected a pandas DataFrame, found {type(frame).__name__}")
+    n = len(frame)
+    if n == 0:
+        raise ValueError("frame: expected at least one row, found 0")
+    coords = np.asarray(coords, dtype=np.float64)
+    if coords.shape != (n, 2):
+        raise ValueError(f"coords: expected shape ({n}, 2) to match frame, found {coords.shape}")
+    if not np.isfinite(coords).all(axis=1).any():
+        raise ValueError("coords: expected finite coordinates, found none")
+    images = np.asarray(images)
+    if images.ndim != 3 or len(images) != n or images.dtype != np.uint8:
+        raise ValueError(f"images: expected uint8 (n={n}, height, width), found {images.dtype} {images.shape}")
+    missing = [c for c in id_columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"id_columns: expected columns of frame, found {missing} missing (frame has {list(frame.columns)})"
+        )
+    if neighbours is None:
+        neighbours = pixel_neighbours(images, seed=seed) if n > 1 else np.zeros((1, 0), dtype=np.int32)
+    neighbours = np.asarray(neighbours)
+    if neighbours.ndim != 2 or len(neighbours) != n or not np.issubdtype(neighbours.dtype, np.integer):
+        raise ValueError(
+            f"neighbours: expected integer row positions in shape ({n}, k), found {neighbours.dtype} {neighbours.shape}"
+        )
+    bad = (neighbours < 0) | (neighbours >= n)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"neighbours: expected row positions 0..{n - 1}, found {np.unique(neighbours[bad])[:5].tolist()} "
+            f"in {len(rows):,} rows (first: row {rows[0]})"
+        )
+    return coords, images, neighbours.astype(np.int32)
+
+
+def _encode_columns(frame: pd.DataFrame, coords: np.ndarray) -> tuple[dict, dict]:
+    """Each column as a compact array for the browser, and how to read and colour it."""
+    data = {"x": coords[:, 0].astype(np.float32), "y": coords[:, 1].astype(np.float32)}
+    specs = {}
+    for name in frame.columns:
+        data[str(name)], spec = _column_spec(str(name), frame[name])
+        specs[str(name)] = _with_palette(spec)
+    return data, specs
+
+
+def _map_figure(source, view, colour_by: str, specs: dict, *, title: str, width: int, height: int):
+    """The map: its points (drawn by the page's own code), the colour bar for continuous columns, the tools."""
+    from bokeh.models import BoxSelectTool, ColorBar, LassoSelectTool, LinearColorMapper, TapTool
+    from bokeh.palettes import Viridis256
+    from bokeh.plotting import figure
+
+    plot = figure(
+        width=width,
+        height=height,
+        title=title,
+        name="mx-map",
+        tools="pan,wheel_zoom,box_select,lasso_select,tap,reset",
+        active_scroll="wheel_zoom",
+        match_aspect=True,
+        min_border_right=90,  # room for the colour bar: the map keeps its size whatever colours it
+        lod_interval=50,  # the points are always drawn in full: no need to wait before the last redraw
+        lod_timeout=50,
+    )
+    plot.axis.visible = False
+    plot.grid.visible = False
+    # hit tests (hover, tap, box, lasso) are Bokeh's; the points are drawn by explorer.js in one bitmap,
+    # which it switches on once it has taken over the drawing
+    renderer = plot.scatter("x", "y", source=source, view=view, size=POINT_SIZE, line_color=None, visible=False)
+    for tool in (BoxSelectTool, LassoSelectTool, TapTool):
+        plot.select_one(tool).renderers = [renderer]
+    plot.select_one(LassoSelectTool).continuous = False  # select once, on release
+    spec = specs[colour_by]
+    low, high = (spec["low"], spec["high"]) if "palette" not in spec else (0.0, 1.0)
+    mapper = LinearColorMapper(palette=Viridis256, low=low, high=max(high, low + 1e-9), nan_color=MISSING_COLOUR)
+    bar = ColorBar(color_mapper=mapper, width=12, title=colour_by, visible="palette" not in spec, name="mx-colour-bar")
+    plot.add_layout(bar, "right")
+    return plot, renderer, bar
+
+
+def _filter_widgets(specs: dict, filters) -> list:
+    """One widget per filtered column: a multiple choice, an "only" box or an exact-value box."""
+    from bokeh.models import CheckboxGroup, MultiChoice, TextInput
+
+    widgets = []
+    for name in filters:
+        spec = specs[name]
+        if spec["kind"] == "bool":
+            widget = CheckboxGroup(labels=[f"only {name}"], active=[], name=f"mx-filter-{name}")
+        elif spec["kind"] in ("category", "text") and "names" in spec:
+            widget = MultiChoice(title=name, options=spec["names"], value=[], width=140, name=f"mx-filter-{name}")
+        elif spec["kind"] == "category":
+            options = [str(v) for v in range(spec["low"], spec["high"] + 1)]
+            widget = MultiChoice(title=name, options=options, value=[], width=140, name=f"mx-filter-{name}")
+        else:
+            widget = TextInput(title=f"{name} (a, b, ...)", value="", width=140, name=f"mx-filter-{name}")
+        widget.tags = [name]
+        widgets.append(widget)
+    return widgets
+
+
+def _find_widgets(specs: dict, id_columns) -> list:
+    """The inputs of "find": a choice for text identifiers, a box for the others."""
+    from bokeh.models import Select, TextInput
+
+    return [
+        Select(title=c, options=specs[c]["names"], value=specs[c]["names"][0], width=95, name=f"mx-find-{c}")
+        if "names" in specs[c]
+        else TextInput(title=c, value="", width=95, name=f"mx-find-{c}")
+        for c in id_columns
+    ]
+
+
+@functools.cache
+def browser_code() -> str:
+    """The explorer's JavaScript (``explorer_js/explorer.js``, shipped with the package)."""
+    return resources.files("mnist_analysis").joinpath("explorer_js", "explorer.js").read_text(encoding="utf-8")
+
+
+def _wire(library, *, plot, source, colour_select, filter_widgets, find_inputs, find_button, download, hover):
+    """Connect every widget and tool to the page's one library (``library``, run once per page)."""
+    from bokeh.models import CheckboxGroup, CustomJS, TextInput
+
+    def call(body: str, **args) -> CustomJS:
+        return CustomJS(args={"lib": library, **args}, code=f"lib.execute(cb_obj).then((M) => {{ {body} }});")
+
+    start = call("")
+    plot.js_on_event("mouseenter", start)  # in every later view of the same document too (re-display)
+    colour_select.js_on_change("value", call("M.recolour(cb_obj.value);"))
+    refilter = call("M.refilter(widgets);", widgets=filter_widgets)
+    for widget in filter_widgets:
+        widget.js_on_change("active" if isinstance(widget, CheckboxGroup) else "value", refilter)
+    find = call("M.find(inputs);", inputs=find_inputs)
+    find_button.js_on_click(find)
+    for widget in find_inputs:
+        if isinstance(widget, TextInput):
+            widget.js_on_change("value", find)  # Enter in a box finds
+    source.selected.js_on_change("indices", call("M.selected();"))
+    hover.callback = CustomJS(
+        args={"lib": library}, code="lib.execute(cb_obj).then((M) => M.hover(cb_data.index.indices));"
+    )
+    download.js_on_click(call("M.download();"))
 
 
 def explorer(
@@ -359,10 +523,9 @@ def explorer(
     id_columns=("split", "index"),
     count_columns=("label", "writer_group"),
     title: str = "",
-    width: int = 700,
-    height: int = 600,
+    width: int = 600,
+    height: int = 560,
     widget: bool | None = None,
-    backend: str = "canvas",
     seed: int = 0,
 ) -> Explorer:
     """Return an explorer of the map ``coords`` whose points are the rows of ``frame``.
@@ -370,8 +533,9 @@ def explorer(
     Parameters
     ----------
     frame : pandas.DataFrame
-        One row per point; every column can colour the points and is shown when a point is
-        clicked (for MNIST, columns of :func:`mnist_analysis.per_image.per_image_table`).
+        One row per point; every column is shown when a point is clicked, and every column but
+        free text can colour the points (for MNIST, columns of
+        :func:`mnist_analysis.per_image.per_image_table`).
     coords : array (n, 2)
         The map; rows without finite coordinates are not drawn.
     images : uint8 array (n, h, w)
@@ -381,7 +545,7 @@ def explorer(
     filters : list of str, optional
         Columns offered as filters: text and small-integer columns get a multiple choice,
         true/false columns an "only" box, other integer columns an exact-value box. Default:
-        every categorical and true/false column, plus ``writer_column``.
+        every true/false column and every column of at most 12 classes, plus ``writer_column``.
     neighbours : int array (n, k), optional
         Each point's nearest neighbours (row positions), shown on click; default
         :func:`pixel_neighbours` of ``images`` (10, cached).
@@ -398,13 +562,14 @@ def explorer(
     widget : bool or None
         True: display as a JupyterLab widget; False: as static HTML; None: a widget unless the
         environment variable ``MNIST_ANALYSIS_STATIC_HTML`` is set (the report build sets it).
-    backend : {"canvas", "webgl"}
-        How Bokeh draws the points: a 2-D canvas (the default: measured 2 s to first render and
-        17 frames per second panning 70,000 points where Chromium has no graphics card) or WebGL
-        (for a graphics card; emulated in software it measured 4.3 s and 1.3 frames per second).
-        See ``benchmarks/bench_explorer.py``.
     seed : int
         Seeds the neighbour search's PCA.
+
+    Notes
+    -----
+    The points are drawn by the page's own code into one bitmap per redraw (Bokeh keeps the
+    tools and the hit tests): where Chromium has no graphics card, Bokeh's canvas drew 70,000
+    points a few times per second and its WebGL slower still. See ``benchmarks/bench_explorer.py``.
 
     Examples
     --------
@@ -419,289 +584,128 @@ def explorer(
     >>> "<script src" in ex.html()
     False
     """
+    from bokeh.document import Document
     from bokeh.layouts import column, row
-    from bokeh.models import (
-        BooleanFilter,
-        BoxSelectTool,
-        Button,
-        CDSView,
-        CheckboxGroup,
-        ColorBar,
-        ColumnDataSource,
-        CustomJS,
-        Div,
-        HoverTool,
-        LassoSelectTool,
-        MultiChoice,
-        Select,
-        TapTool,
-        TextInput,
-    )
-    from bokeh.plotting import figure
+    from bokeh.models import BooleanFilter, Button, CDSView, ColumnDataSource, CustomJS, Div, HoverTool, Select
 
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame: expected a pandas DataFrame, found {type(frame).__name__}")
-    if backend not in ("webgl", "canvas"):
-        raise ValueError(f"backend: expected 'webgl' or 'canvas', found {backend!r}")
-    n = len(frame)
-    if n == 0:
-        raise ValueError("frame: expected at least one row, found 0")
-    coords = np.asarray(coords, dtype=np.float64)
-    if coords.shape != (n, 2):
-        raise ValueError(f"coords: expected shape ({n}, 2) to match frame, found {coords.shape}")
-    images = np.asarray(images)
-    if images.ndim != 3 or len(images) != n or images.dtype != np.uint8:
-        raise ValueError(f"images: expected uint8 (n={n}, height, width), found {images.dtype} {images.shape}")
-    if not np.isfinite(coords).any(axis=1).any():
-        raise ValueError("coords: expected finite coordinates, found none")
-    missing = [c for c in id_columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"id_columns: expected columns of frame, found {missing} missing (frame has {list(frame.columns)})"
-        )
+    coords, images, neighbours = _checked_inputs(frame, coords, images, neighbours, id_columns, seed)
     if writer_column is not None and writer_column not in frame.columns:
         writer_column = None
-    if neighbours is None:
-        neighbours = pixel_neighbours(images, seed=seed) if n > 1 else np.zeros((1, 0), dtype=np.int32)
-    neighbours = np.asarray(neighbours)
-    if (
-        neighbours.ndim != 2
-        or len(neighbours) != n
-        or (neighbours.size and (neighbours.min() < 0 or neighbours.max() >= n))
-    ):
-        raise ValueError(f"neighbours: expected row positions 0..{n - 1} in shape ({n}, k), found {neighbours.shape}")
-
-    data = {"x": coords[:, 0].astype(np.float32), "y": coords[:, 1].astype(np.float32)}
-    specs = {}
-    for name in frame.columns:
-        data[str(name)], specs[str(name)] = _column_spec(str(name), frame[name])
-    colour_by = colour_by or ("label" if "label" in specs else next(iter(specs)))
-    if colour_by not in specs:
-        raise ValueError(f"colour_by: expected one of {list(specs)}, found {colour_by!r}")
+    data, specs = _encode_columns(frame, coords)
+    colour_options = [c for c, s in specs.items() if s["kind"] != "text" and (c not in id_columns or "palette" in s)]
+    colour_by = colour_by or ("label" if "label" in specs else colour_options[0])
+    if colour_by not in colour_options:
+        raise ValueError(f"colour_by: expected one of {colour_options}, found {colour_by!r}")
     if filters is None:
-        filters = [c for c, s in specs.items() if s["kind"] in ("bool", "category") and c not in ("x", "y")]
+        filters = [c for c, s in specs.items() if "palette" in s and c not in id_columns]
         filters += [writer_column] if writer_column and writer_column not in filters else []
     unknown = [c for c in filters if c not in specs]
     if unknown:
         raise ValueError(f"filters: expected columns of frame, found {unknown}")
 
     source = ColumnDataSource(data)
-    finite = np.isfinite(coords).all(axis=1)
-    view = CDSView(filter=BooleanFilter(booleans=finite))
-    extras = ColumnDataSource({"neighbours": neighbours.astype(np.int32).ravel()}, tags=[int(neighbours.shape[1])])
+    view = CDSView(filter=BooleanFilter(booleans=np.isfinite(coords).all(axis=1)))
+    extras = ColumnDataSource({"neighbours": neighbours.ravel()}, tags=[int(neighbours.shape[1])])
     packed = cached_call("explorer", _sheets_as_arrays, np.ascontiguousarray(images))
     sheets = ColumnDataSource({"png": [base64.b64encode(s.tobytes()).decode("ascii") for s in packed]})
-    mappers = {name: _colour_mapper(spec) for name, spec in specs.items()}
-
-    plot = figure(
-        width=width,
-        height=height,
-        title=title,
-        output_backend=backend,
-        name="mx-map",
-        tools="pan,wheel_zoom,box_select,lasso_select,tap,reset",
-        active_scroll="wheel_zoom",
-        match_aspect=True,
-    )
-    plot.axis.visible = False
-    plot.grid.visible = False
-    renderer = plot.scatter(
-        "x",
-        "y",
-        source=source,
-        view=view,
-        size=3,
-        line_color=None,
-        fill_alpha=0.7,
-        fill_color={"field": colour_by, "transform": mappers[colour_by]},
-        selection_fill_alpha=1.0,
-        nonselection_fill_alpha=0.12,
-    )
-    plot.select_one(BoxSelectTool).renderers = [renderer]
-    plot.select_one(LassoSelectTool).renderers = [renderer]
-    plot.select_one(TapTool).renderers = [renderer]
-    colour_bar = ColorBar(color_mapper=mappers[colour_by], width=12, title=colour_by)
-    plot.add_layout(colour_bar, "right")
-
-    hover_div = Div(text="<i>hover a point</i>", width=200, height=150, name="mx-hover", css_classes=["mx-hover"])
-    details = Div(text="<i>click a point, or find one</i>", width=330, name="mx-details", css_classes=["mx-details"])
-    gallery = Div(
-        text="<i>box or lasso select to list digits</i>",
-        width=width + 340,
-        name="mx-gallery",
-        css_classes=["mx-gallery"],
-    )
-    colour_select = Select(title="colour by", value=colour_by, options=list(specs), width=150, name="mx-colour")
-    meta = {
-        "specs": specs,
-        "ids": list(id_columns),
-        "writer": writer_column,
-        "counts": [c for c in count_columns if c in specs],
-        "tiles": ATLAS_TILES,
-        "h": int(images.shape[1]),
-        "w": int(images.shape[2]),
-        "gallery": GALLERY_SIZE,
-    }
-    source.tags = [json.dumps(meta)]
-    shared = {
-        "source": source,
-        "sheets": sheets,
-        "extras": extras,
-        "hover_div": hover_div,
-        "details": details,
-        "gallery": gallery,
-        "view": view,
-    }
-
-    def js(body: str, **args) -> CustomJS:
-        return CustomJS(args={**shared, **args}, code=_LIBRARY + body)
-
-    colour_select.js_on_change(
-        "value",
-        js("M.recolour(this.value, renderer, bar, mappers);", renderer=renderer, bar=colour_bar, mappers=mappers),
-    )
-    filter_widgets = []
-    for name in filters:
-        spec = specs[name]
-        if spec["kind"] == "bool":
-            widget_ = CheckboxGroup(labels=[f"only {name}"], active=[], name=f"mx-filter-{name}")
-        elif spec["kind"] in ("category", "text") and "names" in spec:
-            widget_ = MultiChoice(title=name, options=spec["names"], value=[], width=150, name=f"mx-filter-{name}")
-        elif spec["kind"] == "category":
-            options = [str(v) for v in range(spec["low"], spec["high"] + 1)]
-            widget_ = MultiChoice(title=name, options=options, value=[], width=150, name=f"mx-filter-{name}")
-        else:
-            widget_ = TextInput(title=f"{name} (a, b, ...)", value="", width=150, name=f"mx-filter-{name}")
-        widget_.tags = [name]
-        filter_widgets.append(widget_)
-    refilter = js("M.refilter(widgets);", widgets=filter_widgets)
-    for widget_ in filter_widgets:
-        widget_.js_on_change("active" if isinstance(widget_, CheckboxGroup) else "value", refilter)
-
-    find_inputs = [
-        (
-            Select(title=c, options=specs[c]["names"], value=specs[c]["names"][0], width=95, name=f"mx-find-{c}")
-            if "names" in specs[c]
-            else TextInput(title=c, value="", width=95, name=f"mx-find-{c}")
+    plot, renderer, bar = _map_figure(source, view, colour_by, specs, title=title, width=width, height=height)
+    source.tags = [
+        json.dumps(
+            {
+                "specs": specs,
+                "ids": list(id_columns),
+                "writer": writer_column,
+                "counts": [c for c in count_columns if c in specs],
+                "tiles": ATLAS_TILES,
+                "h": int(images.shape[1]),
+                "w": int(images.shape[2]),
+                "gallery": GALLERY_SIZE,
+                "colour_by": colour_by,
+                "viridis": list(_viridis()),
+                "missing": MISSING_COLOUR,
+                "size": POINT_SIZE,
+                "alpha": POINT_ALPHA,
+                "selected_alpha": SELECTED_ALPHA,
+                "faded_alpha": FADED_ALPHA,
+            }
         )
-        for c in id_columns
     ]
+    panel_width = 300
+    scroll = {"overflow-y": "auto"}
+    legend = Div(text="", width=width, height=44, name="mx-legend", styles=scroll)
+    hover_div = Div(text="<i>hover a point</i>", width=panel_width, height=120, name="mx-hover", styles=scroll)
+    details = Div(text="<i>click a point, or find one</i>", width=panel_width, height=height - 170, name="mx-details")
+    details.styles = scroll
+    gallery = Div(
+        text="<i>box or lasso select to list digits</i>", width=width + panel_width, height=240, name="mx-gallery"
+    )
+    gallery.styles = scroll
+    colour_select = Select(title="colour by", value=colour_by, options=colour_options, width=140, name="mx-colour")
+    filter_widgets = _filter_widgets(specs, filters)
+    find_inputs = _find_widgets(specs, id_columns)
     find_button = Button(label="find", width=60, name="mx-find")
-    find_button.js_on_click(js("M.find(inputs);", inputs=find_inputs))
-    source.selected.js_on_change("indices", js("M.selected();"))
-    hover = HoverTool(tooltips=None, renderers=[renderer], callback=js("M.hover(cb_data.index.indices);"))
-    plot.add_tools(hover)
     download = Button(label="download selection (CSV)", width=200, name="mx-download")
-    download.js_on_click(js("M.download();"))
+    hover = HoverTool(tooltips=None, renderers=[renderer])
+    plot.add_tools(hover)
+    library = CustomJS(
+        args={
+            "source": source,
+            "sheets": sheets,
+            "extras": extras,
+            "view": view,
+            "plot": plot,
+            "renderer": renderer,
+            "hover_div": hover_div,
+            "details": details,
+            "gallery": gallery,
+            "legend": legend,
+            "bar": bar,
+        },
+        code=browser_code(),
+        name="mx-library",
+    )
+    _wire(
+        library,
+        plot=plot,
+        source=source,
+        colour_select=colour_select,
+        filter_widgets=filter_widgets,
+        find_inputs=find_inputs,
+        find_button=find_button,
+        download=download,
+        hover=hover,
+    )
+    legend.text = _legend_html(colour_by, specs[colour_by])
+    controls = row(colour_select, *filter_widgets, styles={"flex-wrap": "wrap", "align-items": "end"}, width=width)
+    # every part keeps its size whatever it shows: a click or a selection moves nothing on the page
+    panel = column(row(*find_inputs, find_button, styles={"align-items": "end"}), download, hover_div, details)
+    layout = column(controls, legend, row(plot, panel), gallery, name="mx-explorer")
+    document = Document()
+    document.add_root(layout)
+    # take over the drawing as soon as the page is ready
+    document.js_on_event("document_ready", CustomJS(args={"lib": library}, code="lib.execute(cb_obj);"))
+    return Explorer(frame.copy(), layout, source, widget)
 
-    controls = row(colour_select, *filter_widgets, styles={"flex-wrap": "wrap", "align-items": "end"})
-    panel = column(row(*find_inputs, find_button, styles={"align-items": "end"}), hover_div, details)
-    layout = column(controls, row(plot, panel), download, gallery, name="mx-explorer")
-    frame = frame.copy()
-    return Explorer(frame, layout, source, widget)
+
+def _legend_html(name: str, spec: dict) -> str:
+    """The legend of a column with classes, as ``explorer.js`` writes it when the colouring changes."""
+    from html import escape
+
+    if "palette" not in spec:
+        return f'<div class="mx-legend-items" data-column="{escape(name)}"><b>{escape(name)}</b>: colour bar at the right</div>'
+
+    names = spec.get("names") or [str(v) for v in range(spec["low"], spec["high"] + 1)]
+    palette = spec["palette"]
+    items = "".join(
+        f'<span class="mx-legend-item" data-value="{escape(str(v))}" data-colour="{palette[k % len(palette)]}" '
+        f'style="white-space:nowrap;margin-right:8px"><span style="display:inline-block;width:10px;height:10px;'
+        f'margin-right:3px;background:{palette[k % len(palette)]}"></span>{escape(str(v))}</span> '
+        for k, v in enumerate(names)
+    )
+    return f'<div class="mx-legend-items" data-column="{escape(name)}"><b>{escape(name)}</b>: {items}</div>'
 
 
-#: The browser side, shared by every callback: decoding sprite sheets, details, gallery, filters.
-_LIBRARY = r"""
-const M = (function (source, sheets, extras, hover_div, details, gallery, view) {
-  if (source._mx) return source._mx;
-  const meta = JSON.parse(source.tags[0]), specs = meta.specs, n = source.data.x.length;
-  const decoded = new Array(sheets.data.png.length).fill(null);
-  function sheet(k) {
-    if (!decoded[k]) { const im = new Image(); im.src = "data:image/png;base64," + sheets.data.png[k]; decoded[k] = im.decode().then(() => im); }
-    return decoded[k];
-  }
-  const esc = s => String(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-  function value(name, i) {
-    const s = specs[name], v = source.data[name][i];
-    if (s.names) return s.names[v];
-    if (s.kind === "float") return Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3)) : "NaN";
-    return String(v);
-  }
-  async function thumb(i, scale) {
-    const per = meta.tiles * meta.tiles, t = i % per, c = document.createElement("canvas"), im = await sheet(Math.floor(i / per));
-    c.width = meta.w * scale; c.height = meta.h * scale;
-    const g = c.getContext("2d"); g.imageSmoothingEnabled = false;
-    g.drawImage(im, (t % meta.tiles) * meta.w, Math.floor(t / meta.tiles) * meta.h,
-                meta.w, meta.h, 0, 0, c.width, c.height);
-    return `<img class="mx-thumb" data-row="${i}" title="${esc(meta.ids.map(c => value(c, i)).join(" "))}" ` +
-           `src="${c.toDataURL()}" width="${c.width}" height="${c.height}" style="border:1px solid #ddd;margin:1px">`;
-  }
-  function caption(i) { return meta.ids.map(c => esc(value(c, i))).join(" #"); }
-  let writerRows = null;
-  function sameWriter(i) {
-    if (!meta.writer) return [];
-    if (!writerRows) { writerRows = new Map(); const w = source.data[meta.writer];
-      for (let j = 0; j < n; j++) { const k = w[j]; if (!writerRows.has(k)) writerRows.set(k, []); writerRows.get(k).push(j); } }
-    return writerRows.get(source.data[meta.writer][i]).filter(j => j !== i);
-  }
-  const api = {
-    hover: async function (indices) {
-      if (!indices.length) return;
-      const i = indices[0], image = await thumb(i, 3);
-      hover_div.text = `<div class="mx-hover-row" data-row="${i}">${image}<br>` +
-        ["label", ...meta.ids, meta.writer].filter((c, k, a) => c && specs[c] && a.indexOf(c) === k)
-          .map(c => `${esc(c)}: ${esc(value(c, i))}`).join("<br>") + "</div>";
-    },
-    show: async function (i) {
-      const k = extras.tags[0], nn = Array.from(extras.data.neighbours.slice(i * k, i * k + k));
-      const writer = sameWriter(i).slice(0, 20), strip = rows => Promise.all(rows.map(j => thumb(j, 1))).then(t => t.join(""));
-      const [big, nnImages, writerImages] = await Promise.all([thumb(i, 5), strip(nn), strip(writer)]);
-      const rows = Object.keys(specs).map(c => `<tr><td>${esc(c)}</td><td data-column="${esc(c)}">${esc(value(c, i))}</td></tr>`).join("");
-      details.text = `<div class="mx-detail" data-row="${i}"><b>${caption(i)}</b><br>${big}` +
-        `<div class="mx-neighbours" data-rows="${nn.join(",")}"><b>${k} nearest in pixel space</b><br>${nnImages}</div>` +
-        `<div class="mx-writer" data-rows="${writer.join(",")}"><b>same writer (${sameWriter(i).length} more)</b><br>${writerImages}</div>` +
-        `<table style="font-size:11px">${rows}</table></div>`;
-    },
-    selected: async function () {
-      const sel = source.selected.indices.slice().sort((a, b) => a - b);
-      if (sel.length === 1) api.show(sel[0]);
-      const thumbs = await Promise.all(sel.slice(0, meta.gallery).map(i => thumb(i, 1)));
-      const counts = meta.counts.map(c => {
-        const m = new Map(); sel.forEach(i => { const v = value(c, i); m.set(v, (m.get(v) || 0) + 1); });
-        return `<b>${esc(c)}</b>: ` + Array.from(m.entries()).sort().map(([v, k]) => `${esc(v)} <span data-count="${esc(c)}=${esc(v)}">${k}</span>`).join(", ");
-      }).join("<br>");
-      gallery.text = `<div class="mx-selection" data-count="${sel.length}"><b>${sel.length.toLocaleString("en")} selected</b>` +
-        (sel.length > meta.gallery ? ` (first ${meta.gallery} shown)` : "") + `<br>${counts}<br>` +
-        thumbs.join("") + "</div>";
-    },
-    csv: function () {
-      const sel = source.selected.indices.slice().sort((a, b) => a - b);
-      return meta.ids.join(",") + "\n" + sel.map(i => meta.ids.map(c => value(c, i)).join(",")).join("\n") + "\n";
-    },
-    download: function () {
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(new Blob([api.csv()], {type: "text/csv"}));
-      a.download = "selection.csv"; document.body.appendChild(a); a.click(); a.remove();
-    },
-    find: function (inputs) {
-      const want = inputs.map(w => String(w.value).trim());
-      for (let i = 0; i < n; i++) {
-        if (meta.ids.every((c, k) => value(c, i) === want[k])) { source.selected.indices = [i]; return; }
-      }
-      details.text = `<div class="mx-detail" data-row="-1">no digit ${esc(want.join(" #"))}</div>`;
-    },
-    refilter: function (widgets) {
-      const xs = source.data.x, ys = source.data.y, keep = Array.from(xs, (x, i) => Number.isFinite(x) && Number.isFinite(ys[i]));
-      widgets.forEach(w => {
-        const c = w.tags[0], s = specs[c], col = source.data[c];
-        let test = null;
-        if (s.kind === "bool") { if (w.active.length) test = v => v === 1; }
-        else if (w.value !== undefined && w.value.length) {
-          const wanted = new Set((typeof w.value === "string" ? w.value.split(",") : w.value).map(v => v.trim()).filter(v => v));
-          if (wanted.size) test = s.names ? (v => wanted.has(s.names[v])) : (v => wanted.has(String(v)));
-        }
-        if (test) for (let i = 0; i < n; i++) if (keep[i] && !test(col[i])) keep[i] = false;
-      });
-      view.filter.booleans = keep;
-      source.selected.indices = source.selected.indices.filter(i => keep[i]);
-    },
-    recolour: function (name, renderer, bar, mappers) {
-      renderer.glyph.fill_color = {field: name, transform: mappers[name]};
-      bar.color_mapper = mappers[name]; bar.title = name;
-    },
-  };
-  source._mx = api;
-  return api;
-})(source, sheets, extras, hover_div, details, gallery, view);
-"""
+def _viridis() -> tuple:
+    from bokeh.palettes import Viridis256
+
+    return Viridis256

@@ -399,11 +399,215 @@ def test_filters_hide_points_and_keep_them_out_of_a_selection(explorer_page, sma
     assert sorted(selected) == expected.tolist() and set(selected) <= set(np.flatnonzero(wanted))
 
 
-def test_colour_by_changes_the_colour_of_the_points(explorer_page):
-    before = bokeh(explorer_page, "return find('mx-map').renderers[0].glyph.fill_color.field;")
-    bokeh(explorer_page, "find('mx-colour').value = 'ink';")
-    after = bokeh(
-        explorer_page,
-        "const r = find('mx-map').renderers[0]; return [r.glyph.fill_color.field, r.glyph.fill_color.transform.palette.length];",
+def pixel(page, row: int) -> tuple:
+    """The colour the map shows at ``row``'s point (its centre pixel on the map's canvas)."""
+    return tuple(
+        bokeh(
+            page,
+            """const m = find('mx-map'), v = Bokeh.index.find_one(m), d = m.renderers[0].data_source.data;
+            const c = v.canvas_view.primary.canvas, r = c.width / v.canvas_view.bbox.width;
+            const x = v.frame.x_scale.compute(d.x[arg]), y = v.frame.y_scale.compute(d.y[arg]);
+            return Array.from(c.getContext('2d').getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data.slice(0, 3));""",
+            row,
+        )
     )
-    assert before == "label" and after == ["ink", 256]
+
+
+def ring_pixels(page, row: int, radius: int = 8) -> list:
+    """The colours on a circle of ``radius`` pixels around ``row``'s point."""
+    return bokeh(
+        page,
+        """const m = find('mx-map'), v = Bokeh.index.find_one(m), d = m.renderers[0].data_source.data;
+        const c = v.canvas_view.primary.canvas, r = c.width / v.canvas_view.bbox.width, g = c.getContext('2d');
+        const x = v.frame.x_scale.compute(d.x[arg[0]]), y = v.frame.y_scale.compute(d.y[arg[0]]);
+        return [[1, 0], [-1, 0], [0, 1], [0, -1]].map(([a, b]) =>
+          Array.from(g.getImageData(Math.round((x + a * arg[1]) * r), Math.round((y + b * arg[1]) * r), 1, 1).data.slice(0, 3)));""",
+        [row, radius],
+    )
+
+
+def rgb(hex_colour: str) -> tuple:
+    return tuple(int(hex_colour[k : k + 2], 16) for k in (1, 3, 5))
+
+
+def repainted(page) -> None:
+    """Wait until the map has painted what its models say (two animation frames)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.wait_for_timeout(100)
+
+
+def test_colour_by_recolours_the_points_even_with_a_selection(explorer_page, small_explorer):
+    from mnist_analysis.interactive import _PALETTE
+
+    _, frame, _, _, _ = small_explorer
+    rows = [r for r in range(len(frame)) if _PALETTE[frame.label[r]] not in (_PALETTE[0], _PALETTE[1])]
+    row = isolated_row(explorer_page)
+    row = row if row in rows else rows[0]
+    click(explorer_page, isolated_row(explorer_page))
+    repainted(explorer_page)
+    selected = click_free_details_row(explorer_page)
+    assert pixel(explorer_page, selected) == rgb(_PALETTE[frame.label[selected]])  # selected: drawn opaque
+    bokeh(explorer_page, "find('mx-colour').value = 'writer_group';")
+    repainted(explorer_page)
+    group = sorted(frame.writer_group.unique()).index(frame.writer_group[selected])
+    assert pixel(explorer_page, selected) == rgb(_PALETTE[group])
+    bokeh(explorer_page, "find('mx-map').renderers[0].data_source.selected.indices = [];")
+    repainted(explorer_page)
+    # without a selection every point is drawn at 70 % over white: the colour of its group, lightened
+    expected = [round(255 + 0.7 * (c - 255)) for c in rgb(_PALETTE[group])]
+    assert all(abs(a - b) <= 2 for a, b in zip(pixel(explorer_page, selected), expected))
+
+
+def test_classes_get_a_legend_with_their_names_and_numbers_a_colour_bar(explorer_page):
+    import re
+
+    from mnist_analysis.interactive import _PALETTE, BOOL_COLOURS
+
+    def legend():
+        html = _div(explorer_page, "mx-legend")
+        return dict(re.findall(r'data-value="([^"]*)" data-colour="([^"]*)"', html))
+
+    def bar_visible():
+        return bokeh(explorer_page, "return find('mx-colour-bar').visible;")
+
+    assert legend() == {str(k): _PALETTE[k] for k in range(10)} and not bar_visible()
+    bokeh(explorer_page, "find('mx-colour').value = 'writer_group';")
+    explorer_page.wait_for_function(f"() => {{ {FIND} return find('mx-legend').text.includes('census') }}")
+    assert legend() == {"census": _PALETTE[0], "student": _PALETTE[1]} and not bar_visible()
+    bokeh(explorer_page, "find('mx-colour').value = 'is_label_issue';")
+    assert legend() == {"False": BOOL_COLOURS[0], "True": BOOL_COLOURS[1]} and not bar_visible()
+    bokeh(explorer_page, "find('mx-colour').value = 'ink';")
+    assert legend() == {} and bar_visible()
+    assert bokeh(explorer_page, "return find('mx-colour-bar').title;") == "ink"
+
+
+def test_a_lasso_selects_once_on_release_exactly_the_points_inside(explorer_page):
+    import math
+
+    import numpy as np
+    from matplotlib.path import Path as Polygon
+
+    xy, shown = screen_positions(explorer_page)
+    frame = bokeh(
+        explorer_page,
+        "const v = Bokeh.index.find_one(find('mx-map')), b = v.canvas_view.el.getBoundingClientRect(), f = v.frame.bbox;"
+        "return [b.x + f.left, b.y + f.top, f.width, f.height];",
+    )
+    bokeh(
+        explorer_page,
+        """window.__changes = 0; const s = find('mx-map').renderers[0].data_source.selected;
+        s.properties.indices.change.connect(() => window.__changes++);
+        find('mx-gallery').properties.text.change.connect(() => window.__changes++);
+        for (const t of find('mx-map').toolbar.tools) if (t.type === 'LassoSelectTool') t.active = true;""",
+    )
+    cx, cy, radius = frame[0] + frame[2] / 2, frame[1] + frame[3] / 2, min(frame[2], frame[3]) / 4
+    path = [(cx + radius * math.cos(a), cy + radius * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 31)]
+    explorer_page.mouse.move(*path[0])
+    explorer_page.mouse.down()
+    for point in path[1:]:
+        explorer_page.mouse.move(*point)
+    assert bokeh(explorer_page, "return window.__changes;") == 0, "the selection changed while the lasso was drawn"
+    explorer_page.mouse.up()
+    inside = np.flatnonzero(Polygon(path).contains_points(xy) & shown)
+    explorer_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-gallery').text.includes('data-count=\"{len(inside)}\"') }}", timeout=5000
+    )
+    selected = bokeh(explorer_page, "return Array.from(find('mx-map').renderers[0].data_source.selected.indices);")
+    assert sorted(selected) == inside.tolist() and len(inside) > 10
+
+
+def test_panning_moves_the_drawn_points_and_does_no_hover_work(explorer_page, small_explorer):
+    _, frame, _, _, _ = small_explorer
+    row = isolated_row(explorer_page, away=12)
+    before = hover(explorer_page, row)
+    xy, _ = screen_positions(explorer_page)
+    explorer_page.evaluate(
+        """() => { window.__paths = 0; const arc = CanvasRenderingContext2D.prototype.arc;
+        CanvasRenderingContext2D.prototype.arc = function (...a) { window.__paths++; return arc.apply(this, a); }; }"""
+    )
+    explorer_page.mouse.move(xy[row, 0] - 60, xy[row, 1] - 60)
+    explorer_page.mouse.down()
+    for step in range(1, 21):  # the drag passes over many points
+        explorer_page.mouse.move(xy[row, 0] - 60 + 6 * step, xy[row, 1] - 60 + 6 * step)
+    during = _div(explorer_page, "mx-hover")
+    explorer_page.mouse.up()
+    assert f'data-row="{before["row"]}"' in during, "the hover panel changed during the drag"
+    # the points are drawn as one bitmap: no canvas path per point while panning
+    assert explorer_page.evaluate("() => window.__paths") < 20
+    repainted(explorer_page)
+    moved, _ = screen_positions(explorer_page)
+    assert abs(moved[row, 0] - xy[row, 0] - 120) < 2 and abs(moved[row, 1] - xy[row, 1] - 120) < 2
+    from mnist_analysis.interactive import _PALETTE
+
+    expected = [round(255 + 0.7 * (c - 255)) for c in rgb(_PALETTE[frame.label[row]])]
+    assert all(abs(a - b) <= 2 for a, b in zip(pixel(explorer_page, row), expected))
+
+
+def test_a_found_or_clicked_digit_is_marked_on_the_map(explorer_page, small_explorer):
+    _, frame, _, _, _ = small_explorer
+    row = isolated_row(explorer_page, away=14)
+    assert (0, 0, 0) not in map(tuple, ring_pixels(explorer_page, row))
+    click(explorer_page, row)
+    repainted(explorer_page)
+    assert [tuple(p) for p in ring_pixels(explorer_page, row)] == [(0, 0, 0)] * 4
+    expected = int(frame.index[(frame.split == "test") & (frame["index"] == 60)][0])
+    bokeh(explorer_page, "find('mx-find-split').value = 'test'; find('mx-find-index').value = '60';")
+    explorer_page.get_by_role("button", name="find", exact=True).click()
+    explorer_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-details').text.includes('mx-detail\" data-row=\"{expected}\"') }}"
+    )
+    repainted(explorer_page)
+    assert [tuple(p) for p in ring_pixels(explorer_page, expected)] == [(0, 0, 0)] * 4
+    assert (0, 0, 0) not in map(tuple, ring_pixels(explorer_page, row))
+
+
+def test_enter_finds_thumbnails_go_to_their_digit_and_clearing_empties_the_panels(explorer_page, small_explorer):
+    _, frame, _, _, neighbours = small_explorer
+    expected = int(frame.index[(frame.split == "train") & (frame["index"] == 30)][0])
+    bokeh(explorer_page, "find('mx-find-split').value = 'train';")
+    index_box = explorer_page.get_by_label("index")
+    index_box.fill("30")
+    index_box.press("Enter")
+    explorer_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-details').text.includes('mx-detail\" data-row=\"{expected}\"') }}",
+        timeout=5000,
+    )
+    first = int(neighbours[expected][0])
+    explorer_page.locator(f'.mx-neighbours img[data-row="{first}"]').first.click()
+    explorer_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-details').text.includes('mx-detail\" data-row=\"{first}\"') }}", timeout=5000
+    )
+    hover(explorer_page, isolated_row(explorer_page))
+    frame_box = bokeh(
+        explorer_page,
+        "const v = Bokeh.index.find_one(find('mx-map')), b = v.canvas_view.el.getBoundingClientRect(), f = v.frame.bbox;"
+        "return [b.x + f.left, b.y + f.top];",
+    )
+    explorer_page.mouse.click(frame_box[0] + 3, frame_box[1] + 3)  # an empty corner: clears the selection
+    explorer_page.wait_for_function(f"() => {{ {FIND} return !find('mx-details').text.includes('mx-detail') }}")
+    assert "data-row" not in _div(explorer_page, "mx-hover")
+
+
+def test_a_click_keeps_the_download_button_and_gallery_in_place(explorer_page):
+    button = explorer_page.get_by_role("button", name="download selection (CSV)")
+
+    def gallery():
+        return bokeh(
+            explorer_page,
+            "const b = Bokeh.index.find_one(find('mx-gallery')).el.getBoundingClientRect(); return [b.x, b.y];",
+        )
+
+    before = button.bounding_box(), gallery()
+    click(explorer_page, isolated_row(explorer_page))
+    explorer_page.locator(".mx-detail").wait_for(state="visible")
+    after = button.bounding_box(), gallery()
+    assert after == before and after[0]["y"] + after[0]["height"] < 900
+
+
+def test_colour_by_changes_the_colour_of_the_points(explorer_page):
+    before = bokeh(explorer_page, "return find('mx-colour').value;")
+    row = isolated_row(explorer_page)
+    colour = pixel(explorer_page, row)
+    bokeh(explorer_page, "find('mx-colour').value = 'ink';")
+    repainted(explorer_page)
+    assert before == "label" and pixel(explorer_page, row) != colour

@@ -165,3 +165,51 @@ def test_bad_input_names_the_parameter(inputs, change, error, message):
     }
     with pytest.raises(error, match=message):
         explorer(**arguments)
+
+
+def test_neighbours_out_of_range_are_named_with_their_values(inputs):
+    frame, coords, images = inputs
+    neighbours = np.zeros((60, 2), np.int32)
+    neighbours[7, 1], neighbours[9, 0] = 60, -3
+    with pytest.raises(
+        ValueError, match=r"neighbours: expected row positions 0\.\.59, found \[-3, 60\] in 2 rows \(first: row 7\)"
+    ):
+        explorer(frame, coords, images, neighbours=neighbours, widget=False)
+
+
+def test_show_opens_the_saved_page_in_a_browser_and_repr_says_how(inputs, tmp_path, monkeypatch):
+    import webbrowser
+
+    frame, coords, images = inputs
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    path = ex.show(tmp_path / "shown.html")
+    assert opened == [path.resolve().as_uri()] and "mx-map" in path.read_text()
+    assert ".show()" in repr(ex) and ".save(path)" in repr(ex)
+
+
+def test_the_javascript_is_one_linted_file_loaded_once_per_page(inputs):
+    import shutil
+    import subprocess
+
+    from bokeh.models import CustomJS
+
+    from mnist_analysis.interactive import browser_code
+
+    code = browser_code()
+    lines = code.splitlines()
+    assert all(len(line) <= 120 and line == line.rstrip() and "\t" not in line for line in lines)
+    assert "var " not in code and "==" not in code.replace("===", "").replace("!==", "")
+    node = shutil.which("node")
+    if node is not None:  # a syntax check (node is on the project's machines; eslint is not installed)
+        checked = subprocess.run(
+            [node, "--check", "-"], input=f"(function () {{\n{code}\n}});", capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stderr
+    frame, coords, images = inputs
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
+    callbacks = list(ex.layout.document.select({"type": CustomJS}))
+    assert [c for c in callbacks if c.code == code] == [ex.layout.document.get_model_by_name("mx-library")]
+    assert all(len(c.code) < 200 for c in callbacks if c.code != code)
+    assert ex.html().count("const meta = JSON.parse(source.tags[0])") == 1

@@ -1,0 +1,323 @@
+// The explorer's browser side: one Bokeh CustomJS model of the page runs this body once and
+// keeps the result (source._mx); every callback asks it for that result (lib.execute(...)).
+// Arguments (see interactive._library): source, sheets, extras, view, plot, renderer, hover_div,
+// details, gallery, legend, bar, colour_select. Nothing here is fetched: the page is offline.
+if (source._mx) return source._mx.install();
+const meta = JSON.parse(source.tags[0]);
+const specs = meta.specs;
+const n = source.data.x.length;
+const index = cb_context.index;
+const state = {colour: meta.colour_by, focus: -1, dragging: false, galleryToken: 0, hoverToken: 0};
+
+// ---- thumbnails from the sprite sheets -----------------------------------------------------
+const decoded = new Array(sheets.data.png.length).fill(null);
+function sheet(k) {
+  if (!decoded[k]) {
+    const im = new Image();
+    im.src = "data:image/png;base64," + sheets.data.png[k];
+    decoded[k] = im.decode().then(() => im);
+  }
+  return decoded[k];
+}
+const ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"};
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
+function value(name, i) {
+  const s = specs[name];
+  const v = source.data[name][i];
+  if (s.names) return s.names[v];
+  if (s.kind === "float") return Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3)) : "NaN";
+  return String(v);
+}
+async function thumb(i, scale) {
+  const per = meta.tiles * meta.tiles;
+  const t = i % per;
+  const im = await sheet(Math.floor(i / per));
+  const c = document.createElement("canvas");
+  c.width = meta.w * scale;
+  c.height = meta.h * scale;
+  const g = c.getContext("2d");
+  g.imageSmoothingEnabled = false;
+  const [x, y] = [(t % meta.tiles) * meta.w, Math.floor(t / meta.tiles) * meta.h];
+  g.drawImage(im, x, y, meta.w, meta.h, 0, 0, c.width, c.height);
+  const title = esc(meta.ids.map((c) => value(c, i)).join(" "));
+  return `<img class="mx-thumb" data-row="${i}" title="${title}" src="${c.toDataURL()}" ` +
+    `width="${c.width}" height="${c.height}" style="border:1px solid #ddd;margin:1px;cursor:pointer">`;
+}
+const caption = (i) => meta.ids.map((c) => esc(value(c, i))).join(" #");
+let writerRows = null;
+function sameWriter(i) {
+  if (!meta.writer) return [];
+  if (!writerRows) {
+    writerRows = new Map();
+    const w = source.data[meta.writer];
+    for (let j = 0; j < n; j++) {
+      if (!writerRows.has(w[j])) writerRows.set(w[j], []);
+      writerRows.get(w[j]).push(j);
+    }
+  }
+  return writerRows.get(source.data[meta.writer][i]).filter((j) => j !== i);
+}
+
+// ---- colours: one packed RGBA per point, and the legend or colour bar ----------------------
+const parse = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+const colours = new Uint8Array(3 * n);
+function palette(name) {
+  const s = specs[name];
+  return s.palette || meta.viridis;
+}
+function recolourPoints(name) {
+  const s = specs[name];
+  const col = source.data[name];
+  const pal = palette(name).map(parse);
+  const grey = parse(meta.missing);
+  for (let i = 0; i < n; i++) {
+    let rgb;
+    if (s.palette) {
+      const k = s.names ? col[i] : col[i] - s.low;
+      rgb = pal[((k % pal.length) + pal.length) % pal.length];
+    } else {
+      const v = col[i];
+      if (!Number.isFinite(v)) rgb = grey;
+      else {
+        const t = (v - s.low) / Math.max(s.high - s.low, 1e-12);
+        rgb = pal[Math.min(pal.length - 1, Math.max(0, Math.floor(t * pal.length)))];
+      }
+    }
+    colours[3 * i] = rgb[0];
+    colours[3 * i + 1] = rgb[1];
+    colours[3 * i + 2] = rgb[2];
+  }
+}
+function legendHtml(name) {  // as interactive._legend_html writes the first one
+  const s = specs[name];
+  const head = `<div class="mx-legend-items" data-column="${esc(name)}"><b>${esc(name)}</b>: `;
+  if (!s.palette) return head + "colour bar at the right</div>";
+  const names = s.names || Array.from({length: s.high - s.low + 1}, (_, k) => String(s.low + k));
+  const pal = s.palette;
+  return head + names.map((v, k) =>
+    `<span class="mx-legend-item" data-value="${esc(v)}" data-colour="${pal[k % pal.length]}" ` +
+    "style=\"white-space:nowrap;margin-right:8px\"><span style=\"display:inline-block;width:10px;height:10px;" +
+    `margin-right:3px;background:${pal[k % pal.length]}"></span>${esc(v)}</span> `).join("") + "</div>";
+}
+
+// ---- drawing the points: one bitmap per paint instead of 70,000 canvas paths ----------------
+let image = null;
+let bitmap = null;
+function paintPoints(rv, ctx) {
+  const glyph = rv.glyph;
+  glyph.map_data();  // screen positions for this view; hit tests use them too
+  const full = rv.all_indices.ones();  // subset position -> row
+  const {sx, sy} = glyph;
+  const box = rv.plot_view.frame.bbox;
+  const ratio = rv.plot_view.canvas_view.pixel_ratio || 1;
+  const w = Math.max(1, Math.round(box.width * ratio));
+  const h = Math.max(1, Math.round(box.height * ratio));
+  if (!image || image.width !== w || image.height !== h) {
+    bitmap = document.createElement("canvas");
+    bitmap.width = w;
+    bitmap.height = h;
+    image = bitmap.getContext("2d").createImageData(w, h);
+  }
+  const px = image.data;
+  px.fill(255);
+  const selected = source.selected.indices;
+  const isSelected = selected.length ? new Uint8Array(n) : null;
+  if (isSelected) for (const i of selected) isSelected[i] = 1;
+  const radius = Math.max(1, Math.round(meta.size * ratio / 2));
+  const left = box.left;
+  const top = box.top;
+  function dot(i, x0, y0, alpha) {
+    const r = colours[3 * i];
+    const g = colours[3 * i + 1];
+    const b = colours[3 * i + 2];
+    for (let y = Math.max(0, y0 - radius + 1); y < Math.min(h, y0 + radius); y++) {
+      let p = 4 * (y * w + Math.max(0, x0 - radius + 1));
+      for (let x = Math.max(0, x0 - radius + 1); x < Math.min(w, x0 + radius); x++, p += 4) {
+        px[p] += alpha * (r - px[p]);
+        px[p + 1] += alpha * (g - px[p + 1]);
+        px[p + 2] += alpha * (b - px[p + 2]);
+      }
+    }
+  }
+  for (let pass = 0; pass < (isSelected ? 2 : 1); pass++) {
+    const alpha = isSelected ? (pass === 0 ? meta.faded_alpha : meta.selected_alpha) : meta.alpha;
+    for (let k = 0; k < full.length; k++) {
+      const i = full[k];
+      if (isSelected && isSelected[i] !== pass) continue;
+      const x = Math.round((sx[k] - left) * ratio);
+      const y = Math.round((sy[k] - top) * ratio);
+      if (x > -radius && y > -radius && x < w + radius && y < h + radius) dot(i, x, y, alpha);
+    }
+  }
+  bitmap.getContext("2d").putImageData(image, 0, 0);
+  ctx.drawImage(bitmap, left, top, box.width, box.height);
+  if (state.focus >= 0 && rv.all_indices.get(state.focus)) {  // the found or clicked digit: a ring
+    const k = full.indexOf(state.focus);
+    ctx.save();
+    ctx.lineWidth = 2;
+    for (const [colour, r] of [["#ffffff", 10], ["#000000", 8]]) {
+      ctx.beginPath();
+      ctx.strokeStyle = colour;
+      ctx.arc(sx[k], sy[k], r, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+}
+
+// ---- wiring into the page's views (again for every new view of the same document) ----------
+function onClick(event) {
+  const target = event.composedPath().find((e) => e.dataset && e.dataset.row !== undefined);
+  if (target && Number(target.dataset.row) >= 0) api.focus(Number(target.dataset.row));
+}
+function install() {
+  const pv = index.find_one(plot);
+  if (pv && !pv._mx) {
+    pv._mx = true;
+    const rv = pv.computed_renderer_views.find((v) => v.model === renderer);
+    rv._paint = (ctx) => paintPoints(rv, ctx);
+    const el = pv.canvas_view.el;
+    el.addEventListener("pointerdown", () => { state.dragging = true; }, true);
+    window.addEventListener("pointerup", () => { state.dragging = false; }, true);
+    pv.request_paint(rv);
+  }
+  for (const div of [details, gallery]) {
+    const dv = index.find_one(div);
+    if (dv && !dv._mx) {
+      dv._mx = true;
+      dv.el.addEventListener("click", onClick);
+    }
+  }
+  if (!renderer.visible) renderer.visible = true;
+  return api;
+}
+
+// ---- what the callbacks do ---------------------------------------------------------------
+const HOVER_HINT = "<i>hover a point</i>";
+const DETAILS_HINT = "<i>click a point, or find one</i>";
+const GALLERY_HINT = "<i>box or lasso select to list digits</i>";
+const api = {
+  state,
+  install,
+  hover: async function (indices) {
+    if (state.dragging || !indices.length) return;  // no hover work while panning or selecting
+    const token = ++state.hoverToken;
+    const i = indices[0];
+    const image = await thumb(i, 3);
+    if (token !== state.hoverToken) return;
+    const shown = ["label", ...meta.ids, meta.writer].filter((c, k, a) => c && specs[c] && a.indexOf(c) === k);
+    hover_div.text = `<div class="mx-hover-row" data-row="${i}">${image}<br>` +
+      shown.map((c) => `${esc(c)}: ${esc(value(c, i))}`).join("<br>") + "</div>";
+  },
+  show: async function (i) {
+    const k = extras.tags[0];
+    const nn = Array.from(extras.data.neighbours.slice(i * k, i * k + k));
+    const others = sameWriter(i);
+    const writer = others.slice(0, 20);
+    const strip = (rows) => Promise.all(rows.map((j) => thumb(j, 1))).then((t) => t.join(""));
+    const [big, nnImages, writerImages] = await Promise.all([thumb(i, 4), strip(nn), strip(writer)]);
+    if (state.focus !== i) return;
+    const rows = Object.keys(specs).map((c) =>
+      `<tr><td>${esc(c)}</td><td data-column="${esc(c)}">${esc(value(c, i))}</td></tr>`).join("");
+    details.text = `<div class="mx-detail" data-row="${i}"><b>${caption(i)}</b><br>${big}` +
+      `<div class="mx-neighbours" data-rows="${nn.join(",")}"><b>${k} nearest in pixel space</b><br>${nnImages}</div>` +
+      `<div class="mx-writer" data-rows="${writer.join(",")}"><b>same writer (${others.length} more)</b><br>` +
+      `${writerImages}</div><table style="font-size:11px">${rows}</table></div>`;
+  },
+  focus: function (i) {  // select one digit, mark it on the map and show its details
+    source.selected.indices = [i];
+  },
+  selected: function () {
+    const sel = source.selected.indices.slice().sort((a, b) => a - b);
+    const focus = sel.length === 1 ? sel[0] : -1;
+    if (focus !== state.focus) {
+      state.focus = focus;
+      index.find_one(plot)?.request_paint();
+    }
+    if (focus >= 0) api.show(focus);
+    else {
+      details.text = DETAILS_HINT;
+      if (!sel.length) hover_div.text = HOVER_HINT;
+    }
+    const token = ++state.galleryToken;
+    // the counts at once; the thumbnails after the pointer has let go (a drag may still be selecting)
+    const counts = meta.counts.map((c) => {
+      const m = new Map();
+      for (const i of sel) {
+        const v = value(c, i);
+        m.set(v, (m.get(v) || 0) + 1);
+      }
+      return `<b>${esc(c)}</b>: ` + Array.from(m.entries()).sort()
+        .map(([v, k]) => `${esc(v)} <span data-count="${esc(c)}=${esc(v)}">${k}</span>`).join(", ");
+    }).join("<br>");
+    if (!sel.length) {
+      gallery.text = `<div class="mx-selection" data-count="0">${GALLERY_HINT}</div>`;
+      return;
+    }
+    Promise.all(sel.slice(0, meta.gallery).map((i) => thumb(i, 1))).then((thumbs) => {
+      if (token !== state.galleryToken) return;  // a newer selection is being shown
+      const more = sel.length > meta.gallery ? ` (first ${meta.gallery} shown)` : "";
+      gallery.text = `<div class="mx-selection" data-count="${sel.length}">` +
+        `<b>${sel.length.toLocaleString("en")} selected</b>${more}<br>${counts}<br>${thumbs.join("")}</div>`;
+    });
+  },
+  csv: function () {
+    const sel = source.selected.indices.slice().sort((a, b) => a - b);
+    return meta.ids.join(",") + "\n" + sel.map((i) => meta.ids.map((c) => value(c, i)).join(",")).join("\n") + "\n";
+  },
+  download: function () {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([api.csv()], {type: "text/csv"}));
+    a.download = "selection.csv";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  },
+  find: function (inputs) {
+    const want = inputs.map((w) => String(w.value).trim());
+    for (let i = 0; i < n; i++) {
+      if (meta.ids.every((c, k) => value(c, i) === want[k])) {
+        api.focus(i);
+        return;
+      }
+    }
+    details.text = `<div class="mx-detail" data-row="-1">no digit ${esc(want.join(" #"))}</div>`;
+  },
+  refilter: function (widgets) {
+    const xs = source.data.x;
+    const ys = source.data.y;
+    const keep = Array.from(xs, (x, i) => Number.isFinite(x) && Number.isFinite(ys[i]));
+    for (const w of widgets) {
+      const c = w.tags[0];
+      const s = specs[c];
+      const col = source.data[c];
+      let test = null;
+      if (s.kind === "bool") {
+        if (w.active.length) test = (v) => v === 1;
+      } else if (w.value !== undefined && w.value.length) {
+        const raw = typeof w.value === "string" ? w.value.split(",") : w.value;
+        const wanted = new Set(raw.map((v) => v.trim()).filter((v) => v));
+        if (wanted.size) test = s.names ? (v) => wanted.has(s.names[v]) : (v) => wanted.has(String(v));
+      }
+      if (test) for (let i = 0; i < n; i++) if (keep[i] && !test(col[i])) keep[i] = false;
+    }
+    view.filter.booleans = keep;
+    source.selected.indices = source.selected.indices.filter((i) => keep[i]);
+  },
+  recolour: function (name) {
+    state.colour = name;
+    recolourPoints(name);
+    const categorical = Boolean(specs[name].palette);
+    legend.text = legendHtml(name);
+    bar.visible = !categorical;
+    if (!categorical) {
+      bar.color_mapper.low = specs[name].low;
+      bar.color_mapper.high = Math.max(specs[name].high, specs[name].low + 1e-9);
+      bar.title = name;
+    }
+    index.find_one(plot)?.request_paint();
+  },
+};
+recolourPoints(state.colour);
+source._mx = api;
+return install();
