@@ -252,6 +252,17 @@ def main(n_seeds: int = len(SEEDS)) -> Path:
                 "ranking": label_quality.RANKING,
                 "best_on_instance_noise": {"ensemble": chosen[0], "ranking": chosen[1]},
                 "is_best_on_instance_noise": bool(chosen == audit_key),
+                "best_minus_audit_on_instance_noise": {
+                    m: interval(
+                        instance[(instance["ensemble"] == chosen[0]) & (instance["ranking"] == chosen[1])]
+                        .sort_values(["fraction", "seed"])[m]
+                        .to_numpy()
+                        - instance[(instance["ensemble"] == audit_key[0]) & (instance["ranking"] == audit_key[1])]
+                        .sort_values(["fraction", "seed"])[m]
+                        .to_numpy()
+                    )
+                    for m in ("recall_at_2x", "average_precision")
+                },
             },
             "targets": targets,
             "best_vs_references": comparisons,
