@@ -125,20 +125,18 @@ def _sheets_as_arrays(images) -> list:
 
 
 def _compute_pixel_neighbours(images, n_neighbors: int, n_candidates: int, seed: int) -> np.ndarray:
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import NearestNeighbors
+    from mnist_analysis.embeddings import fit_pca
+    from mnist_analysis.utils import nearest_other_rows
 
     flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
     n_components = min(50, flat.shape[1], len(flat))
-    reduced = PCA(n_components, random_state=seed, svd_solver="randomized").fit_transform(flat)
-    k = min(n_candidates + 1, len(flat))
-    _, candidates = NearestNeighbors(n_neighbors=k).fit(reduced).kneighbors(reduced)
+    reduced = fit_pca(images, n_components, seed=seed, cache=False).transform(flat)
+    _, candidates = nearest_other_rows(reduced, min(n_candidates, len(flat) - 1))
     result = np.empty((len(flat), min(n_neighbors, len(flat) - 1)), dtype=np.int32)
-    for start in range(0, len(flat), 4096):
+    for start in range(0, len(flat), 4096):  # rank the candidates by their exact pixel distance
         block = candidates[start : start + 4096]
-        own = np.arange(start, start + len(block))[:, None]
         distances = ((flat[block] - flat[start : start + len(block), None, :]) ** 2).sum(axis=2)
-        distances[block == own] = np.inf  # a digit is not its own neighbour
+        distances[block == np.arange(start, start + len(block))[:, None]] = np.inf  # never the image itself
         order = np.argsort(distances, axis=1, kind="stable")[:, : result.shape[1]]
         result[start : start + len(block)] = np.take_along_axis(block, order, axis=1)
     return result
@@ -147,7 +145,8 @@ def _compute_pixel_neighbours(images, n_neighbors: int, n_candidates: int, seed:
 def pixel_neighbours(images, n_neighbors: int = 10, *, seed: int = 0, cache: bool = True) -> np.ndarray:
     """Return the ``n_neighbors`` nearest other images of each image in pixel space (Euclidean).
 
-    Candidates are the ``4 * n_neighbors`` nearest in a 50-component PCA of the pixels; they are
+    Candidates are the ``4 * n_neighbors`` nearest (:func:`mnist_analysis.utils.nearest_other_rows`) in a
+    50-component PCA of the pixels (:func:`mnist_analysis.embeddings.fit_pca`); they are
     ranked by their exact pixel distance, so the only possible error is a true neighbour that the
     PCA does not put among the candidates. Cached.
 

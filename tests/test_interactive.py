@@ -213,3 +213,15 @@ def test_the_javascript_is_one_linted_file_loaded_once_per_page(inputs):
     assert [c for c in callbacks if c.code == code] == [ex.layout.document.get_model_by_name("mx-library")]
     assert all(len(c.code) < 200 for c in callbacks if c.code != code)
     assert ex.html().count("const meta = JSON.parse(source.tags[0])") == 1
+
+
+def test_pixel_neighbours_use_the_shared_pca_and_neighbour_search(monkeypatch):
+    from mnist_analysis import embeddings, utils
+
+    calls = []
+    for module, name in ((utils, "nearest_other_rows"), (embeddings, "fit_pca")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    images = np.random.default_rng(4).integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
+    pixel_neighbours(images, 3, cache=False)
+    assert sorted(calls) == ["fit_pca", "nearest_other_rows"]
