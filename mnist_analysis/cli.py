@@ -229,7 +229,8 @@ def _cache(args) -> int:
             raise UsageError(str(error)) from None
         for path in removed:
             print(f"removed {path}")
-        print("nothing to remove" if not removed else f"cleared {args.kind or 'all results and decoded arrays'}")
+        everything = "all results, executed notebooks and decoded arrays (the downloaded files are kept)"
+        print("nothing to remove" if not removed else f"cleared {args.kind or everything}")
         return 0
     if args.kind is not None:
         raise UsageError("a kind is given only with `clear` (mnist-analysis cache clear KIND)")
@@ -416,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=("show", "clear"),
         default="show",
-        help="show (default) or clear; `clear` alone removes every computed result and decoded "
-        "array and keeps the downloaded files",
+        help="show (default) or clear; `clear` alone removes every computed result, executed notebook and "
+        "decoded array and keeps the downloaded files",
     )
     cache.add_argument(
         "kind",

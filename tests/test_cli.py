@@ -63,3 +63,14 @@ def test_the_report_command_validates_notebooks_without_compiling_iri_grammars()
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["refused", "None"]
+
+
+def test_cache_clear_says_it_cleared_the_executed_notebooks_too(isolated_cache, capsys):
+    from mnist_analysis.cli import main
+
+    (isolated_cache / "notebooks").mkdir()
+    (isolated_cache / "notebooks" / "global.db").write_bytes(b"")
+    assert main(["cache", "clear"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {isolated_cache / 'notebooks'}" in out
+    assert "cleared all results, executed notebooks and decoded arrays (the downloaded files are kept)" in out
