@@ -180,9 +180,9 @@ def main() -> None:
         predictions = estimated_predictions()
         cold_total = None
         note = (
-            f"not measured (--with-predictions); estimated {predictions['estimated_total_s']:.0f} s for the zoo "
-            f"(fit once + {predictions['conditions']} predictions of 10,000 digits, from the cached fit/predict "
-            "seconds) on top of the perturbations"
+            f"run with --with-predictions to measure; estimated {predictions['estimated_total_s']:.0f} s for the zoo "
+            f"alone (fit once + {predictions['conditions']} predictions of 10,000 digits, from results/models.json) "
+            "on top of the perturbations"
         )
     result = {
         "what": "perturbation_grid of the 10,000 test digits (notebook 07's grid), and the zoo's predictions on them",
