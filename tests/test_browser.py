@@ -55,8 +55,8 @@ def open_page(browser, path: Path):
     return page, problems
 
 
-#: Defines ``find(name)``: the Bokeh model of that name on the page, or null.
-FIND = """const find = name => { for (const d of (window.Bokeh ? Bokeh.documents : [])) {
+#: Defines ``find(name)``: the Bokeh model of that name in the newest document of the page, or null.
+FIND = """const find = name => { for (const d of (window.Bokeh ? Bokeh.documents.slice().reverse() : [])) {
   const m = d.get_model_by_name(name); if (m) return m; } return null; };"""
 
 

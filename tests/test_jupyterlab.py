@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -124,6 +125,9 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        console = []
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: console.append(f"page error: {e}"))
         page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
         page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
@@ -131,7 +135,7 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
             page.locator(".jp-Notebook .jp-Cell").first.click()
             page.keyboard.press("Shift+Enter")
             try:
-                page.locator(".jp-InputPrompt", has_text="[1]").first.wait_for(timeout=20_000)
+                page.locator(".jp-InputPrompt", has_text=re.compile(r"\[(1|\*)\]")).first.wait_for(timeout=20_000)
                 break
             except PlaywrightTimeout:
                 continue
@@ -143,9 +147,25 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
             raise
         wait_for_explorer(page)
         assert page.locator(".jp-OutputArea-output .mx-explorer").count() == 0, "expected the widget, not static HTML"
+        clipped = page.evaluate(
+            """() => { const out = document.querySelector('.jp-OutputArea-output').getBoundingClientRect();
+            const roots = Array.from(document.querySelectorAll('.jp-OutputArea-output .bk-Column, .jp-OutputArea-output .bk-Row'));
+            return Math.max(...roots.map(e => e.getBoundingClientRect().right)) - out.right; }"""
+        )
+        assert clipped <= 0, f"the widget runs {clipped:.0f} px past the right edge of the output area"
         expected = box_select(page, (0.3, 0.3, 0.6, 0.6))
         shown = page.locator(".mx-selection").first
-        shown.wait_for(timeout=20_000)
+        try:
+            shown.wait_for(timeout=20_000)
+        except PlaywrightTimeout:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-explorer-failed.png"))
+            state = page.evaluate(
+                """() => { const m = Bokeh.documents.map(d => d.get_model_by_name('mx-map')).find(m => m);
+                const r = m.renderers[0]; return [Bokeh.documents.length, r.visible, r.data_source.selected.indices.length,
+                  m.toolbar.tools.map(t => t.type + ':' + t.active).join(' '), !!r.data_source._mx]; }"""
+            )
+            raise AssertionError(f"no selection shown ({state}); the page said {console}") from None
         count = int(shown.get_attribute("data-count"))
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-explorer.png"))
