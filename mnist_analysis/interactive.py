@@ -1,23 +1,23 @@
 """The explorer: every digit of a 2-D map, linked to its row, its image and its neighbours.
 
-:func:`explorer` draws all points of a map (70,000 for MNIST) with Bokeh's WebGL scatter and
-joins each point to its row of a per-image frame. Colour by any column; filter by the
-categorical and true/false columns; find a digit by split and index; hover a point to see it;
-click one to see it enlarged with its row, its 10 nearest neighbours in pixel space and other
-digits by the same writer; select with the box or the lasso to get a gallery, counts by class
-and writer group, and a CSV download (``split,index``).
+:func:`explorer` draws all points of a map (70,000 for MNIST) and joins each point to its row of
+a per-image frame. Colour by any column (classes get a legend with their names, numbers a
+colour bar); filter by the categorical and true/false columns; find a digit by split and index
+(Enter or the button); hover a point to see it; click one to see it enlarged and ringed on the
+map, with its row, its 10 nearest neighbours in pixel space and other digits by the same writer
+(click a thumbnail to go to that digit); select with the box or the lasso to get a gallery,
+counts by class and writer group, and a CSV download (``split,index``).
 
-Why Bokeh: it does both jobs of the issue with one layout, and it draws 70,000 points with a
-2-D canvas or WebGL (``backend``; the canvas is the default because it measured faster on a
-machine without a graphics card, where WebGL is emulated in software). Its inline resources make an
-nbconvert output that needs no server and no network (the HTML output keeps its scripts), and
-``jupyter_bokeh`` makes the same layout a JupyterLab widget whose selection comes back to Python
-(``explorer.selection``). jupyter-scatter (an anywidget, WebGL via regl-scatterplot) was not
-adopted, and not benchmarked: an anywidget reaches an nbconvert HTML page only as saved widget
-state, which needs the widget manager from a CDN to render. Speed, first render and size on the
-70,000 points, against the old 20,000-point canvas, are in ``benchmarks/bench_explorer.py``.
-All behaviour in the browser is Bokeh ``CustomJS`` on Bokeh's own tools; the only drawing done
-here is cutting thumbnails out of sprite sheets.
+Why Bokeh: its inline resources make an nbconvert output that needs no server and no network,
+and ``jupyter_bokeh`` makes the same layout a JupyterLab widget whose selection comes back to
+Python (``explorer.selection``). jupyter-scatter (an anywidget) reaches an nbconvert page only as
+saved widget state, which needs the widget manager from a CDN. Bokeh keeps the tools, the hit
+tests and the widgets; the points themselves are drawn by the page's own code
+(``explorer_js/explorer.js``, one CustomJS model run once per page) into one bitmap per
+redraw, because Bokeh's canvas draws one path per point (70,000 paths redrew the map about twice
+a second where Chromium has no graphics card) and its WebGL, emulated in software, is slower
+still. The lasso selects on release, and hover work waits while a button is held. Redraws per
+second, latencies, first render and page size are in ``benchmarks/bench_explorer.py``.
 
 Where it goes:
 
