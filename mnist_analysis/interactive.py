@@ -342,6 +342,8 @@ class Explorer:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         if self._use_widget():
+            if self._widget is not None:  # shown again: from the current state (selection, panels), not the first one
+                self._widget.update_from_model(self.layout)
             bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
             bundle = bundle[0] if isinstance(bundle, tuple) else bundle
             return {**bundle, "text/plain": repr(self)}

@@ -225,3 +225,16 @@ def test_pixel_neighbours_use_the_shared_pca_and_neighbour_search(monkeypatch):
     images = np.random.default_rng(4).integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
     pixel_neighbours(images, 3, cache=False)
     assert sorted(calls) == ["fit_pca", "nearest_other_rows"]
+
+
+def test_a_widget_shown_again_shows_the_current_selection(inputs, monkeypatch):
+    monkeypatch.delenv(STATIC_ENV, raising=False)
+    frame, coords, images = inputs
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32))
+    ex._repr_mimebundle_()
+    ex.source.selected.indices = [5, 9]  # as the browser reports a selection
+    ex._repr_mimebundle_()
+    from bokeh.core.json_encoder import serialize_json
+
+    shown = serialize_json(ex.widget.render_bundle["docs_json"]).replace(" ", "")
+    assert '"indices":[5,9]' in shown
