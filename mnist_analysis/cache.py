@@ -235,6 +235,14 @@ _SPECIAL_KINDS = {
 _KEPT = {"notebooks": {"profile.json"}}
 
 
+def _special_folders(root: Path, kind: str) -> list[Path]:
+    """The folders of a kind that is not a computed result, as they are now (with set-aside broken copies)."""
+    folders = [root / f for f in _SPECIAL_KINDS[kind] if (root / f).is_dir()]
+    if kind == "notebooks":  # an execution cache found damaged is set aside beside it, for a look
+        folders += sorted(p for p in root.glob("notebooks.broken-*") if p.is_dir())
+    return folders
+
+
 def _folder_size(folder: Path) -> tuple[int, int]:
     files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
     return len(files), sum(p.stat().st_size for p in files)
@@ -243,7 +251,9 @@ def _folder_size(folder: Path) -> tuple[int, int]:
 def _entries(kind: str, folder: Path) -> int:
     if kind == "arrays":
         return sum(1 for _ in folder.glob("*.npy"))
-    if kind == "notebooks":  # one folder per stored run in jupyter-cache's layout
+    if kind == "notebooks":  # one folder per stored run in jupyter-cache's layout; a set-aside copy is one
+        if folder.name != "notebooks":
+            return 1
         executed = folder / "executed"
         return sum(1 for p in executed.iterdir() if p.is_dir()) if executed.is_dir() else 0
     return _folder_size(folder)[0]
@@ -252,7 +262,8 @@ def _entries(kind: str, folder: Path) -> int:
 def cache_summary():
     """Return one row per kind of cached thing: ``kind``, ``entries``, ``bytes``, ``folder``.
 
-    Kinds: each computed kind, ``notebooks`` (executed notebooks the report build reuses),
+    Kinds: each computed kind, ``notebooks`` (executed notebooks the report build reuses, and
+    any damaged execution cache a build set aside as ``notebooks.broken-*``),
     ``arrays`` (decoded data), ``downloads`` (the data files) and ``legacy`` (joblib folders of
     older versions, never read).
 
@@ -271,8 +282,8 @@ def cache_summary():
         rows.append(
             {"kind": folder.name, "entries": len(entries), "bytes": _folder_size(folder)[1], "folder": str(folder)}
         )
-    for kind, folders in _SPECIAL_KINDS.items():
-        present = [root / f for f in folders if (root / f).is_dir()]
+    for kind in _SPECIAL_KINDS:
+        present = _special_folders(root, kind)
         if present:
             rows.append(
                 {
@@ -342,9 +353,9 @@ def clear_cache(kind: str | None = None) -> list[Path]:
         known = sorted(computed + list(_SPECIAL_KINDS))
         raise ValueError(f"kind: expected one of the cached kinds {known}, found {kind!r}")
     for special in kinds:
-        for folder in (root / f for f in _SPECIAL_KINDS[special]):
-            kept = _KEPT.get(special, set())
-            if kept and folder.is_dir():
+        for folder in _special_folders(root, special):
+            kept = _KEPT.get(special, set()) if folder.name in _SPECIAL_KINDS[special] else set()
+            if kept:
                 targets += [p for p in folder.iterdir() if p.name not in kept]
             else:
                 targets.append(folder)

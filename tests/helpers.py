@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import tempfile
 from pathlib import Path
+
+import pytest
 
 
 def stored_computations(monkeypatch) -> list[str]:
@@ -38,3 +41,43 @@ def read_only(*folders: Path):
     finally:
         for folder in folders:
             subprocess.run(["chattr", "-i", str(folder)], check=True) if root else folder.chmod(0o755)
+
+
+@contextlib.contextmanager
+def full_disk(free_kb: int = 8):
+    """A small file system of its own (tmpfs, mounted as root) with only ``free_kb`` kB left free."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a full file system needs root")
+    folder = Path(tempfile.mkdtemp(prefix="mnist-full-"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
+    try:
+        filler = folder / "filler"
+        with open(filler, "wb", buffering=0) as handle:
+            try:
+                while True:
+                    handle.write(bytes(1024))
+            except OSError:
+                pass
+        with open(filler, "r+b") as handle:
+            handle.truncate(max(0, filler.stat().st_size - free_kb * 1024))
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+        folder.rmdir()
+
+
+def write_notebook(path: Path, *code: str) -> Path:
+    """A notebook of a title, a `parameters` cell (`sample_size`, `seed`) and the given code cells."""
+    from nbformat import write
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    cells = [
+        new_markdown_cell(f"# {path.stem} title"),
+        new_code_cell("sample_size = None\nseed = 0", metadata={"tags": ["parameters"]}),
+    ]
+    nb = new_notebook(
+        cells=cells + [new_code_cell(c) for c in code],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    write(nb, path)
+    return path

@@ -130,8 +130,10 @@ def test_cache_lists_and_clears_the_executed_notebooks(capsys):
         (executed / run / "base.ipynb").write_text("{}")
     profile = cache.cache_dir() / "notebooks" / "profile.json"
     profile.write_text("{}")
+    set_aside = cache.cache_dir() / "notebooks.broken-20261205-051500-123"  # a damaged cache a build set aside
+    (set_aside / "executed").mkdir(parents=True)
     assert main(["cache"]) == 0
     shown = capsys.readouterr().out
-    assert "notebooks" in shown and "2 entries" in shown
+    assert "notebooks" in shown and "3 entries" in shown and str(set_aside) in shown
     assert main(["cache", "clear", "notebooks"]) == 0
-    assert not executed.exists() and profile.is_file()  # the schedule's timings are kept
+    assert not executed.exists() and not set_aside.exists() and profile.is_file()  # the schedule's timings kept

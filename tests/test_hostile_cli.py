@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +15,7 @@ import pytest
 from mnist_analysis import per_image, registry
 from mnist_analysis.cli import main
 from mnist_analysis.idx import encode_idx, write_idx
+from tests.helpers import full_disk, read_only
 from tests.hostile_tools import PROJECT, WorldFolder, make_spec, one_line_error, run_cli
 
 
@@ -396,7 +394,6 @@ def test_an_impossible_output_name_is_the_output_checks_one_line(tmp_path, make_
 
 
 def test_notebooks_into_an_unwritable_destination_is_one_line_exit_2(tmp_path, capsys):
-    from tests.test_hostile_reports import read_only
 
     with read_only(tmp_path):
         code = main(["notebooks", str(tmp_path / "dest")])
@@ -407,29 +404,6 @@ def test_notebooks_into_an_unwritable_destination_is_one_line_exit_2(tmp_path, c
         line.startswith("mnist-analysis notebooks: error: destination: cannot write to") for line in lines
     )
     assert "choose a folder you can write to" in lines[0] and sorted(tmp_path.iterdir()) == []
-
-
-@contextlib.contextmanager
-def full_disk(free_kb: int = 8):
-    """A small file system of its own (tmpfs, mounted as root) with only ``free_kb`` kB left free."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a full file system needs root")
-    folder = Path(tempfile.mkdtemp(prefix="mnist-full-"))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
-    try:
-        filler = folder / "filler"
-        with open(filler, "wb", buffering=0) as handle:
-            try:
-                while True:
-                    handle.write(bytes(1024))
-            except OSError:
-                pass
-        with open(filler, "r+b") as handle:
-            handle.truncate(max(0, filler.stat().st_size - free_kb * 1024))
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
-        folder.rmdir()
 
 
 def test_a_full_disk_during_export_names_the_folder_and_leaves_nothing(monkeypatch, capsys):

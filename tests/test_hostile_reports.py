@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mnist_analysis.reports import STAGING_PREFIX, ReportError, build_reports
-from tests.test_reports import write_notebook
+from tests.helpers import full_disk, read_only, write_notebook
 
 # Builds reports: every test here executes notebooks in Jupyter kernels.
 pytestmark = pytest.mark.slow
@@ -243,19 +242,6 @@ def test_a_damaged_execution_cache_is_named_set_aside_and_the_build_goes_on(tmp_
         assert len(list(isolated_cache.glob("notebooks.broken-*"))) == 1  # set aside, not deleted
 
 
-@contextlib.contextmanager
-def read_only(*folders: Path):
-    """Make folders read-only for this process: ``chattr +i`` for root (to whom modes mean nothing), else modes."""
-    root = os.geteuid() == 0
-    for folder in folders:
-        subprocess.run(["chattr", "+i", str(folder)], check=True) if root else folder.chmod(0o555)
-    try:
-        yield
-    finally:
-        for folder in folders:
-            subprocess.run(["chattr", "-i", str(folder)], check=True) if root else folder.chmod(0o755)
-
-
 def test_a_read_only_execution_cache_gives_one_warning_and_the_build_works(tmp_path, isolated_cache):
     import warnings
 
@@ -274,7 +260,6 @@ def test_a_read_only_execution_cache_gives_one_warning_and_the_build_works(tmp_p
 
 def test_a_full_disk_during_a_build_names_the_folder_and_leaves_no_truncated_notebook(tmp_path):
     from mnist_analysis.utils import DiskFullError
-    from tests.test_hostile_cli import full_disk
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()

@@ -109,7 +109,7 @@ def test_uncompressed_and_recompressed_copies_verify(real_data, tmp_path):
 
 
 def test_real_file_downloads_over_loopback_and_verifies(real_data, isolated_cache, monkeypatch):
-    from tests.test_sources import MirrorServer
+    from tests.mirror_server import MirrorServer
 
     spec = REGISTRY["test-labels"]
     server = MirrorServer((real_data / "mnist" / spec.filename).read_bytes(), b"")

@@ -10,30 +10,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mnist_analysis.cli import main
 from mnist_analysis.findings import read_findings
 from mnist_analysis.registry import REGISTRY
 from mnist_analysis.reports import ReportError, build_reports, find_notebooks
+from tests.helpers import write_notebook
 
 # Builds reports: every test here executes notebooks in Jupyter kernels.
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-def write_notebook(path: Path, *code: str) -> Path:
-    cells = [
-        new_markdown_cell(f"# {path.stem} title"),
-        new_code_cell("sample_size = None\nseed = 0", metadata={"tags": ["parameters"]}),
-    ]
-    nb = new_notebook(
-        cells=cells + [new_code_cell(c) for c in code],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    nbformat.write(nb, path)
-    return path
 
 
 def test_a_failing_cell_fails_the_build_naming_notebook_and_cell(tmp_path):
