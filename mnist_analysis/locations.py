@@ -40,3 +40,8 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("mnist-analysis"))
+
+
+def cached_path(spec) -> Path:
+    """Where a downloaded copy of the registered file ``spec`` is kept in the cache."""
+    return cache_dir() / spec.subdir / spec.filename

@@ -36,28 +36,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cache import cache_dir
-from .idx import IdxFormatError, encode_idx, parse_idx, read_bytes
-from .registry import DataFile, get, identify
+from .checksums import ChecksumError, NotAFileError, UnreadableFileError, verify  # noqa: F401 (imported from here)
+from .idx import IdxFormatError, encode_idx
+from .locations import DATA_DIR_ENV, cache_dir, cached_path  # noqa: F401 (DATA_DIR_ENV: imported from here)
+from .registry import DataFile, get
 from .utils import atomic_output, atomic_write_bytes
-
-DATA_DIR_ENV = "MNIST_ANALYSIS_DATA_DIR"
-
-
-class ChecksumError(IdxFormatError):
-    """A file is well-formed but its content is not the registered content."""
 
 
 class DataFolderError(FileNotFoundError):
     """A named data folder is missing, is a file, or cannot be read; the message says what to do."""
-
-
-class NotAFileError(IdxFormatError):
-    """Something other than a readable file (a folder, a dangling link) sits where a data file is looked for."""
-
-
-class UnreadableFileError(IdxFormatError):
-    """A data file exists but cannot be read (permissions, I/O error)."""
 
 
 class NoVerifiedCopyError(IdxFormatError):
@@ -95,11 +82,6 @@ def candidate_paths(folder, spec: DataFile) -> list[Path]:
     """The paths at which ``spec`` may sit in a data folder, in the order they are tried."""
     folder = Path(folder).expanduser()
     return [folder / sub / name for sub in ("", spec.subdir) for name in (spec.filename, spec.stem)]
-
-
-def cached_path(spec: DataFile) -> Path:
-    """Where a downloaded copy of ``spec`` is kept in the cache."""
-    return cache_dir() / spec.subdir / spec.filename
 
 
 def data_folders(data_dir=None) -> list[tuple[str, Path]]:
@@ -305,46 +287,6 @@ def file_status(spec: DataFile, data_dir=None) -> FileStatus:
     if found is None:
         return FileStatus(spec, "missing")
     return FileStatus(spec, "verified", found.located, "; ".join(str(w.message) for w in caught))
-
-
-def verify(path, spec: DataFile) -> np.ndarray:
-    """Read ``path`` and return its array if it holds exactly the registered content of ``spec``.
-
-    Raises :class:`IdxFormatError` for a malformed file and :class:`ChecksumError` for a
-    well-formed one with other content, naming the registered file it holds when it is one
-    (for example train and test files swapped).
-    """
-    try:
-        data = read_bytes(path)
-    except IsADirectoryError:
-        raise NotAFileError(path, f"is a folder, not a file; expected {spec.filename}") from None
-    except OSError as error:
-        raise UnreadableFileError(
-            path, f"cannot be read ({error.strerror or error}); expected {spec.filename}"
-        ) from None
-    try:
-        array = parse_idx(data, path, dtype=spec.dtype, ndim=len(spec.shape))
-    except IdxFormatError:
-        parse_idx(data, path, dtype=spec.dtype, ndim=len(spec.shape), shape=spec.shape)  # names a wrong header field
-        raise
-    digest = hashlib.sha256(data).hexdigest()
-    if digest == spec.sha256:
-        return array
-    other = identify(digest)
-    if other is not None:
-        raise ChecksumError(
-            path, f"holds the content of {other.filename}, not of {spec.filename} (are files swapped or misnamed?)"
-        )
-    if array.shape != spec.shape:
-        found = "x".join(f"{n:,}" for n in array.shape)
-        raise ChecksumError(
-            path, f"has shape {found}, expected {'x'.join(f'{n:,}' for n in spec.shape)} for {spec.filename}"
-        )
-    raise ChecksumError(
-        path,
-        f"content SHA-256 is {digest}, expected {spec.sha256} for {spec.filename}; "
-        "the file is corrupt or not the original",
-    )
 
 
 def array_cache_path(spec: DataFile) -> Path:
