@@ -25,7 +25,6 @@ named in the description only.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .utils import atomic_output, atomic_write_bytes
+from .utils import atomic_output, atomic_write_bytes, sha256_of_file
 
 METADATA_NAME = "croissant.json"
 RECORDS_NAME = "mnist-records.parquet"
@@ -97,24 +96,6 @@ CONTEXT = {
     "subField": "cr:subField",
     "transform": "cr:transform",
 }
-
-
-def sha256_of_file(path) -> str:
-    """SHA-256 (hex) of the bytes of ``path``, read in chunks.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "x")
-    >>> _ = open(path, "wb").write(b"abc")
-    >>> sha256_of_file(path)[:16]
-    'ba7816bf8f01cfea'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def png_bytes(images) -> list[bytes]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .findings import read_findings
 from .report_index import index_html
-from .utils import DiskFullError, atomic_write_bytes, is_disk_full, staging_folder
+from .utils import DiskFullError, atomic_write_bytes, is_disk_full, sha256_of_file, staging_folder
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
 QUICK_PARAMETERS = {"sample_size": 2000}
@@ -411,10 +411,10 @@ def _render_record(staged: Path, hide_code: bool) -> dict:
     from .fingerprints import library_versions
 
     templates = sorted(p for p in TEMPLATES.rglob("*") if p.is_file())
-    how = [str(hide_code), _sha256(Path(__file__).read_bytes())]
+    how = [str(hide_code), sha256_of_file(__file__)]
     how += [f"{name}=={version}" for name, version in library_versions({"nbconvert"}).items()]
-    how += [f"{p.relative_to(TEMPLATES)}:{_sha256(p.read_bytes())}" for p in templates]
-    return {"executed_sha256": _sha256(staged.read_bytes()), "rendered_by": _sha256("\n".join(how).encode())}
+    how += [f"{p.relative_to(TEMPLATES)}:{sha256_of_file(p)}" for p in templates]
+    return {"executed_sha256": sha256_of_file(staged), "rendered_by": _sha256("\n".join(how).encode())}
 
 
 def _record_path(output_dir: Path, stem: str) -> Path:
@@ -546,7 +546,7 @@ def _earlier_reports(notebooks_dir, output_dir: Path, rendered: list) -> list:
         html_path = output_dir / f"{notebook.stem}.html"
         try:
             stored = json.loads(_record_path(output_dir, notebook.stem).read_text())
-            intact = isinstance(stored, dict) and stored.get("html_sha256") == _sha256(html_path.read_bytes())
+            intact = isinstance(stored, dict) and stored.get("html_sha256") == sha256_of_file(html_path)
             title = stored.get("title") or notebook_title(nbformat.read(notebook, as_version=4))
         except (OSError, ValueError):
             continue

@@ -26,7 +26,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
 import os
@@ -38,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .utils import sha256_of_file
+
 _PACKAGE = __name__.split(".")[0]
 ENTRY = "entry.json"
 #: The names data files of an entry may have: a number and a suffix, nothing that reaches elsewhere.
@@ -46,24 +47,6 @@ _DATA_FILE = re.compile(r"[0-9]{1,9}\.(npy|parquet)")
 
 class CacheEntryError(ValueError):
     """A cache entry is incomplete, unreadable or altered (it is then recomputed)."""
-
-
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in blocks.
-
-    Examples
-    --------
-    >>> path = Path(tempfile.mkdtemp()) / "empty"
-    >>> path.write_bytes(b"")
-    0
-    >>> file_digest(path)[:12]
-    'e3b0c44298fc'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _column_types(frame) -> list:
@@ -166,7 +149,9 @@ def read_entry(folder: Path, parts: dict):
         path = _data_file(folder, name, files)
         try:
             sound = (
-                path.is_file() and path.stat().st_size == expected["size"] and file_digest(path) == expected["sha256"]
+                path.is_file()
+                and path.stat().st_size == expected["size"]
+                and sha256_of_file(path) == expected["sha256"]
             )
         except (OSError, KeyError, TypeError):
             sound = False
@@ -192,7 +177,7 @@ def write_entry(folder: Path, parts: dict, result, seconds: float) -> None:
         files: dict = {}
         layout = _encode(result, staging, files)
         for name in files:
-            files[name] = {"sha256": file_digest(staging / name), "size": (staging / name).stat().st_size}
+            files[name] = {"sha256": sha256_of_file(staging / name), "size": (staging / name).stat().st_size}
         entry = {
             "key": parts,
             "layout": layout,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import os
 import shutil
 import tempfile
@@ -234,3 +235,21 @@ def in_worker_processes(calls, n_jobs: int | None = None) -> list:
     finally:
         if effective_n_jobs(n_jobs) > 1:
             get_reusable_executor().shutdown(wait=True)
+
+
+def sha256_of_file(path) -> str:
+    """SHA-256 (hex) of the bytes of ``path``, read in chunks.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x")
+    >>> _ = open(path, "wb").write(b"abc")
+    >>> sha256_of_file(path)[:16]
+    'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

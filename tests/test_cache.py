@@ -17,6 +17,7 @@ import pytest
 import mnist_analysis
 from mnist_analysis import cache, fingerprints, measurements
 from mnist_analysis.cli import main
+from mnist_analysis.utils import sha256_of_file
 
 PACKAGE = Path(mnist_analysis.__file__).resolve().parent
 
@@ -157,7 +158,7 @@ def test_a_planted_pickle_cannot_run_code(tmp_path):
     np.save(planted, np.array([Payload()], dtype=object), allow_pickle=True)
     manifest = json.loads((entry / "entry.json").read_text())
     manifest["layout"] = {"array": "0.npy"}
-    manifest["files"] = {"0.npy": {"sha256": cache.stored_results.file_digest(planted), "size": planted.stat().st_size}}
+    manifest["files"] = {"0.npy": {"sha256": sha256_of_file(planted), "size": planted.stat().st_size}}
     (entry / "entry.json").write_text(json.dumps(manifest))
     with pytest.warns(UserWarning, match="unusable"):
         result = measurements.measure(images)

@@ -13,7 +13,7 @@ import pytest
 
 from mnist_analysis import cache, embeddings, measurements
 from mnist_analysis.cli import main
-from mnist_analysis.stored_results import file_digest
+from mnist_analysis.utils import sha256_of_file
 from tests.helpers import read_only
 
 
@@ -36,7 +36,7 @@ def rewrite(entry: Path, change) -> None:
 
 
 def listing(path: Path) -> dict:
-    return {"sha256": file_digest(path), "size": path.stat().st_size}
+    return {"sha256": sha256_of_file(path), "size": path.stat().st_size}
 
 
 @pytest.mark.parametrize("where", ["parent", "absolute"])
