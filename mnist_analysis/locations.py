@@ -11,6 +11,26 @@ One home for the names a user may set (the README's "Working offline" section an
 =============================  ==========================================================
 
 Nothing here creates a folder: that happens only when something is written into it.
+
+The keyed stores
+----------------
+Five stores keep work for reuse. Each is reused only when its key matches and its content
+verifies; anything else is recomputed, never served.
+
+- **computed results**, ``<cache>/computed/<kind>/<key>/``: keyed by the inputs' content, the
+  code that runs and its changed settings, the storage format and the library versions
+  (:mod:`mnist_analysis.cache`); every file verified by SHA-256, every table by its columns.
+- **decoded arrays**, ``<cache>/arrays/*.npy`` with ``*.stamp.json``: named by the registered
+  file's SHA-256; the stamp holds the source's size and time and the array's header
+  (:mod:`mnist_analysis.sources` says what it cannot detect; ``mnist-analysis fetch`` re-hashes).
+- **executed notebooks**, ``<cache>/notebooks/`` (jupyter-cache): keyed by the code cells,
+  the parameters, the project code they import and the library versions; each run bound to
+  its notebook's path and code, its outputs checksummed (:mod:`mnist_analysis.execution_cache`).
+- **rendered pages**, ``<reports>/.<notebook>.render.json``: keyed by the executed
+  notebook's SHA-256 and the renderer's (nbconvert and the templates); the page verified by
+  its SHA-256 (:mod:`mnist_analysis.reports`).
+- **schedule profiles**, ``<cache>/notebooks/profile.json``: one per set of notebook
+  parameters; only positive times and peaks are read (:mod:`mnist_analysis.build_schedule`).
 """
 
 from __future__ import annotations
