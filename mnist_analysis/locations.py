@@ -21,7 +21,8 @@ verifies; anything else is recomputed, never served.
   code that runs and its changed settings, the storage format and the library versions
   (:mod:`mnist_analysis.cache`); every file verified by SHA-256, every table by its columns.
 - **decoded arrays**, ``<cache>/arrays/*.npy`` with ``*.stamp.json``: named by the registered
-  file's SHA-256; the stamp holds the source's size and time and the array's header
+  file's SHA-256, verified by content when written; the stamp records the ``.npy`` file's and
+  its source's size, times and inode, so a replaced file is re-hashed
   (:mod:`mnist_analysis.sources` says what it cannot detect; ``mnist-analysis fetch`` re-hashes).
 - **executed notebooks**, ``<cache>/notebooks/`` (jupyter-cache): keyed by the code cells,
   the parameters, the project code they import and the library versions; each run bound to
