@@ -19,8 +19,9 @@ Scenarios, in one run:
 Every build is a new process (the CLI and its kernels). Each cold build gets new, empty
 result and numba caches (``common.new_caches``); the warm scenarios reuse the last cold
 build's caches (a user building again). The cold builds run ``--cold-runs`` and
-``--baseline-runs`` times (3 each by default, the median reported; about eight minutes each
-on 2 cores, so a short session may run fewer and the JSON's ``not_run`` says so); the last
+``--baseline-runs`` times (3 each by default, the median reported; each takes many minutes,
+over 80 on a shared machine at load 12-25, so a short session may run fewer and the JSON's
+``not_run`` says so); the last
 three scenarios run three times each (medians reported, every run kept).
 
 Each run also records its CPU time (user + system, all processes) and each executed notebook's
