@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -81,3 +82,27 @@ def write_notebook(path: Path, *code: str) -> Path:
     )
     write(nb, path)
     return path
+
+
+def bar_digits(n: int = 6, seed: int = 0) -> np.ndarray:
+    """Bars of random size and position: enough ink for every measurement."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 28, 28), np.uint8)
+    for image in images:
+        top, left = rng.integers(2, 10, size=2)
+        image[top : top + rng.integers(8, 16), left : left + rng.integers(2, 6)] = 255
+    return images
+
+
+def cache_entries(kind: str) -> list[Path]:
+    """The result-cache entries of ``kind`` in the test's cache folder."""
+    from mnist_analysis import cache
+
+    return sorted(p.parent for p in (cache.cache_dir() / cache.COMPUTED / kind).glob("*/entry.json"))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in a file by ``new`` (failing if it is not there), as an editor would."""
+    source = path.read_text()
+    assert old in source, f"{old!r} not in {path.name}"
+    path.write_text(source.replace(old, new, 1))

@@ -18,22 +18,11 @@ import mnist_analysis
 from mnist_analysis import cache, fingerprints, measurements
 from mnist_analysis.cli import main
 from mnist_analysis.utils import sha256_of_file
+from tests.helpers import bar_digits as digits
+from tests.helpers import cache_entries as entries
+from tests.helpers import edit
 
 PACKAGE = Path(mnist_analysis.__file__).resolve().parent
-
-
-def digits(n: int = 6, seed: int = 0) -> np.ndarray:
-    """Bars of random size and position: enough ink for every measurement."""
-    rng = np.random.default_rng(seed)
-    images = np.zeros((n, 28, 28), np.uint8)
-    for image in images:
-        top, left = rng.integers(2, 10, size=2)
-        image[top : top + rng.integers(8, 16), left : left + rng.integers(2, 6)] = 255
-    return images
-
-
-def entries(kind: str) -> list[Path]:
-    return sorted(p.parent for p in (cache.cache_dir() / cache.COMPUTED / kind).glob("*/entry.json"))
 
 
 @pytest.fixture
@@ -43,12 +32,6 @@ def package_copy(tmp_path, monkeypatch) -> Path:
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(fingerprints, "_ROOT", copy)
     return copy
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    source = path.read_text()
-    assert old in source, f"{old!r} not in {path.name}"
-    path.write_text(source.replace(old, new, 1))
 
 
 def closure(module: str = "mnist_analysis.measurements") -> dict:
