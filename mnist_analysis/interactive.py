@@ -44,14 +44,13 @@ import numpy as np
 import pandas as pd
 
 from mnist_analysis.cache import cached_call
+from mnist_analysis.locations import STATIC_ENV
 
 #: Tiles per row and per column of one PNG sprite sheet (32 x 28 = 896 pixels a side): small
 #: sheets, each decoded by the browser only when one of its 1,024 digits is first shown.
 ATLAS_TILES = 32
 #: Grey levels kept in the thumbnails (4-bit PNG).
 GREY_LEVELS = 16
-#: Set (to anything but "" or "0") to make explorers render as static HTML, never as a widget.
-STATIC_ENV = "MNIST_ANALYSIS_STATIC_HTML"
 #: At most this many distinct values make a column categorical (coloured by a palette, filterable).
 MAX_CATEGORIES = 40
 #: Thumbnails shown in the selection gallery.

@@ -455,7 +455,7 @@ def _current_report(output_dir: Path, stem: str, record: dict) -> dict | None:
 @contextlib.contextmanager
 def _static_explorers():
     """Have the kernels render explorers as self-contained HTML instead of JupyterLab widgets."""
-    from .interactive import STATIC_ENV
+    from .locations import STATIC_ENV
 
     saved = os.environ.get(STATIC_ENV)
     os.environ[STATIC_ENV] = "1"
