@@ -7,9 +7,9 @@ and a module-level setting (``label_quality.SVM_C``...) can be reassigned. The d
 longer says what runs. So importing the package installs an import hook, scoped to the
 package's own modules, which
 
-- compiles each module from the bytes it records (so the record cannot differ from the code
-  that runs; no ``.pyc`` is read or written for them), keeping every source a module was
-  executed from in this process (a reload adds one);
+- compiles each module from the bytes it hashes (so the record cannot differ from the code
+  that runs; no ``.pyc`` is read or written for them), keeping the SHA-256 of every source a
+  module was executed from in this process (a reload adds one);
 - remembers the functions and classes the module's names were bound to, so that one
   replaced at run time (a monkeypatch) is noticed;
 - snapshots the module's **settings** as they were once it ran: its module-level names
@@ -38,9 +38,7 @@ from pathlib import PurePath
 _PACKAGE = __name__.split(".")[0]
 _SETTING_NAME = re.compile(r"_?[A-Z][A-Z0-9_]*")
 _LOCK = threading.Lock()
-#: ``{module: [source bytes of each execution, oldest first]}``.
-_SOURCES: dict[str, list[bytes]] = {}
-#: ``{module: [SHA-256 of each of those sources]}``.
+#: ``{module: [SHA-256 of the source of each execution, oldest first]}``.
 _DIGESTS: dict[str, list[str]] = {}
 #: ``{module: {setting: canonical JSON}}`` as of the module's latest execution.
 _SETTINGS: dict[str, dict[str, str]] = {}
@@ -101,18 +99,17 @@ def _settings_of(namespace: dict) -> dict[str, str]:
 
 
 class _RecordingLoader(importlib.machinery.SourceFileLoader):
-    """A source loader that compiles exactly the bytes it records."""
+    """A source loader that compiles exactly the bytes whose SHA-256 it records."""
 
     def get_code(self, fullname):
         source = self.get_data(self.path)
-        self._recorded = source
+        self._digest = hashlib.sha256(source).hexdigest()
         return self.source_to_code(source, self.path)
 
     def exec_module(self, module) -> None:
         super().exec_module(module)
         with _LOCK:
-            _SOURCES.setdefault(module.__name__, []).append(self._recorded)
-            _DIGESTS.setdefault(module.__name__, []).append(hashlib.sha256(self._recorded).hexdigest())
+            _DIGESTS.setdefault(module.__name__, []).append(self._digest)
             _SETTINGS[module.__name__] = _settings_of(vars(module))
             _DEFINITIONS[module.__name__] = {
                 name: value
@@ -138,19 +135,6 @@ def install() -> None:
     with _LOCK:
         if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
             sys.meta_path.insert(0, _Finder())
-
-
-def imported_sources(module: str) -> list[bytes]:
-    """Every source ``module`` was executed from in this process, oldest first (empty if never recorded).
-
-    Examples
-    --------
-    >>> import mnist_analysis.idx
-    >>> len(imported_sources("mnist_analysis.idx")) >= 1
-    True
-    """
-    with _LOCK:
-        return list(_SOURCES.get(module, []))
 
 
 def _changes(module: str) -> tuple[dict[str, str | None], list[str]]:
