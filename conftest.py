@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from _pytest.doctest import DoctestItem
 
-from mnist_analysis.registry import REGISTRY
-from mnist_analysis.sources import DATA_DIR_ENV, candidate_paths
+from mnist_analysis.data.registry import REGISTRY
+from mnist_analysis.data.sources import DATA_DIR_ENV, candidate_paths
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 
@@ -72,7 +72,7 @@ def real_data(isolated_cache, real_data_dir, shared_real_cache, monkeypatch) -> 
 @pytest.fixture(scope="session")
 def quick_reports(real_data_dir, shared_real_cache, tmp_path_factory):
     """The quick report build of every notebook (built once a session): ``(results, reports folder)``."""
-    from mnist_analysis.reports import build_reports
+    from mnist_analysis.build.reports import build_reports
 
     reports = tmp_path_factory.mktemp("quick-reports")
     with pytest.MonkeyPatch.context() as patch:
@@ -84,10 +84,10 @@ def quick_reports(real_data_dir, shared_real_cache, tmp_path_factory):
 
 #: Doctests whose examples load the real data.
 REAL_DATA_DOCTESTS = {
-    "mnist_analysis.data.load_images",
-    "mnist_analysis.data.load_labels",
-    "mnist_analysis.data.load_frame",
-    "mnist_analysis.sources.load_array",
+    "mnist_analysis.data.loaders.load_images",
+    "mnist_analysis.data.loaders.load_labels",
+    "mnist_analysis.data.loaders.load_frame",
+    "mnist_analysis.data.sources.load_array",
 }
 
 

@@ -330,8 +330,8 @@ def gzip_decode_seconds(runs: int = 5) -> dict:
     """
     import gzip
 
-    from mnist_analysis.registry import REGISTRY
-    from mnist_analysis.sources import locate
+    from mnist_analysis.data.registry import REGISTRY
+    from mnist_analysis.data.sources import locate
 
     sources = [locate(REGISTRY[k]).path for k in ("train-images", "test-images")]
 

@@ -24,11 +24,11 @@ running_code.install()
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_images": "mnist_analysis.data",
-    "load_labels": "mnist_analysis.data",
-    "load_frame": "mnist_analysis.data",
-    "sample_frame": "mnist_analysis.data",
-    "load_sample": "mnist_analysis.data",
+    "load_images": "mnist_analysis.data.loaders",
+    "load_labels": "mnist_analysis.data.loaders",
+    "load_frame": "mnist_analysis.data.loaders",
+    "sample_frame": "mnist_analysis.data.loaders",
+    "load_sample": "mnist_analysis.data.loaders",
 }
 
 __all__ = ["__version__", *_EXPORTS]

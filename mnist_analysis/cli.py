@@ -16,9 +16,9 @@ from . import __version__
 
 
 def _fetch(args) -> int:
-    from .downloads import CacheNotWritableError
-    from .registry import REGISTRY
-    from .sources import fetch
+    from .data.downloads import CacheNotWritableError
+    from .data.registry import REGISTRY
+    from .data.sources import fetch
 
     _check_data_dir(args.data_dir)  # a bad data folder is one error, not one per file
     failed = 0
@@ -40,9 +40,9 @@ def _fetch(args) -> int:
 
 
 def _info(args) -> int:
-    from .cache import CACHE_ENV, cache_dir
-    from .registry import MIRRORS_ENV, REGISTRY
-    from .sources import DATA_DIR_ENV, array_cache_path, file_status
+    from .caching.cache import CACHE_ENV, cache_dir
+    from .data.registry import MIRRORS_ENV, REGISTRY
+    from .data.sources import DATA_DIR_ENV, array_cache_path, file_status
 
     print(f"mnist-analysis {__version__} (Python {sys.version.split()[0]})")
     print(f"data folder : {args.data_dir or os.environ.get(DATA_DIR_ENV) or '(none; set ' + DATA_DIR_ENV + ')'}")
@@ -85,7 +85,7 @@ def _info(args) -> int:
         )
         return 1
     if "missing" not in states:
-        from .data import load_frame
+        from .data.loaders import load_frame
 
         frame = load_frame(data_dir=args.data_dir)
         counts = frame.groupby(["split", "writer_group"], observed=True).size()
@@ -151,7 +151,7 @@ def _skip_iri_grammars() -> None:
 
 def _report(args) -> int:
     _skip_iri_grammars()
-    from .reports import build_reports, check_output_outside, checked_notebooks
+    from .build.reports import build_reports, check_output_outside, checked_notebooks
 
     if args.notebooks is None:
         args.notebooks = packaged_notebooks()
@@ -196,7 +196,7 @@ def _export(args) -> int:
 
 
 def _croissant(args) -> int:
-    from .croissant import write_croissant
+    from .build.croissant import write_croissant
 
     _check_output(args.output)
     _check_data_dir(args.data_dir)
@@ -209,7 +209,7 @@ def _croissant(args) -> int:
 
 
 def _datasheet(args) -> int:
-    from .datasheet import write_datasheet
+    from .build.datasheet import write_datasheet
 
     _check_output(args.output)
     _check_data_dir(args.data_dir)
@@ -220,7 +220,7 @@ def _datasheet(args) -> int:
 
 
 def _cache(args) -> int:
-    from .cache import cache_dir, cache_summary, clear_cache
+    from .caching.cache import cache_dir, cache_summary, clear_cache
 
     if args.action == "clear":
         try:
@@ -280,14 +280,14 @@ def _gigabytes(text: str) -> float:
 
 
 def _sample_size(value: int) -> int:
-    from .data import N_IMAGES
+    from .data.loaders import N_IMAGES
     from .validation import positive_int
 
     return positive_int(value, "--sample-size", maximum=N_IMAGES)
 
 
 def _report_sample_size(value: int) -> int:
-    from .reports import MIN_SAMPLE_SIZE
+    from .build.reports import MIN_SAMPLE_SIZE
 
     value = _sample_size(value)
     if value < MIN_SAMPLE_SIZE:
@@ -328,7 +328,7 @@ def _check_output(path, name: str = "--output") -> None:
 
 def _check_data_dir(data_dir) -> None:
     """Check the data folders before any work: a bad ``--data-dir`` is a usage error, a bad setting a data error."""
-    from .sources import DataFolderError, data_folders
+    from .data.sources import DataFolderError, data_folders
 
     try:
         data_folders(data_dir)
@@ -359,7 +359,7 @@ def _add_data_dir(command) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .build_schedule import DEFAULT_MAX_MEMORY
+    from .build.schedule import DEFAULT_MAX_MEMORY
 
     parser = _Parser(
         prog="mnist-analysis",
@@ -469,8 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _known_data_errors() -> tuple:
     """Errors that mean the data, a file or a folder is bad (exit code 1), as opposed to a bug."""
-    from .downloads import DownloadError
-    from .reports import ReportError
+    from .build.reports import ReportError
+    from .data.downloads import DownloadError
 
     # ValueError covers IdxFormatError, ChecksumError, ProvenanceMismatchError and the helpers' checks
     return (ValueError, DownloadError, ReportError, OSError)

@@ -59,7 +59,7 @@ def hdbscan_clusters(points, *, min_cluster_size: int = 500, min_samples: int = 
     >>> len(set(clusters[:50])), len(set(clusters[50:])), bool(clusters[0] != clusters[-1])
     (1, 1, True)
     """
-    from .cache import cached_call
+    from .caching.cache import cached_call
 
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or not np.isfinite(points).all():
@@ -153,7 +153,7 @@ def kmeans_pixels(images, n_clusters: int = 10, *, seed: int = 0, cache: bool = 
     >>> kmeans_pixels(images, 2, cache=False).tolist() in ([0] * 10 + [1] * 10, [1] * 10 + [0] * 10)
     True
     """
-    from .cache import cached_call
+    from .caching.cache import cached_call
 
     images = image_stack(images)
     n_clusters = positive_int(n_clusters, "n_clusters", maximum=len(images))

@@ -203,6 +203,6 @@ def near_duplicates(
     if int(n_components) < 1:
         raise ValueError(f"n_components: expected a positive integer, found {n_components}")
     args = (flat, splits, float(threshold), int(n_components), int(random_state))
-    from mnist_analysis.cache import cached_call
+    from mnist_analysis.caching.cache import cached_call
 
     return cached_call("duplicates", _near_duplicates_uncached, *args, cache=cache)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.cache import cached_call
+from mnist_analysis.caching.cache import cached_call
 from mnist_analysis.embeddings import as_feature_matrix
 from mnist_analysis.utils import nearest_other_rows, sample_rows
 from mnist_analysis.validation import integer, positive_int, vector

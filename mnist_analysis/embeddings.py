@@ -6,7 +6,7 @@ take an array of images ``(n, height, width)`` or of feature rows ``(n, features
 return an array with one row per input row; ``return_seconds=True`` also returns the time
 the computation took.
 
-Results are cached through :func:`mnist_analysis.cache.cached_call` (kind ``embeddings``),
+Results are cached through :func:`mnist_analysis.caching.cache.cached_call` (kind ``embeddings``),
 keyed by the data's content, every parameter, the code that computes them and the versions
 of the libraries it uses; an entry that cannot be read or was altered is recomputed. Pass
 ``cache=False`` to bypass the cache.
@@ -114,7 +114,7 @@ def _run(compute, data, params: dict, cache: bool):
 
     ``seconds`` is the time the computation took when it ran, also when read from the cache.
     """
-    from mnist_analysis.cache import cached_call
+    from mnist_analysis.caching.cache import cached_call
 
     return cached_call("embeddings", compute, data, cache=cache, **params)
 

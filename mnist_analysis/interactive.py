@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.cache import cached_call
+from mnist_analysis.caching.cache import cached_call
 from mnist_analysis.locations import STATIC_ENV
 
 #: Tiles per row and per column of one PNG sprite sheet (32 x 28 = 896 pixels a side): small

@@ -95,7 +95,7 @@ def neighbour_distances(points, k: int = 20, *, groups=None, queries=None, cache
     >>> distances.tolist(), indices[0].tolist()
     ([[1.0, 3.0], [1.0, 2.0], [2.0, 3.0], [4.0, 6.0]], [1, 2])
     """
-    from .cache import cached_call
+    from .caching.cache import cached_call
 
     points = np.asarray(points)
     if points.ndim == 3:

@@ -49,7 +49,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .cache import cached_call
+from .caching.cache import cached_call
 from .validation import integer, probability_rows
 
 #: Principal components of the shared projection.

@@ -19,19 +19,19 @@ verifies; anything else is recomputed, never served.
 
 - **computed results**, ``<cache>/computed/<kind>/<key>/``: keyed by the inputs' content, the
   code that runs and its changed settings, the storage format and the library versions
-  (:mod:`mnist_analysis.cache`); every file verified by SHA-256, every table by its columns.
+  (:mod:`mnist_analysis.caching.cache`); every file verified by SHA-256, every table by its columns.
 - **decoded arrays**, ``<cache>/arrays/*.npy`` with ``*.stamp.json``: named by the registered
   file's SHA-256, verified by content when written; the stamp records the ``.npy`` file's and
   its source's size, times and inode, so a replaced file is re-hashed
-  (:mod:`mnist_analysis.sources` says what it cannot detect; ``mnist-analysis fetch`` re-hashes).
+  (:mod:`mnist_analysis.data.sources` says what it cannot detect; ``mnist-analysis fetch`` re-hashes).
 - **executed notebooks**, ``<cache>/notebooks/`` (jupyter-cache): keyed by the code cells,
   the parameters, the project code they import and the library versions; each run bound to
-  its notebook's path and code, its outputs checksummed (:mod:`mnist_analysis.execution_cache`).
+  its notebook's path and code, its outputs checksummed (:mod:`mnist_analysis.build.execution_cache`).
 - **rendered pages**, ``<reports>/.<notebook>.render.json``: keyed by the executed
   notebook's SHA-256 and the renderer's (nbconvert and the templates); the page verified by
-  its SHA-256 (:mod:`mnist_analysis.reports`).
+  its SHA-256 (:mod:`mnist_analysis.build.reports`).
 - **schedule profiles**, ``<cache>/notebooks/profile.json``: one per set of notebook
-  parameters; only positive times and peaks are read (:mod:`mnist_analysis.build_schedule`).
+  parameters; only positive times and peaks are read (:mod:`mnist_analysis.build.schedule`).
 """
 
 from __future__ import annotations

@@ -252,7 +252,7 @@ def measure(images, *, threshold: int = INK_THRESHOLD, cache: bool = True) -> pd
         Grey level from which a pixel counts as ink (area, skeleton, components, holes).
     cache : bool, default True
         Reuse a result computed before for the same image content and threshold
-        (stored with :func:`mnist_analysis.cache.cached_call`).
+        (stored with :func:`mnist_analysis.caching.cache.cached_call`).
 
     Returns
     -------
@@ -273,7 +273,7 @@ def measure(images, *, threshold: int = INK_THRESHOLD, cache: bool = True) -> pd
     threshold = positive_int(threshold, "threshold", maximum=255)
     # A plain ndarray so that a memory map and an in-memory copy share one cache entry.
     images = np.ascontiguousarray(images).view(np.ndarray)
-    from mnist_analysis.cache import cached_call
+    from mnist_analysis.caching.cache import cached_call
 
     return cached_call("measurements", _measure_uncached, images, int(threshold), cache=cache)
 

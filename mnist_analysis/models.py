@@ -8,7 +8,7 @@ preprocessing (scaling to 0-1, deskewing, PCA). Two entry points use them:
 - :func:`out_of_fold_probabilities` gives cross-validated class probabilities for every
   row of a set (optionally with folds that keep each writer's digits together).
 
-Both are cached on disk with :func:`mnist_analysis.cache.cached_call` (kind ``models``),
+Both are cached on disk with :func:`mnist_analysis.caching.cache.cached_call` (kind ``models``),
 keyed by the model's name and seed, the content of the data, the code that defines and fits
 the models and the library versions, so a notebook's second run reads its results instead
 of fitting.
@@ -295,7 +295,7 @@ def fit_predict(name: str, X_train, y_train, X_test, *, seed: int = 0, cache: bo
     >>> float(np.mean(result.predictions == y[1::2])), result.probabilities.shape
     (1.0, (60, 2))
     """
-    from mnist_analysis.cache import cached_call
+    from mnist_analysis.caching.cache import cached_call
 
     build_model(name, seed=seed)  # refuses an unknown name or seed before any work
     X_train, X_test = _pixels(X_train, "X_train"), _pixels(X_test, "X_test")
@@ -394,7 +394,7 @@ def out_of_fold_probabilities(
     y = vector(y, "y", len(X))
     if groups is not None:
         groups = vector(groups, "groups", len(X))
-    from mnist_analysis.cache import cached_call
+    from mnist_analysis.caching.cache import cached_call
 
     return cached_call("models", _out_of_fold, name, X, y, groups, n_splits=int(n_splits), seed=int(seed), cache=cache)
 

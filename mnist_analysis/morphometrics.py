@@ -383,7 +383,7 @@ def morphometrics(images, *, n_jobs: int = 2, cache: bool = True) -> pd.DataFram
         Worker processes (joblib) for stacks of more than 1,000 images; the result does not
         depend on it.
     cache : bool, default True
-        Go through :func:`mnist_analysis.cache.cached_call`, which returns a result
+        Go through :func:`mnist_analysis.caching.cache.cached_call`, which returns a result
         computed before for the same image content.
 
     Returns
@@ -406,7 +406,7 @@ def morphometrics(images, *, n_jobs: int = 2, cache: bool = True) -> pd.DataFram
     """
     from joblib import parallel_config
 
-    from mnist_analysis.cache import cached_call
+    from mnist_analysis.caching.cache import cached_call
 
     images = grey_levels(image_stack(images, allow_bool=False))
     n_jobs = positive_int(n_jobs, "n_jobs")

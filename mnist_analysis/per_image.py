@@ -205,7 +205,7 @@ def per_image_table(
     >>> COLUMNS["label_quality"][:29]
     'cleanlab self-confidence: out'
     """
-    from mnist_analysis.cache import cached_call
+    from mnist_analysis.caching.cache import cached_call
 
     images = _check_inputs(frame, images)
     images = np.ascontiguousarray(images).view(np.ndarray)
@@ -342,7 +342,7 @@ def export_table(output_dir, *, sample_size: int | None = None, seed: int = 0, d
     dict
         ``{"parquet": Path, "csv": Path}``.
     """
-    from mnist_analysis.data import N_IMAGES, load_frame, load_images, sample_frame
+    from mnist_analysis.data.loaders import N_IMAGES, load_frame, load_images, sample_frame
 
     sample_size = positive_int(sample_size, "sample_size", allow_none=True, maximum=N_IMAGES)
     seed = check_seed(seed)

@@ -278,7 +278,7 @@ def perturb(images, kind: str, strength, *, seed: int = 0, cache: bool = True) -
     seed : int
         Seeds the swelling centres and the fracture points.
     cache : bool, default True
-        Go through :func:`mnist_analysis.cache.cached_call` (kind ``perturbations``).
+        Go through :func:`mnist_analysis.caching.cache.cached_call` (kind ``perturbations``).
 
     Returns
     -------
@@ -292,7 +292,7 @@ def perturb(images, kind: str, strength, *, seed: int = 0, cache: bool = True) -
     >>> int((perturb(bar, "thin", 2, cache=False) > 127).sum()) < int((bar > 127).sum())
     True
     """
-    from .cache import cached_call
+    from .caching.cache import cached_call
 
     strength = _check(kind, strength)
     seed = integer(seed, "seed", minimum=0)
@@ -327,7 +327,7 @@ def perturbation_grid(images, grid, *, seed: int = 0, cache: bool = True):
     """
     import pandas as pd
 
-    from .cache import cached_call
+    from .caching.cache import cached_call
 
     if not hasattr(grid, "items") or not grid:
         raise ValueError(f"grid: expected a non-empty mapping of kind to strengths, found {grid!r}")

@@ -1,6 +1,6 @@
 """What code this process runs: the source each project module was imported from, and its settings.
 
-The result cache keys a result by the code that computes it (:mod:`mnist_analysis.cache`). In
+The result cache keys a result by the code that computes it (:mod:`mnist_analysis.caching.cache`). In
 a long-running process, a JupyterLab kernel above all, the files on disk can change after a
 module was imported, a module can be reloaded while other modules hold its old functions,
 and a module-level setting (``label_quality.SVM_C``...) can be reassigned. The disk then no
@@ -163,8 +163,8 @@ def imported_digests(module: str) -> list[str]:
 
     Examples
     --------
-    >>> import mnist_analysis.idx
-    >>> len(imported_digests("mnist_analysis.idx")[0])
+    >>> import mnist_analysis.data.idx
+    >>> len(imported_digests("mnist_analysis.data.idx")[0])
     64
     """
     with _LOCK:

@@ -270,7 +270,7 @@ def compare_validation_splits(
     >>> table["shared_writers"].tolist(), float(table.loc[("knn_pca", "random"), "test_error"])
     ([22, 0], 0.0)
     """
-    from .cache import cached_call
+    from .caching.cache import cached_call
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame: expected a DataFrame from load_frame, found {type(frame).__name__}")

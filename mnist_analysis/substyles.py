@@ -80,7 +80,7 @@ def substyles(points, labels, *, max_styles: int = 5, sample_size: int = 2000, s
     >>> styles[:40].tolist() == [0] * 40, styles[40:].tolist() == [1] * 20, int(table["n_styles"][0])
     (True, True, 2)
     """
-    from .cache import cached_call
+    from .caching.cache import cached_call
 
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or not np.isfinite(points).all():

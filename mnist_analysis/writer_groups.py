@@ -12,7 +12,7 @@
 
 The writer-clustered statistics they rest on (bootstrap intervals, variance components,
 group comparisons) are in :mod:`mnist_analysis.clustered_statistics`. Writer groups follow
-:mod:`mnist_analysis.data`: ``census`` (NIST HSF series 0-3, Census Bureau employees) and
+:mod:`mnist_analysis.data.loaders`: ``census`` (NIST HSF series 0-3, Census Bureau employees) and
 ``student`` (series 4, high-school students).
 """
 

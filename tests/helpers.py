@@ -18,7 +18,7 @@ def stored_computations(monkeypatch) -> list[str]:
     A miss computes and stores; a hit only reads. Replacing the computation itself would not do:
     the cache does not store what a monkeypatched function computes.
     """
-    from mnist_analysis import stored_results
+    from mnist_analysis.caching import stored_results
 
     computed: list[str] = []
     store = stored_results.write_entry
@@ -96,7 +96,7 @@ def bar_digits(n: int = 6, seed: int = 0) -> np.ndarray:
 
 def cache_entries(kind: str) -> list[Path]:
     """The result-cache entries of ``kind`` in the test's cache folder."""
-    from mnist_analysis import cache
+    from mnist_analysis.caching import cache
 
     return sorted(p.parent for p in (cache.cache_dir() / cache.COMPUTED / kind).glob("*/entry.json"))
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_analysis.idx import encode_idx
-from mnist_analysis.registry import DataFile
+from mnist_analysis.data.idx import encode_idx
+from mnist_analysis.data.registry import DataFile
 
 PROJECT = Path(__file__).resolve().parents[1]
 NOBODY = 65534
@@ -59,9 +59,9 @@ def run_cli(*args: str, env: dict | None = None, unprivileged: bool = False) -> 
 def _run_forked(args: list, environment: dict) -> subprocess.CompletedProcess:
     import requests  # noqa: F401
 
+    import mnist_analysis.build.reports  # noqa: F401
     import mnist_analysis.cli as cli  # everything the child needs is imported before it drops privileges
-    import mnist_analysis.reports  # noqa: F401
-    import mnist_analysis.sources  # noqa: F401
+    import mnist_analysis.data.sources  # noqa: F401
 
     with tempfile.TemporaryDirectory() as folder:
         out, err = Path(folder) / "out", Path(folder) / "err"

@@ -230,8 +230,8 @@ def small_explorer(tmp_path_factory):
     import pandas as pd
     from nbconvert import HTMLExporter
 
+    from mnist_analysis.build.reports import TEMPLATES
     from mnist_analysis.interactive import explorer, pixel_neighbours
-    from mnist_analysis.reports import TEMPLATES
 
     rng = np.random.default_rng(7)
     n = 400

@@ -1,4 +1,4 @@
-"""The order and memory budget of a report build (mnist_analysis.build_schedule), without kernels."""
+"""The order and memory budget of a report build (mnist_analysis.build.schedule), without kernels."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from mnist_analysis import build_schedule
-from mnist_analysis.build_schedule import read_profile, record_profile, run_within_budget
+from mnist_analysis.build import schedule as build_schedule
+from mnist_analysis.build.schedule import read_profile, record_profile, run_within_budget
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +78,7 @@ def test_the_profile_is_kept_per_set_of_parameters_and_the_shipped_one_fills_gap
     "content", ["not json", "[1, 2]", '{"{}": "not a dict"}', '{"{}": {"a.ipynb": {"seconds": "x", "peak_bytes": -1}}}']
 )
 def test_a_damaged_profile_is_ignored_and_replaced(content):
-    from mnist_analysis.cache import cache_dir
+    from mnist_analysis.caching.cache import cache_dir
 
     path = cache_dir() / "notebooks" / "profile.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +89,8 @@ def test_a_damaged_profile_is_ignored_and_replaced(content):
 
 
 def test_the_shipped_profile_covers_every_shipped_notebook_of_a_full_build():
+    from mnist_analysis.build.reports import find_notebooks
     from mnist_analysis.cli import packaged_notebooks
-    from mnist_analysis.reports import find_notebooks
 
     shipped = json.loads(build_schedule.SHIPPED_PROFILE.read_text())["{}"]
     assert {p.name for p in find_notebooks(packaged_notebooks())} == set(shipped)

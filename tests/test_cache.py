@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 import mnist_analysis
-from mnist_analysis import cache, fingerprints, measurements
+from mnist_analysis import measurements
+from mnist_analysis.caching import cache, fingerprints
 from mnist_analysis.cli import main
 from mnist_analysis.utils import sha256_of_file
 from tests.helpers import bar_digits as digits
@@ -53,7 +54,7 @@ def test_editing_a_helper_the_computation_calls_changes_the_key(package_copy):
 
 def test_editing_an_unrelated_module_keeps_the_key(package_copy):
     before = closure()
-    for unrelated in ("plotting.py", "cli.py", "reports.py", "embeddings.py"):
+    for unrelated in ("plotting.py", "cli.py", "build/reports.py", "embeddings.py"):
         edit(package_copy / unrelated, '"""', '"""Edited. ')
     assert closure() == before
 
@@ -213,7 +214,8 @@ def test_two_processes_computing_the_same_result_compute_it_once(tmp_path):
     log = tmp_path / "computed.log"
     code = f"""
         import numpy as np
-        from mnist_analysis import measurements, stored_results
+        from mnist_analysis import measurements
+        from mnist_analysis.caching import stored_results
         real = stored_results.write_entry
         def counted(*args, **kwargs):
             with open({str(log)!r}, "a") as handle:
@@ -257,7 +259,7 @@ def test_an_edited_copy_of_the_package_recomputes_end_to_end(tmp_path):
     assert run_and_count() == 1  # unrelated module
     edit(copy / "measurements.py", "def _skeleton_length(", "def _helper():\n    return 0\n\n\ndef _skeleton_length(")
     assert run_and_count() == 2  # the computation's own code
-    edit(copy / "stored_results.py", "def _umask(", "def _unused():\n    return 0\n\n\ndef _umask(")
+    edit(copy / "caching" / "stored_results.py", "def _umask(", "def _unused():\n    return 0\n\n\ndef _umask(")
     assert run_and_count() == 3  # how results are encoded: no number to bump by hand
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 import mnist_analysis
-from mnist_analysis import cache, fingerprints, measurements, morphometrics, running_code
+from mnist_analysis import measurements, morphometrics, running_code
+from mnist_analysis.caching import cache, fingerprints
 from tests.helpers import bar_digits as digits
 from tests.helpers import cache_entries as entries
 from tests.helpers import edit
@@ -179,7 +180,7 @@ def test_names_the_package_reexports_are_followed_to_their_module(tmp_path, monk
     monkeypatch.setattr(fingerprints, "_ROOT", copy)
     (copy / "probe.py").write_text("from mnist_analysis import load_frame\nfrom . import load_sample\n")
     modules = fingerprints.code_closure("mnist_analysis.probe")[0]
-    assert "mnist_analysis.data" in modules and "mnist_analysis.idx" in modules
+    assert "mnist_analysis.data.loaders" in modules and "mnist_analysis.data.idx" in modules
 
 
 def test_callables_without_a_key_are_refused():
@@ -208,5 +209,5 @@ def test_an_old_function_object_from_before_a_reload_is_refused(monkeypatch):
 
 def test_the_storage_format_is_keyed_by_its_code():
     parts = cache.key_parts(measurements._measure_uncached, digits(), 128)
-    stored = (PACKAGE / "stored_results.py").read_bytes()
+    stored = (PACKAGE / "caching" / "stored_results.py").read_bytes()
     assert parts["format"] == fingerprints.hashlib.sha256(stored).hexdigest()

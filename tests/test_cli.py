@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mnist_analysis.cli import main
-from mnist_analysis.registry import REGISTRY
+from mnist_analysis.data.registry import REGISTRY
 
 
 @pytest.mark.realdata

@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mnist_analysis.cli import main
-from mnist_analysis.croissant import (
+from mnist_analysis.build.croissant import (
     METADATA_NAME,
     RECORD_FIELDS,
     RECORD_SET,
@@ -25,7 +24,8 @@ from mnist_analysis.croissant import (
     png_bytes,
     sha256_of_file,
 )
-from mnist_analysis.registry import REGISTRY
+from mnist_analysis.cli import main
+from mnist_analysis.data.registry import REGISTRY
 
 
 def import_mlcroissant():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_analysis.data import ProvenanceMismatchError, load_images, provenance_frame, sample_frame
+from mnist_analysis.data.loaders import ProvenanceMismatchError, load_images, provenance_frame, sample_frame
 
 
 def qmnist_rows(labels, series, writers):

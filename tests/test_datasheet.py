@@ -11,10 +11,8 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from mnist_analysis.card_audit import CLAIMS
-from mnist_analysis.citations import CITATIONS, LOCATOR, numbers_in
-from mnist_analysis.cli import main
-from mnist_analysis.datasheet import (
+from mnist_analysis.build.citations import CITATIONS, LOCATOR, numbers_in
+from mnist_analysis.build.datasheet import (
     COMPUTATIONS,
     MARKDOWN_NAME,
     QUOTED_NOTEBOOKS,
@@ -28,6 +26,8 @@ from mnist_analysis.datasheet import (
     notebook_findings,
     unsourced_numbers,
 )
+from mnist_analysis.card_audit import CLAIMS
+from mnist_analysis.cli import main
 from mnist_analysis.findings import METADATA_KEY, read_findings
 
 SECTIONS = (
@@ -294,8 +294,8 @@ def test_command_without_executed_notebooks_fails_in_one_line(tmp_path, capsys):
 @pytest.mark.slow
 def test_report_build_writes_a_datasheet_whose_numbers_all_come_from_the_build(quick_reports, real_data):
     from mnist_analysis import load_frame, load_images
-    from mnist_analysis.registry import REGISTRY
-    from mnist_analysis.sources import load_array
+    from mnist_analysis.data.registry import REGISTRY
+    from mnist_analysis.data.sources import load_array
     from mnist_analysis.splits import compare_validation_splits
 
     _, reports = quick_reports

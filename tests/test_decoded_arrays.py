@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from mnist_analysis.cli import main
-from mnist_analysis.data import load_labels
-from mnist_analysis.downloads import DownloadError
-from mnist_analysis.registry import get
-from mnist_analysis.sources import DATA_DIR_ENV, array_cache_path, fetch
+from mnist_analysis.data.downloads import DownloadError
+from mnist_analysis.data.loaders import load_labels
+from mnist_analysis.data.registry import get
+from mnist_analysis.data.sources import DATA_DIR_ENV, array_cache_path, fetch
 
 pytestmark = pytest.mark.realdata
 

@@ -122,7 +122,7 @@ def test_cache_hit_reads_the_stored_result_without_computing(blobs, cache_folder
 
 
 def test_cache_miss_when_a_parameter_data_or_library_version_changes(blobs, cache_folder, monkeypatch):
-    from mnist_analysis import fingerprints
+    from mnist_analysis.caching import fingerprints
 
     data, _ = blobs
     embeddings.umap(data, n_neighbors=10, n_epochs=30)

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_analysis import cache, embeddings, measurements
+from mnist_analysis import embeddings, measurements
+from mnist_analysis.caching import cache
 from mnist_analysis.cli import main
 from mnist_analysis.utils import sha256_of_file
 from tests.helpers import read_only

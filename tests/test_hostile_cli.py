@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_analysis import per_image, registry
+from mnist_analysis import per_image
 from mnist_analysis.cli import main
-from mnist_analysis.idx import encode_idx, write_idx
+from mnist_analysis.data import registry
+from mnist_analysis.data.idx import encode_idx, write_idx
 from tests.helpers import full_disk, read_only
 from tests.hostile_tools import PROJECT, WorldFolder, make_spec, one_line_error, run_cli
 
@@ -166,7 +167,7 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(command, tmp_path, 
     target = tmp_path / "taken"
     target.write_text("keep me")
     monkeypatch.setattr(per_image, "export_table", lambda *a, **k: pytest.fail("export ran"))
-    monkeypatch.setattr("mnist_analysis.reports.build_reports", lambda *a, **k: pytest.fail("report ran"))
+    monkeypatch.setattr("mnist_analysis.build.reports.build_reports", lambda *a, **k: pytest.fail("report ran"))
     assert main([command, "--output", str(target)]) == 2
     line = one_line_error(capsys.readouterr().err, f"mnist-analysis {command}")
     assert f"--output: {target} is a file, expected a folder" in line
@@ -203,7 +204,7 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypat
         raise KeyError("internal slip")
 
     monkeypatch.setattr("mnist_analysis.cli.file_status", broken, raising=False)
-    monkeypatch.setattr("mnist_analysis.sources.file_status", broken)
+    monkeypatch.setattr("mnist_analysis.data.sources.file_status", broken)
     assert main(["info"]) == 1
     line = one_line_error(capsys.readouterr().err, "mnist-analysis info")
     assert "unexpected KeyError: 'internal slip'" in line and "--debug" in line
@@ -324,7 +325,7 @@ def test_a_warning_on_the_command_line_is_one_clean_line_printed_once(tiny_regis
     test_name = specs["tiny-test"].filename
     script = textwrap.dedent(f"""
         import sys
-        from mnist_analysis import registry
+        from mnist_analysis.data import registry
         from tests.hostile_tools import make_spec
         import numpy as np
         registry.REGISTRY = {{
@@ -376,7 +377,7 @@ def _not_utf8(tmp_path):
 @pytest.mark.parametrize("make_path", [_long_name, _not_utf8], ids=["256 characters", "not UTF-8"])
 @pytest.mark.parametrize("command", ["export", "croissant", "datasheet", "report", "notebooks"])
 def test_an_impossible_output_name_is_the_output_checks_one_line(tmp_path, make_path, command, monkeypatch, capsys):
-    from mnist_analysis import croissant, datasheet, reports
+    from mnist_analysis.build import croissant, datasheet, reports
 
     for module, name in [(per_image, "export_table"), (croissant, "write_croissant"), (datasheet, "write_datasheet")]:
         monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("work started"))
@@ -428,7 +429,7 @@ def test_a_full_disk_under_an_atomic_write_names_the_file_and_leaves_no_part(tmp
 
 
 def test_a_full_cache_disk_during_a_download_is_blamed_once_not_on_the_mirrors(monkeypatch, capsys):
-    from mnist_analysis.downloads import CacheNotWritableError, download
+    from mnist_analysis.data.downloads import CacheNotWritableError, download
     from tests.mirror_server import MirrorServer
 
     big = (np.arange(100_000) % 10).astype(np.uint8)
@@ -451,7 +452,7 @@ def test_a_full_cache_disk_during_a_download_is_blamed_once_not_on_the_mirrors(m
 
 @pytest.mark.parametrize("size", ["5", "499"])
 def test_report_with_a_sample_too_small_for_the_notebooks_is_refused_before_anything_runs(size, tmp_path):
-    from mnist_analysis.reports import MIN_SAMPLE_SIZE
+    from mnist_analysis.build.reports import MIN_SAMPLE_SIZE
 
     result = run_cli("report", "--sample-size", size, "--output", str(tmp_path / "reports"))
     line = one_line_error(result.stderr, "mnist-analysis report")
@@ -461,7 +462,7 @@ def test_report_with_a_sample_too_small_for_the_notebooks_is_refused_before_anyt
 
 
 def test_report_accepts_the_smallest_workable_sample(monkeypatch, tmp_path):
-    from mnist_analysis import reports
+    from mnist_analysis.build import reports
 
     seen = {}
     monkeypatch.setattr(reports, "build_reports", lambda *a, **k: seen.update(k["parameters"]))

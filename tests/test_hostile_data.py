@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_analysis import registry
-from mnist_analysis.downloads import CacheNotWritableError, DownloadError, download
-from mnist_analysis.idx import IdxFormatError, encode_idx, write_idx
-from mnist_analysis.sources import (
+from mnist_analysis.data import registry
+from mnist_analysis.data.downloads import CacheNotWritableError, DownloadError, download
+from mnist_analysis.data.idx import IdxFormatError, encode_idx, write_idx
+from mnist_analysis.data.sources import (
     Located,
     NotAFileError,
     NoVerifiedCopyError,
@@ -236,7 +236,7 @@ def test_load_array_serves_the_next_good_copy_when_a_bad_gz_comes_first(spec, la
 
 
 def test_fetch_names_every_bad_copy_when_none_verifies(spec, labels, tmp_path):
-    from mnist_analysis.sources import fetch
+    from mnist_analysis.data.sources import fetch
 
     bad = write_bad(tmp_path / spec.filename, labels)
     other = tmp_path / "mnist" / spec.stem
@@ -248,7 +248,7 @@ def test_fetch_names_every_bad_copy_when_none_verifies(spec, labels, tmp_path):
 
 # ------------------------------------------------------------------ issue 25
 def test_a_mirror_streaming_endless_data_is_stopped_at_the_registered_size(spec, mirror, isolated_cache):
-    from mnist_analysis.downloads import max_download_bytes
+    from mnist_analysis.data.downloads import max_download_bytes
 
     urls = [mirror.url("endless", spec.filename), mirror.url("good", spec.filename)]
     start = time.monotonic()
@@ -260,7 +260,7 @@ def test_a_mirror_streaming_endless_data_is_stopped_at_the_registered_size(spec,
 
 
 def test_an_endless_mirror_is_named_with_the_size_it_exceeded(spec, mirror, isolated_cache):
-    from mnist_analysis.downloads import max_download_bytes
+    from mnist_analysis.data.downloads import max_download_bytes
 
     with pytest.raises(DownloadError) as caught:
         download(spec, urls=[mirror.url("endless", spec.filename)], timeout=5, progressbar=False)
@@ -271,7 +271,7 @@ def test_an_endless_mirror_is_named_with_the_size_it_exceeded(spec, mirror, isol
 def test_a_decoded_array_whose_stamp_was_rewritten_after_a_byte_flip_is_caught_by_fetch(spec, labels, tmp_path):
     """The stamp is no content hash (re-hashing every load costs ~0.3 s against a 50 ms warm load): a flip
     hidden by a rewritten stamp is caught by ``fetch``, which re-hashes, and the docs say so."""
-    from mnist_analysis import sources
+    from mnist_analysis.data import sources
 
     write_idx(tmp_path / spec.filename, labels)
     assert (load_array(spec.key, data_dir=tmp_path) == labels).all()

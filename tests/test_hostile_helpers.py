@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mnist_analysis import clustered_statistics, embedding_quality, embeddings, label_quality, measurements, validation
-from mnist_analysis.data import sample_frame
+from mnist_analysis.data.loaders import sample_frame
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_sample_frame_names_a_bad_seed(frame, seed, error):
 
 
 def test_a_split_of_the_wrong_type_is_a_type_error():
-    from mnist_analysis.data import load_images
+    from mnist_analysis.data.loaders import load_images
 
     with pytest.raises(TypeError, match="^split: expected 'train', 'test' or 'all', found int 1$"):
         load_images(1)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_analysis.reports import STAGING_PREFIX, ReportError, build_reports
+from mnist_analysis.build.reports import STAGING_PREFIX, ReportError, build_reports
 from tests.helpers import full_disk, read_only, write_notebook
 
 # Builds reports: every test here executes notebooks in Jupyter kernels.
@@ -127,7 +127,7 @@ def test_a_too_large_sample_through_the_command_line_is_refused_and_nothing_dele
 
 BUILD = textwrap.dedent("""
     import sys
-    from mnist_analysis.reports import build_reports
+    from mnist_analysis.build.reports import build_reports
     build_reports(sys.argv[1], sys.argv[2], check_data=False, jobs=1, log=lambda *_: None)
 """)
 
@@ -292,7 +292,7 @@ def test_a_build_with_only_keeps_every_report_and_the_datasheet_on_the_index_mar
 
 INTERRUPTIBLE_BUILD = textwrap.dedent("""
     import sys
-    from mnist_analysis.reports import build_reports
+    from mnist_analysis.build.reports import build_reports
     try:
         build_reports(sys.argv[1], sys.argv[2], check_data=False, jobs=2, log=lambda *_: None)
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mnist_analysis.idx import (
+from mnist_analysis.data.idx import (
     IdxFormatError,
     encode_idx,
     parse_idx,

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_analysis.idx import IDX_DTYPES, IdxFormatError, encode_idx, parse_idx, read_bytes
-from mnist_analysis.registry import DataFile
-from mnist_analysis.sources import verify
+from mnist_analysis.data.idx import IDX_DTYPES, IdxFormatError, encode_idx, parse_idx, read_bytes
+from mnist_analysis.data.registry import DataFile
+from mnist_analysis.data.sources import verify
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -195,13 +195,13 @@ def _in_notebook(function, keyword: str, position: int | None = None):
 
 
 def _image_count(nb):
-    from mnist_analysis.registry import REGISTRY
+    from mnist_analysis.data.registry import REGISTRY
 
     return sum(spec.shape[0] for key, spec in REGISTRY.items() if key.endswith("-images"))
 
 
 def _image_side(nb):
-    from mnist_analysis.registry import REGISTRY
+    from mnist_analysis.data.registry import REGISTRY
 
     (side,) = {n for key, spec in REGISTRY.items() if key.endswith("-images") for n in spec.shape[1:]}
     return side
@@ -240,12 +240,12 @@ def _typed_settings() -> list:
         morphometrics,
         per_image,
         plotting,
-        reports,
         splits,
         writer_groups,
     )
+    from mnist_analysis.build import reports
     from mnist_analysis.clustered_statistics import clustered_bootstrap_ci
-    from mnist_analysis.data import CENSUS_SERIES, STUDENT_SERIES
+    from mnist_analysis.data.loaders import CENSUS_SERIES, STUDENT_SERIES
 
     percent = 100
     every = None  # any notebook, which need not type it
@@ -283,19 +283,19 @@ def _typed_settings() -> list:
             ("00_overview", "04_writer_split"),
             r"series (?P<n>\d+)-\d+",
             lambda nb: min(CENSUS_SERIES),
-            "first census HSF series (mnist_analysis.data)",
+            "first census HSF series (mnist_analysis.data.loaders)",
         ),
         (
             ("00_overview", "04_writer_split"),
             r"series \d+-(?P<n>\d+)",
             lambda nb: max(CENSUS_SERIES),
-            "last census HSF series (mnist_analysis.data)",
+            "last census HSF series (mnist_analysis.data.loaders)",
         ),
         (
             ("00_overview", "04_writer_split"),
             r"series (?P<n>\d+)(?![\d-])",
             lambda nb: STUDENT_SERIES[0],
-            "student HSF series (mnist_analysis.data)",
+            "student HSF series (mnist_analysis.data.loaders)",
         ),
         # 01 and 04: the Morpho-MNIST procedure and the box plots
         (
@@ -441,7 +441,7 @@ _NUMBER_TOKEN = (
 
 
 def _typed_number(text: str) -> float:
-    from mnist_analysis.citations import numbers_in
+    from mnist_analysis.build.citations import numbers_in
 
     (number,) = numbers_in(text)
     return number

@@ -84,6 +84,8 @@ def test_readme_module_tour_names_exactly_the_package_modules():
     readme = (ROOT / "README.md").read_text()
     tour = readme[readme.index("### The helper modules") :]
     tour = tour[: tour.index("\n### ")]
-    toured = set(re.findall(r"`([a-z_]+)`", tour))
-    modules = {p.stem for p in (ROOT / "mnist_analysis").glob("*.py") if p.stem != "__init__"}
+    toured = {name for name in re.findall(r"`([a-z_.]+)`", tour) if not name.startswith("mnist_analysis")}
+    package = ROOT / "mnist_analysis"
+    modules = {".".join(p.relative_to(package).with_suffix("").parts) for p in package.rglob("*.py")}
+    modules = {name for name in modules if name.split(".")[-1] != "__init__"}
     assert toured == modules, f"README's module tour lacks {sorted(modules - toured)}, names {sorted(toured - modules)}"

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import mnist_analysis as mx
-from mnist_analysis.downloads import download
-from mnist_analysis.idx import encode_idx
-from mnist_analysis.registry import REGISTRY
-from mnist_analysis.sources import ChecksumError, locate, verify
+from mnist_analysis.data.downloads import download
+from mnist_analysis.data.idx import encode_idx
+from mnist_analysis.data.registry import REGISTRY
+from mnist_analysis.data.sources import ChecksumError, load_array, locate, verify
 
 pytestmark = pytest.mark.realdata
 
@@ -80,7 +80,7 @@ def test_provenance_columns(real_data):
 
 def test_qmnist_classes_agree_with_mnist_labels(real_data):
     for split, key in (("train", "qmnist-train"), ("test", "qmnist-test")):
-        qmnist = mx.sources.load_array(key)
+        qmnist = load_array(key)
         labels = mx.load_labels(split)
         np.testing.assert_array_equal(qmnist[: len(labels), 0], labels)
 

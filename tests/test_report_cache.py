@@ -11,8 +11,10 @@ import nbformat
 import pytest
 
 import mnist_analysis
-from mnist_analysis import build_schedule, cache, execution_cache, fingerprints
-from mnist_analysis.reports import build_reports
+from mnist_analysis.build import execution_cache
+from mnist_analysis.build import schedule as build_schedule
+from mnist_analysis.build.reports import build_reports
+from mnist_analysis.caching import cache, fingerprints
 
 # Builds reports: every test here executes notebooks in Jupyter kernels.
 pytestmark = pytest.mark.slow
@@ -25,7 +27,7 @@ def write_notebook(path: Path, body: str = "print(seed * 2)", title: str = "# A 
         cells=[
             nbformat.v4.new_markdown_cell(title),
             nbformat.v4.new_code_cell("seed = 0", metadata={"tags": ["parameters"]}),
-            nbformat.v4.new_code_cell(f"from mnist_analysis import data\n{body}"),
+            nbformat.v4.new_code_cell(f"from mnist_analysis.data import loaders\n{body}"),
         ]
     )
     node.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -157,7 +159,7 @@ def test_a_changed_notebook_or_input_is_executed(project, change, monkeypatch):
     build(project, parameters={"seed": 1})
     options = {"parameters": {"seed": 1}}
     if change == "code":
-        edit_cell(project[0] / "01_first.ipynb", 2, "from mnist_analysis import data\nprint(seed * 3)")
+        edit_cell(project[0] / "01_first.ipynb", 2, "from mnist_analysis.data import loaders\nprint(seed * 3)")
     elif change == "parameters":
         options["parameters"] = {"seed": 2}
     elif change == "force":
@@ -179,12 +181,15 @@ def test_editing_an_imported_project_module_changes_the_inputs(tmp_path, monkeyp
     monkeypatch.setattr(fingerprints, "_ROOT", copy)
     node = nbformat.read(write_notebook(tmp_path / "n.ipynb"), as_version=4)
     before = execution_cache.notebook_inputs(node, {"seed": 0})
-    assert "mnist_analysis.registry" in before["code"] and "mnist_analysis.plotting" not in before["code"]
+    assert "mnist_analysis.data.registry" in before["code"] and "mnist_analysis.plotting" not in before["code"]
     assert "numpy" in before["libraries"]
     (copy / "plotting.py").write_text((copy / "plotting.py").read_text() + "\n# edited\n")
     assert execution_cache.notebook_inputs(node, {"seed": 0}) == before
-    (copy / "registry.py").write_text((copy / "registry.py").read_text() + "\n# edited\n")
-    assert execution_cache.notebook_inputs(node, {"seed": 0}) != before
+    (copy / "data" / "registry.py").write_text((copy / "data" / "registry.py").read_text() + "\n# edited\n")
+    after = execution_cache.notebook_inputs(node, {"seed": 0})
+    assert after != before
+    (copy / "data" / "__init__.py").write_text((copy / "data" / "__init__.py").read_text() + "\n# edited\n")
+    assert execution_cache.notebook_inputs(node, {"seed": 0}) != after  # the wing's __init__ runs too
 
 
 def test_parallel_build_is_quiet_and_records_timings_and_peaks(project, capfd):

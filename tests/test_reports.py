@@ -11,10 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mnist_analysis.build.reports import ReportError, build_reports, find_notebooks
 from mnist_analysis.cli import main
+from mnist_analysis.data.registry import REGISTRY
 from mnist_analysis.findings import read_findings
-from mnist_analysis.registry import REGISTRY
-from mnist_analysis.reports import ReportError, build_reports, find_notebooks
 from tests.helpers import write_notebook
 
 # Builds reports: every test here executes notebooks in Jupyter kernels.

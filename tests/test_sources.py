@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_analysis import registry, sources
-from mnist_analysis.downloads import DownloadError, download
-from mnist_analysis.idx import IdxFormatError, encode_idx, write_idx
-from mnist_analysis.registry import DataFile
-from mnist_analysis.sources import ChecksumError, Located, load_array, locate, verify
+from mnist_analysis.data import registry, sources
+from mnist_analysis.data.downloads import DownloadError, download
+from mnist_analysis.data.idx import IdxFormatError, encode_idx, write_idx
+from mnist_analysis.data.registry import DataFile
+from mnist_analysis.data.sources import ChecksumError, Located, load_array, locate, verify
 from tests.hostile_tools import make_spec
 from tests.mirror_server import MirrorServer
 

@@ -41,7 +41,28 @@ def test_the_wheel_ships_the_notebooks_and_templates(wheel):
     names = zipfile.ZipFile(wheel[0]).namelist()
     shipped = sorted(n.rsplit("/", 1)[-1] for n in names if n.startswith("mnist_analysis/notebooks/"))
     assert shipped == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert "mnist_analysis/templates/mnist_report/index.html.j2" in names
+    assert "mnist_analysis/build/templates/mnist_report/index.html.j2" in names
+
+
+def test_the_wheel_carries_every_file_of_the_package_and_its_wings(wheel):
+    names = set(zipfile.ZipFile(wheel[0]).namelist())
+    package = ROOT / "mnist_analysis"
+    files = {
+        "mnist_analysis/" + p.relative_to(package).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+    assert {
+        "mnist_analysis/data/__init__.py",
+        "mnist_analysis/data/loaders.py",
+        "mnist_analysis/caching/cache.py",
+        "mnist_analysis/build/reports.py",
+        "mnist_analysis/build/notebook_profile.json",
+        "mnist_analysis/build/templates/mnist_report/conf.json",
+        "mnist_analysis/explorer_js/explorer.js",
+        "mnist_analysis/cli.py",
+    } <= files  # the listing found the wings, the data files and the JavaScript
+    assert sorted(files - names) == []
 
 
 def test_the_wheel_builds_without_warnings(wheel):

@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from .utils import atomic_write_bytes
+from ..utils import atomic_write_bytes
 
 #: Memory the notebooks' kernels may hold together by default (their recorded peaks, in bytes):
 #: with the build process itself (about 0.4 GB), a full build stays within 3 GiB.
@@ -27,7 +27,7 @@ SHIPPED_PROFILE = Path(__file__).resolve().parent / "notebook_profile.json"
 
 
 def _profile_path() -> Path:
-    from .cache import cache_dir
+    from ..caching.cache import cache_dir
 
     return cache_dir() / "notebooks" / "profile.json"
 

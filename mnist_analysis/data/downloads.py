@@ -1,7 +1,7 @@
 """Download a registered data file into the cache over its mirrors, verified before it is kept.
 
 :func:`download` tries each mirror in turn (``$MNIST_ANALYSIS_MIRRORS`` can name others),
-streaming into a temporary file that is verified (:func:`mnist_analysis.checksums.verify`) and
+streaming into a temporary file that is verified (:func:`mnist_analysis.data.checksums.verify`) and
 only then renamed into the cache, so the cache holds a complete, verified file or nothing.
 A mirror that answers with an error, goes silent for ``timeout`` seconds, trickles past the
 file's overall deadline or serves the wrong bytes is given up for the next; when every mirror
@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..locations import CACHE_ENV, DATA_DIR_ENV, cached_path
+from ..utils import DiskFullError, atomic_output
 from .checksums import verify
 from .idx import IdxFormatError
-from .locations import CACHE_ENV, DATA_DIR_ENV, cached_path
 from .registry import MIRRORS_ENV, DataFile, get  # noqa: F401 (get: the doctest of download_deadline)
-from .utils import DiskFullError, atomic_output
 
 #: Seconds without a byte after which a mirror is given up.
 DEFAULT_TIMEOUT = 60.0

@@ -1,8 +1,8 @@
 """Check that a file holds exactly the registered content of a data file, and say what is wrong if not.
 
 The one check every copy of a data file passes before it is used: a local copy, a download
-before it is kept, a decoded array's source. :mod:`mnist_analysis.sources` finds the copies,
-:mod:`mnist_analysis.downloads` fetches them; both call :func:`verify`.
+before it is kept, a decoded array's source. :mod:`mnist_analysis.data.sources` finds the copies,
+:mod:`mnist_analysis.data.downloads` fetches them; both call :func:`verify`.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 the validation-split measurement, the executed notebooks' findings and parameters).
 :data:`COMPUTATIONS` maps a name to a function ``(data, *names) -> values`` that returns the
 formatted values of one line (a dict of strings) or of the rows of a table (a list of such
-dicts). A computed line of :mod:`mnist_analysis.datasheet` names its computation and arguments,
-so :func:`mnist_analysis.datasheet.unsourced_numbers` can run it again on the data; and a
+dicts). A computed line of :mod:`mnist_analysis.build.datasheet` names its computation and arguments,
+so :func:`mnist_analysis.build.datasheet.unsourced_numbers` can run it again on the data; and a
 computation may hold no number literal (:func:`computations_with_literals`), so a value typed
 into the code cannot pass as computed.
 """
@@ -30,7 +30,7 @@ class BuildData:
     """What a datasheet is computed from: the data and the executed notebooks of one build.
 
     ``frame`` is :func:`mnist_analysis.load_frame` of all images; ``findings`` is
-    ``{notebook stem: (findings, parameters)}`` (:func:`mnist_analysis.datasheet.notebook_findings`); ``verified`` holds
+    ``{notebook stem: (findings, parameters)}`` (:func:`mnist_analysis.build.datasheet.notebook_findings`); ``verified`` holds
     ``(DataFile, array)`` for each verified file; ``validation`` the output of
     :func:`mnist_analysis.splits.compare_validation_splits` (or None); ``built`` the build time
     and ``version`` the package version that built it.
@@ -131,7 +131,7 @@ def class_counts(data):
 
 @_computation
 def group_rows(data):
-    from .writer_groups import group_summary
+    from ..writer_groups import group_summary
 
     return [
         {
@@ -148,7 +148,7 @@ def group_rows(data):
 
 @_computation
 def writers(data):
-    from .writer_groups import shared_writers
+    from ..writer_groups import shared_writers
 
     per_split = data.frame.groupby(_split(data.frame))["writer_id"].nunique()
     return {
@@ -161,7 +161,7 @@ def writers(data):
 @_computation
 def order_of_test_split(data):
     """Share of student digits in as many equal blocks of the test split as there are writer groups."""
-    from .writer_groups import block_composition
+    from ..writer_groups import block_composition
 
     split = _split(data.frame)
     groups = data.frame["writer_group"].astype(str).nunique()
@@ -190,7 +190,7 @@ def series(data):
 @_computation
 def claims(data):
     """The card audit of the frame: measured value, verdict and evidence of each claim, in CLAIMS order."""
-    from .card_audit import CLAIMS, audit_dataset_card
+    from ..card_audit import CLAIMS, audit_dataset_card
 
     if "audit" not in data.memo:
         data.memo["audit"] = audit_dataset_card(data.frame)
@@ -231,7 +231,7 @@ def validation_rows(data):
 
 @_computation
 def recommendation(data):
-    from .splits import recommend_split
+    from ..splits import recommend_split
 
     choice = recommend_split(data.validation)
     best = choice["recommended"]
@@ -250,7 +250,7 @@ def recommendation(data):
 
 def _content_hash(array):
     """The hash the registry pins, of the file's decompressed content, recomputed from the verified array."""
-    from .idx import encode_idx
+    from ..data.idx import encode_idx
 
     return hashlib.sha256(encode_idx(array))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .locations import MIRRORS_ENV
+from ..locations import MIRRORS_ENV
 
 #: Base URLs tried in order; a file's URL is the base followed by its file name.
 MNIST_MIRRORS = (

@@ -1,11 +1,11 @@
 """What the datasheet cites: the works (:data:`SOURCES`) and the table of cited statements (:data:`CITATIONS`).
 
-Every cited line of :mod:`mnist_analysis.datasheet` names an entry of :data:`CITATIONS`: the
+Every cited line of :mod:`mnist_analysis.build.datasheet` names an entry of :data:`CITATIONS`: the
 work, the place in it (a page, a section, a table, a file of a repository, or the title), and
 the numbers the work states there. A cited line may hold only those numbers, written in digits
 or in words (:func:`numbers_in` reads both), and an entry with numbers must say where they are,
 so a reader can check each one. A number set beside a citation that does not hold it is caught
-by :func:`mnist_analysis.datasheet.unsourced_numbers`.
+by :func:`mnist_analysis.build.datasheet.unsourced_numbers`.
 
 The MNIST page (LeCun, Cortes and Burges) has no numbered sections: its *introduction* is the
 text above its table of classifiers, its *table of classifiers* the table of test error rates.

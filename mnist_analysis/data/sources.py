@@ -36,11 +36,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..locations import DATA_DIR_ENV, cache_dir, cached_path  # noqa: F401 (DATA_DIR_ENV: imported from here)
+from ..utils import atomic_output, atomic_write_bytes
 from .checksums import ChecksumError, NotAFileError, UnreadableFileError, verify  # noqa: F401 (imported from here)
 from .idx import IdxFormatError, encode_idx
-from .locations import DATA_DIR_ENV, cache_dir, cached_path  # noqa: F401 (DATA_DIR_ENV: imported from here)
 from .registry import DataFile, get
-from .utils import atomic_output, atomic_write_bytes
 
 
 class DataFolderError(FileNotFoundError):

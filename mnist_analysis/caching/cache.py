@@ -3,8 +3,8 @@
 The cache lives in the operating system's user cache folder (for example
 ``~/.cache/mnist-analysis`` on Linux); set ``MNIST_ANALYSIS_CACHE_DIR`` to move it. It holds
 downloaded files (``mnist/``, ``qmnist/``), verified decoded arrays (``arrays/``, see
-:mod:`mnist_analysis.sources`), executed notebooks (``notebooks/``, see
-:mod:`mnist_analysis.execution_cache`) and computed results (``computed/<kind>/<key>/``).
+:mod:`mnist_analysis.data.sources`), executed notebooks (``notebooks/``, see
+:mod:`mnist_analysis.build.execution_cache`) and computed results (``computed/<kind>/<key>/``).
 Nothing here creates a folder until something is written into it.
 
 What a result's key covers
@@ -28,7 +28,7 @@ What a result's key covers
 - **the settings it reads**: any module-level setting of the closure (``SVM_C``,
   ``FAST_UMAP``...) whose value differs from what its module's source sets, with its value
   now (worker processes are handed the same values);
-- **the storage format**: the source of :mod:`mnist_analysis.stored_results`, which encodes
+- **the storage format**: the source of :mod:`mnist_analysis.caching.stored_results`, which encodes
   and decodes results;
 - **the libraries it uses**: the installed version of every third-party distribution those
   modules import, and of everything those distributions require in turn, plus Python's.
@@ -42,7 +42,7 @@ canonical form (an object).
 
 How a result is stored
 ----------------------
-:mod:`mnist_analysis.stored_results`: one folder per entry, ``entry.json`` beside numbered
+:mod:`mnist_analysis.caching.stored_results`: one folder per entry, ``entry.json`` beside numbered
 ``.npy`` and Parquet files, never a pickle, every file verified before it is read; an entry
 that is missing a file, unreadable or altered is reported with a warning, deleted and
 recomputed (one that cannot be deleted is named once, and bypassed).
@@ -64,6 +64,8 @@ import time
 import warnings
 from pathlib import Path
 
+from ..locations import CACHE_ENV, COMPUTED, cache_dir  # noqa: F401 (CACHE_ENV: imported from here)
+from ..running_code import UnkeyableSetting
 from . import stored_results
 from .fingerprints import (
     CodeChangedError,
@@ -73,8 +75,6 @@ from .fingerprints import (
     library_versions,
     source_digest,
 )
-from .locations import CACHE_ENV, COMPUTED, cache_dir  # noqa: F401 (CACHE_ENV: imported from here)
-from .running_code import UnkeyableSetting
 from .stored_results import CacheEntryError
 
 #: Folders that older versions filled with joblib pickles; never read, removed by ``clear``.
@@ -103,7 +103,7 @@ def _module_level_function(function) -> tuple[str, str]:
 def key_parts(function, *args, **kwargs) -> dict:
     """Return everything the result of ``function(*args, **kwargs)`` is keyed by (see the module docstring).
 
-    Raises :class:`~mnist_analysis.fingerprints.CodeChangedError` when the code this process
+    Raises :class:`~mnist_analysis.caching.fingerprints.CodeChangedError` when the code this process
     runs is not the code on disk, and ``TypeError`` for a callable or argument without a key.
     """
     module, name = _module_level_function(function)

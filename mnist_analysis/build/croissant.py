@@ -3,7 +3,7 @@
 :func:`write_croissant` writes a folder that describes itself:
 
 - ``raw/``: a byte-for-byte copy of each of the six registered files, as found (see
-  :mod:`mnist_analysis.sources`; verified against the pinned hash first);
+  :mod:`mnist_analysis.data.sources`; verified against the pinned hash first);
 - ``mnist-records.parquet``: one row per image, columns ``split``, ``index``, ``label``,
   ``writer_id``, ``writer_group`` and ``image`` (a 28x28 greyscale PNG), made from the raw files
   by :func:`mnist_analysis.load_frame` and :func:`mnist_analysis.load_images`;
@@ -16,7 +16,7 @@ a few other formats, but not IDX, MNIST's own format. The raw IDX files are stil
 
 Which SHA-256: Croissant's ``sha256`` is the hash of the file *as distributed*, so each entry
 carries the hash of the exact bytes copied into ``raw/`` (gzip-compressed when the file was
-found gzip'd). :mod:`mnist_analysis.registry` pins instead the hash of the *decompressed*
+found gzip'd). :mod:`mnist_analysis.data.registry` pins instead the hash of the *decompressed*
 content, which every copy of a file shares; the description of each file states that hash too.
 The two differ in kind, and the compressed bytes of a copy may differ from a mirror's archive
 (for example a recompressed ``.gz``), so ``contentUrl`` names the local copy and the mirror is
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .utils import atomic_output, atomic_write_bytes, sha256_of_file
+from ..utils import atomic_output, atomic_write_bytes, sha256_of_file
 
 METADATA_NAME = "croissant.json"
 RECORDS_NAME = "mnist-records.parquet"
@@ -127,7 +127,7 @@ def png_bytes(images) -> list[bytes]:
 
 def records_frame(*, data_dir=None) -> pd.DataFrame:
     """One row per MNIST image (training images, then test images) with the :data:`RECORD_FIELDS` columns."""
-    from .data import load_frame, load_images
+    from ..data.loaders import load_frame, load_images
 
     frame = load_frame("all", data_dir=data_dir)
     records = pd.DataFrame(
@@ -161,7 +161,7 @@ def croissant_metadata(raw_files, records_sha256: str) -> dict:
     Parameters
     ----------
     raw_files : list of (DataFile, str, str, str)
-        For each registered file: its :class:`~mnist_analysis.registry.DataFile`, its path
+        For each registered file: its :class:`~mnist_analysis.data.registry.DataFile`, its path
         relative to the metadata file, the SHA-256 of those bytes and where it was found.
     records_sha256 : str
         SHA-256 of the Parquet file.
@@ -237,15 +237,15 @@ def write_croissant(output_dir="croissant", *, data_dir=None) -> dict:
 
     Every file is written through a temporary file and renamed into place, the metadata last,
     so an interrupted run leaves earlier files whole. Each source file is verified against its
-    pinned hash (:func:`mnist_analysis.sources.fetch`, which downloads it if it is missing).
+    pinned hash (:func:`mnist_analysis.data.sources.fetch`, which downloads it if it is missing).
 
     Returns
     -------
     dict
         ``{"metadata": Path, "records": Path, "raw": [Path, ...]}``.
     """
-    from .registry import REGISTRY
-    from .sources import fetch
+    from ..data.registry import REGISTRY
+    from ..data.sources import fetch
 
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():

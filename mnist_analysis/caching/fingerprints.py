@@ -1,7 +1,7 @@
 """Fingerprints of a computation: the code it runs, the libraries it uses, and its inputs' content.
 
-:mod:`mnist_analysis.cache` keys every stored result by these (its module docstring says
-what a key covers); :mod:`mnist_analysis.execution_cache` keys executed notebooks by them.
+:mod:`mnist_analysis.caching.cache` keys every stored result by these (its module docstring says
+what a key covers); :mod:`mnist_analysis.build.execution_cache` keys executed notebooks by them.
 
 - :func:`code_closure`: the SHA-256 of the source of a project module and of every project
   module it imports, directly or indirectly (imports inside functions, and names the
@@ -29,17 +29,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import running_code
-from .locations import COMPUTED, cache_dir
+from .. import running_code
+from ..locations import COMPUTED, cache_dir
 
 _PACKAGE = __name__.split(".")[0]
 #: Modules that look up, store and key results: their code does not change what a result is. How a
-#: result is encoded is keyed on its own (:mod:`mnist_analysis.stored_results`, in every key).
-_KEY_MACHINERY = {f"{_PACKAGE}.{name}" for name in ("cache", "fingerprints", "running_code", "stored_results")}
+#: result is encoded is keyed on its own (:mod:`mnist_analysis.caching.stored_results`, in every key).
+_KEY_MACHINERY = {
+    f"{_PACKAGE}.{name}"
+    for name in ("caching", "caching.cache", "caching.fingerprints", "caching.stored_results", "running_code")
+}
 
 
 # --------------------------------------------------------------------------- the code a computation runs
-_ROOT = Path(__file__).resolve().parent
+_ROOT = Path(__file__).resolve().parents[1]  # the package's folder (this module is in its caching wing)
 _PARSING = threading.Lock()
 
 
@@ -101,6 +104,8 @@ def _imports(name: str, is_package: bool, source: bytes, digest: str) -> tuple[f
                 names += [_reexports()[a.name] for a in node.names if a.name in _reexports()]
         else:
             continue
+        # importing `a.b.c` runs the __init__ of each package on the way (`a.b`): follow those too
+        names += [imported.rsplit(".", depth)[0] for imported in names for depth in range(1, imported.count("."))]
         for imported in names:
             top = imported.split(".")[0]
             if top == _PACKAGE:
@@ -108,6 +113,7 @@ def _imports(name: str, is_package: bool, source: bytes, digest: str) -> tuple[f
                     project.add(imported)
             elif top and top not in sys.stdlib_module_names and top != "__future__":
                 external.add(top)
+    project |= {name.rsplit(".", depth)[0] for depth in range(1, name.count("."))}  # its own wing's __init__
     _IMPORTS[(name, digest)] = found = (frozenset(project), frozenset(external))
     return found
 
@@ -230,7 +236,7 @@ def _distributions_of_imports() -> dict:
         pass
     mapping = packages_distributions()
     try:
-        from .utils import atomic_write_bytes
+        from ..utils import atomic_write_bytes
 
         atomic_write_bytes(memo, json.dumps({"stamp": stamp, "mapping": mapping}).encode())
     except OSError:

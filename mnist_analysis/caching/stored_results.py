@@ -11,7 +11,7 @@ code. An entry is read only if:
 - every listed file has its recorded size and SHA-256;
 - every DataFrame has the columns and dtypes the layout recorded when it was stored.
 
-The code of this module is part of every result's key (:func:`mnist_analysis.cache.key_parts`):
+The code of this module is part of every result's key (:func:`mnist_analysis.caching.cache.key_parts`):
 a change to how results are encoded makes every entry a new one, with no number to bump.
 
 Examples
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils import sha256_of_file
+from ..utils import sha256_of_file
 
 _PACKAGE = __name__.split(".")[0]
 ENTRY = "entry.json"

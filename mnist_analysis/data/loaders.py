@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..validation import frame_columns, positive_int
+from ..validation import seed as check_seed
 from .registry import REGISTRY
 from .sources import load_array
-from .validation import frame_columns, positive_int
-from .validation import seed as check_seed
 
 SPLITS = ("train", "test")
 #: Images in MNIST, both splits (the largest sample :func:`sample_frame` can honestly take).

@@ -8,7 +8,7 @@ were and nothing half-written at a final path. A notebook that fails keeps its l
 report, which the index marks as out of date, naming the failing cell and the error; the failed
 executed notebook is kept as ``reports/NN_name.failed.ipynb``. When the notebooks that the
 datasheet quotes all ran, ``reports/datasheet.md`` and ``.html`` are written from them
-(:mod:`mnist_analysis.datasheet`) and linked from the index.
+(:mod:`mnist_analysis.build.datasheet`) and linked from the index.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .findings import read_findings
+from ..findings import read_findings
 from .report_index import index_html
-from .utils import DiskFullError, atomic_write_bytes, is_disk_full, sha256_of_file, staging_folder
+from ..utils import DiskFullError, atomic_write_bytes, is_disk_full, sha256_of_file, staging_folder
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
 QUICK_PARAMETERS = {"sample_size": 2000}
@@ -224,7 +224,7 @@ def _ipc_kernel_manager(folder: str, on_start=None):
 def _execute(notebook: Path, staged: Path, parameters: dict, reuse: bool, on_cell=None, memory=None):
     """Run ``notebook`` into ``staged`` unless the execution cache has its outputs; return the reuse note.
 
-    ``memory`` (a :class:`mnist_analysis.build_schedule.PeakMemory`) is told the kernel's
+    ``memory`` (a :class:`mnist_analysis.build.schedule.PeakMemory`) is told the kernel's
     process id when one starts.
     """
     import nbformat
@@ -306,7 +306,7 @@ def render_notebook(
 
     With ``reuse``, a notebook whose code cells, parameters, helper code and libraries are
     unchanged since a successful run is not executed: its stored outputs are merged into it
-    (:mod:`mnist_analysis.execution_cache`) and ``result.reused`` says from when.
+    (:mod:`mnist_analysis.build.execution_cache`) and ``result.reused`` says from when.
     ``on_cell(cell=..., cell_index=...)`` is called after each executed cell (for progress).
     """
     if staging is None:
@@ -319,7 +319,7 @@ def render_notebook(
     import nbformat
     from nbconvert import HTMLExporter
 
-    from .build_schedule import PeakMemory
+    from .schedule import PeakMemory
 
     notebook, output_dir = Path(notebook), Path(output_dir)
     html_path, executed = output_dir / f"{notebook.stem}.html", output_dir / notebook.name
@@ -408,7 +408,7 @@ def _render_record(staged: Path, hide_code: bool) -> dict:
     How: this module's source, the templates, ``hide_code``, and the versions of nbconvert and
     every library it requires (the Markdown, highlighting and sanitising libraries among them).
     """
-    from .fingerprints import library_versions
+    from ..caching.fingerprints import library_versions
 
     templates = sorted(p for p in TEMPLATES.rglob("*") if p.is_file())
     how = [str(hide_code), sha256_of_file(__file__)]
@@ -455,7 +455,7 @@ def _current_report(output_dir: Path, stem: str, record: dict) -> dict | None:
 @contextlib.contextmanager
 def _static_explorers():
     """Have the kernels render explorers as self-contained HTML instead of JupyterLab widgets."""
-    from .locations import STATIC_ENV
+    from ..locations import STATIC_ENV
 
     saved = os.environ.get(STATIC_ENV)
     os.environ[STATIC_ENV] = "1"
@@ -471,8 +471,8 @@ def _static_explorers():
 @contextlib.contextmanager
 def _absolute_path_settings():
     """Make relative data and cache folder settings absolute while kernels run in other folders."""
-    from .cache import CACHE_ENV
-    from .sources import DATA_DIR_ENV
+    from ..caching.cache import CACHE_ENV
+    from ..data.sources import DATA_DIR_ENV
 
     saved = {name: os.environ.get(name) for name in (DATA_DIR_ENV, CACHE_ENV)}
     for name, value in saved.items():
@@ -492,12 +492,12 @@ def verify_data(log=print) -> list:
     """Make sure every registered data file is at hand and verified; return ``(DataFile, Located)`` pairs.
 
     A file is downloaded if needed and hashed unless it is unchanged since its decoded cache was
-    verified from it (:func:`mnist_analysis.sources.ensure_verified`). Run before any notebook,
+    verified from it (:func:`mnist_analysis.data.sources.ensure_verified`). Run before any notebook,
     so that a missing or bad file stops the build with the loader's own error instead of
     failing inside every notebook.
     """
-    from .registry import REGISTRY
-    from .sources import ensure_verified
+    from ..data.registry import REGISTRY
+    from ..data.sources import ensure_verified
 
     verified = [(spec, ensure_verified(key)) for key, spec in REGISTRY.items()]
     log(f"verified {len(verified)} data files")
@@ -517,8 +517,8 @@ def check_parameters(parameters: dict) -> dict:
     ...
     ValueError: sample_size: expected a positive integer or None, found 0
     """
-    from .data import N_IMAGES
-    from .validation import positive_int, seed
+    from ..data.loaders import N_IMAGES
+    from ..validation import positive_int, seed
 
     checked = dict(parameters)
     if "sample_size" in checked:
@@ -649,10 +649,10 @@ def build_reports(
     ``quick`` passes :data:`QUICK_PARAMETERS` (a small sample); ``parameters`` adds or overrides
     papermill parameters; ``check_data`` verifies the data files first (see :func:`verify_data`).
     Notebooks whose code and inputs are unchanged since their last successful run reuse its
-    outputs (:mod:`mnist_analysis.execution_cache`) unless ``force``. ``jobs`` notebooks run at
+    outputs (:mod:`mnist_analysis.build.execution_cache`) unless ``force``. ``jobs`` notebooks run at
     once (default: the number of cores), longest first and only while their kernels' recorded
-    peaks fit in ``max_memory`` bytes (default :data:`~mnist_analysis.build_schedule.DEFAULT_MAX_MEMORY`;
-    see :mod:`mnist_analysis.build_schedule`); heavy results they share are computed once, since
+    peaks fit in ``max_memory`` bytes (default :data:`~mnist_analysis.build.schedule.DEFAULT_MAX_MEMORY`;
+    see :mod:`mnist_analysis.build.schedule`); heavy results they share are computed once, since
     the result cache lets one process compute while the others wait. ``progress`` shows a
     progress bar (default: when the standard error is a terminal).
     Raises :class:`ReportError` naming every failed notebook and cell, after the index (which
@@ -661,8 +661,8 @@ def build_reports(
     import sys
     import time
 
-    from .build_schedule import DEFAULT_MAX_MEMORY, read_profile, record_profile, run_within_budget
-    from .validation import finite_float, positive_int
+    from .schedule import DEFAULT_MAX_MEMORY, read_profile, record_profile, run_within_budget
+    from ..validation import finite_float, positive_int
 
     start = time.perf_counter()
     _STOPPING.clear()

@@ -6,9 +6,9 @@ and so are its **inputs**, which this module adds to the notebook's hash:
 
 - the parameters the build passes (``sample_size``, ``seed``...);
 - the source of every project module the code cells import, and of everything those import
-  (:func:`mnist_analysis.fingerprints.code_closure`); ``import mnist_analysis`` counts the modules
+  (:func:`mnist_analysis.caching.fingerprints.code_closure`); ``import mnist_analysis`` counts the modules
   behind its lazily exported names. The data is covered too: its pinned hashes live in
-  :mod:`mnist_analysis.registry`, which the loaders import, and every file is verified before
+  :mod:`mnist_analysis.data.registry`, which the loaders import, and every file is verified before
   a build;
 - the versions of the libraries those modules use, and Python's.
 
@@ -32,7 +32,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from .fingerprints import parse_python
+from ..caching.fingerprints import parse_python
 
 #: Key under the notebook's ``kernelspec`` metadata that carries the inputs' digest while hashing
 #: (jupyter-cache hashes the code cells and the kernelspec).
@@ -42,7 +42,7 @@ _PACKAGE = "mnist_analysis"
 
 def cache_folder() -> Path:
     """Where executed notebooks are kept."""
-    from .cache import cache_dir
+    from ..caching.cache import cache_dir
 
     return cache_dir() / "notebooks"
 
@@ -57,7 +57,7 @@ def imported_project_modules(node) -> set[str]:
     >>> sorted(imported_project_modules(nb))
     ['mnist_analysis.plotting']
     """
-    from . import _EXPORTS
+    from .. import _EXPORTS
 
     modules = set()
     for cell in node.cells:
@@ -87,7 +87,7 @@ def imported_project_modules(node) -> set[str]:
 
 def notebook_inputs(node, parameters: dict) -> dict:
     """Everything besides its code cells that a notebook's outputs depend on (see the module docstring)."""
-    from .fingerprints import code_closure, library_versions
+    from ..caching.fingerprints import code_closure, library_versions
 
     code, libraries = {}, set()
     for module in sorted(imported_project_modules(node)):

@@ -124,7 +124,7 @@ def index_html(results, output_dir, mode: str, data_files=(), datasheet=None, da
     )
     data_table = (
         "<h2>Data, verified in this build</h2><p>SHA-256 of each file's decompressed content, "
-        "checked against the values pinned in <code>mnist_analysis/registry.py</code>.</p>"
+        "checked against the values pinned in <code>mnist_analysis/data/registry.py</code>.</p>"
         f"<table><tr><th>file</th><th>SHA-256 (decompressed)</th><th>found in</th></tr>{data_rows}</table>"
         if data_rows
         else ""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils import atomic_write_bytes
+from ..utils import atomic_write_bytes
 
 #: IDX element-type codes and the big-endian dtype each stands for.
 IDX_DTYPES = {

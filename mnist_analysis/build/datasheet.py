@@ -7,7 +7,7 @@ maintenance). Each line of the datasheet is one of five kinds, and :class:`Datas
 kind with the line so that :func:`unsourced_numbers` can check where every number comes from:
 
 - ``computed``: a template without digits, filled by a *registered computation*
-  (:data:`COMPUTATIONS`, in :mod:`mnist_analysis.datasheet_values`) run on the build's own
+  (:data:`COMPUTATIONS`, in :mod:`mnist_analysis.build.datasheet_values`) run on the build's own
   data (:class:`BuildData`: the loaded frame, the verified arrays, the validation-split
   measurement, the executed notebooks' parameters). A computed line records the computation
   and its arguments (names, never numbers), and the check runs it again on the data: a literal
@@ -16,7 +16,7 @@ kind with the line so that :func:`unsourced_numbers` can check where every numbe
 - ``finding``: a key finding quoted verbatim from an executed notebook of this build (see
   :mod:`mnist_analysis.findings`): pixel statistics, label errors, near duplicates, the writer
   split;
-- ``cited``: a statement of the table :data:`mnist_analysis.citations.CITATIONS`, with the work
+- ``cited``: a statement of the table :data:`mnist_analysis.build.citations.CITATIONS`, with the work
   and the page or section where it states each number the line holds;
 - ``reference``: an entry of the reference list, word for word from :data:`SOURCES`;
 - ``text``: connecting prose, which may hold no digit at all.
@@ -35,8 +35,8 @@ import pandas as pd
 
 from .citations import CITATIONS, LOCATOR, SOURCES, Citation, Source, numbers_in
 from .datasheet_values import COMPUTATIONS, BuildData, computations_with_literals, evaluate, selected
-from .findings import METADATA_KEY
-from .utils import atomic_write_bytes
+from ..findings import METADATA_KEY
+from ..utils import atomic_write_bytes
 
 __all__ = [
     "CITATIONS",
@@ -251,7 +251,7 @@ def _motivation(sheet):
 
 
 def _composition(sheet, data):
-    from .card_audit import CLAIMS
+    from ..card_audit import CLAIMS
 
     sheet.text("## Composition")
     if len({array.shape[1:] for spec, array in data.verified if spec.key.endswith("-images")}) == 1:
@@ -426,7 +426,7 @@ def _maintenance(sheet):
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
@@ -508,10 +508,10 @@ def make_datasheet(
     (:func:`mnist_analysis.splits.compare_validation_splits`, cached model fits) and quotes the
     findings of the executed notebooks of ``reports_dir``.
     """
-    from .data import load_frame, load_images
-    from .registry import REGISTRY
-    from .sources import fetch, load_array
-    from .splits import compare_validation_splits
+    from ..data.loaders import load_frame, load_images
+    from ..data.registry import REGISTRY
+    from ..data.sources import fetch, load_array
+    from ..splits import compare_validation_splits
 
     reports_dir = Path(reports_dir)
     findings = notebook_findings(reports_dir)
