@@ -183,6 +183,26 @@ def test_names_the_package_reexports_are_followed_to_their_module(tmp_path, monk
     assert "mnist_analysis.data.loaders" in modules and "mnist_analysis.data.idx" in modules
 
 
+def test_the_closure_follows_imports_into_and_within_a_wing_and_runs_each_wings_init(tmp_path, monkeypatch):
+    copy = tmp_path / "copy" / "mnist_analysis"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprints, "_ROOT", copy)
+    (copy / "probe.py").write_text("def f():\n    from .data.loaders import load_frame\n")  # inside a function
+    modules = fingerprints.code_closure("mnist_analysis.probe")[0]
+    # the loaders' own relative imports (`from .registry`, `from ..validation`) are followed, and
+    # importing `data.loaders` runs `data/__init__.py`, which is part of the code too
+    assert {"mnist_analysis.data", "mnist_analysis.data.registry", "mnist_analysis.validation"} <= set(modules)
+    assert (
+        modules["mnist_analysis.data"]
+        == fingerprints.hashlib.sha256((copy / "data" / "__init__.py").read_bytes()).hexdigest()
+    )
+    # a module of a wing has its own wing's __init__ in its closure
+    assert "mnist_analysis.data" in fingerprints.code_closure("mnist_analysis.data.idx")[0]
+    # the caching wing stores results and makes keys: counted as storage, not as code that computes
+    closure = fingerprints.code_closure("mnist_analysis.measurements")[0]
+    assert closure["mnist_analysis.caching.cache"] == closure["mnist_analysis.caching"] == "storage"
+
+
 def test_callables_without_a_key_are_refused():
     class Holder:
         def method(self, images):
