@@ -6,7 +6,9 @@ provenance (:func:`mnist_analysis.load_frame`), its stroke measurements
 (:func:`mnist_analysis.morphometrics.morphometrics`, columns ``morpho_*``, in original
 pixels), its PCA and UMAP coordinates
 (:mod:`mnist_analysis.embeddings`), the out-of-sample prediction of each audit model and
-the label-issue and outlier scores of :mod:`mnist_analysis.label_quality`. :data:`COLUMNS`
+the label-issue and outlier scores of :mod:`mnist_analysis.label_quality`, and the digit-space
+columns of notebook 06 (its HDBSCAN cluster, its sub-style within its class and its typicality:
+:mod:`mnist_analysis.clusters`, :mod:`mnist_analysis.substyles`, :mod:`mnist_analysis.typicality`). :data:`COLUMNS`
 documents every column; :func:`write_table` writes the table atomically as Parquet
 (pyarrow) and CSV, and :func:`read_table` reads either back with the same dtypes.
 ``mnist-analysis export`` runs :func:`export_table`.
@@ -24,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnist_analysis.label_quality import AUDIT_MODELS, ENSEMBLE_MODELS, N_COMPONENTS, N_NEIGHBOURS
+from mnist_analysis.label_quality import AUDIT_MODELS, ENSEMBLE_MODELS, N_COMPONENTS, N_NEIGHBOURS, TABLE_MODELS
+from mnist_analysis.typicality import NEIGHBOURS as TYPICALITY_NEIGHBOURS
 from mnist_analysis.utils import default_file_mode, staging_folder
 from mnist_analysis.validation import output_folder, positive_int
 from mnist_analysis.validation import seed as check_seed
@@ -89,7 +92,7 @@ _QUALITY = {
     "suggested_probability": "out-of-sample probability of suggested_label",
     "label_quality": "cleanlab self-confidence: out-of-sample probability of the given label (low = suspicious)",
     "is_label_issue": "flagged as a likely label error by confident learning (cleanlab)",
-    "label_issue_rank": "1 = most likely label error (flagged rows first, by label_quality)",
+    "label_issue_rank": "1 = most likely label error (lowest label_quality first)",
     "disagreeing_models": (
         "audit models whose out-of-sample prediction differs from the label, joined by '+' "
         "(names as in the predicted_* columns), or 'none'"
@@ -100,18 +103,43 @@ _QUALITY = {
     ),
     "outlier_rank": "1 = most isolated image (by outlier_score, largest first)",
 }
-
-
-_PREDICTIONS = {
-    f"predicted_{name}": f"out-of-sample prediction of {description}" for name, description in AUDIT_MODELS.items()
+_DIGIT_SPACE = {
+    "cluster": (
+        "HDBSCAN cluster of the digit on the clustering UMAP map (clusters.cluster_digits, notebook 06), "
+        "an integer numbered by HDBSCAN (not a class); -1 = noise, left unclustered"
+    ),
+    "substyle": (
+        "sub-style within the digit's class as 'label.style', style 0 the class's largest "
+        "(substyles.substyles: k-means on 50 principal components, notebook 06)"
+    ),
+    "typicality": (
+        f"within-class percentile of closeness to the {TYPICALITY_NEIGHBOURS} nearest digits of the same class "
+        "in pixel space (typicality.image_typicality): 1 = most typical, near 0 = most atypical"
+    ),
 }
+
+_PREDICTIONS = {f"predicted_{name}": f"out-of-sample prediction of {AUDIT_MODELS[name]}" for name in TABLE_MODELS}
 #: Every column of the table, in order, with what it holds (the README reproduces it).
-COLUMNS = {**_PROVENANCE, **_MEASUREMENTS, **_MORPHOMETRICS, **_EMBEDDINGS, **_PREDICTIONS, **_QUALITY}
+COLUMNS = {
+    **_PROVENANCE,
+    **_MEASUREMENTS,
+    **_MORPHOMETRICS,
+    **_EMBEDDINGS,
+    **_PREDICTIONS,
+    **_QUALITY,
+    **_DIGIT_SPACE,
+}
 
 #: Columns that may hold NaN (and only for images without ink or contrast).
 NULLABLE = frozenset(name for name, text in COLUMNS.items() if text.endswith((_UNDEFINED, _MORPHO_UNDEFINED)))
 
 _CATEGORIES = {"split": ("train", "test"), "writer_group": ("census", "student")}
+
+#: Text columns whose values CSV would read back as numbers ('3.1' is a sub-style, not 3.1).
+_TEXT = ("substyle",)
+
+#: Principal components on which the sub-styles are found (notebook 06's ``scores50``).
+SUBSTYLE_COMPONENTS = 50
 
 
 def columns_markdown() -> str:
@@ -217,7 +245,8 @@ def per_image_table(
 
 def _build_table(frame, images, *, seed, n_splits, cache_steps):
     """The table of :func:`per_image_table` (whose result is cached as a whole; each step is cached too)."""
-    from mnist_analysis.embeddings import digit_map
+    from mnist_analysis.clusters import cluster_digits
+    from mnist_analysis.embeddings import digit_map, fit_pca
     from mnist_analysis.label_quality import (
         combine,
         disagreeing_models,
@@ -228,6 +257,8 @@ def _build_table(frame, images, *, seed, n_splits, cache_steps):
     )
     from mnist_analysis.measurements import measure
     from mnist_analysis.morphometrics import morphometrics
+    from mnist_analysis.substyles import style_names, substyles
+    from mnist_analysis.typicality import image_typicality
 
     cache = cache_steps
     labels = frame["label"].to_numpy()
@@ -236,6 +267,9 @@ def _build_table(frame, images, *, seed, n_splits, cache_steps):
     outliers = outlier_scores(images, seed=seed, cache=cache)
     planes = pca_scores(images, seed=seed, cache=cache)  # the audit's projection: read from the cache
     umap_map = digit_map(images, seed=seed, cache=cache)
+    found, _ = cluster_digits(images, seed=seed, cache=cache)  # the same calls as notebook 06: one cache
+    scores = fit_pca(images, SUBSTYLE_COMPONENTS, seed=seed, cache=cache).transform(images)
+    styles, _ = substyles(scores, labels, seed=seed, cache=cache)
     parts = {
         **{c: frame[c].to_numpy() for c in _PROVENANCE if c not in _CATEGORIES},
         **{c: pd.Categorical(frame[c].astype(str), categories=cats) for c, cats in _CATEGORIES.items()},
@@ -250,6 +284,9 @@ def _build_table(frame, images, *, seed, n_splits, cache_steps):
         "disagreeing_models": disagreeing_models(labels, per_model),
         "outlier_score": outliers,
         "outlier_rank": pd.Series(-outliers).rank(method="first").to_numpy().astype(np.int64),
+        "cluster": found.astype(np.int64),
+        "substyle": style_names(labels, styles),
+        "typicality": image_typicality(images, labels, cache=cache),
     }
     table = pd.DataFrame({c: parts[c] for c in COLUMNS})
     floats = table.select_dtypes("floating").columns
@@ -299,7 +336,8 @@ def read_table(path) -> pd.DataFrame:
     """Read a table written by :func:`write_table` (``.parquet`` or ``.csv``) with its dtypes.
 
     CSV loses dtypes: floats are parsed back exactly (pandas reads the shortest
-    round-trip repr it writes) and ``split`` and ``writer_group`` become categoricals again.
+    round-trip repr it writes), ``split`` and ``writer_group`` become categoricals again and
+    ``substyle`` stays text.
 
     Examples
     --------
@@ -314,7 +352,7 @@ def read_table(path) -> pd.DataFrame:
         return pd.read_parquet(path, engine="pyarrow")
     if path.suffix != ".csv":
         raise ValueError(f"path: expected a .parquet or .csv file, found {path.name!r}")
-    table = pd.read_csv(path)
+    table = pd.read_csv(path, dtype={column: str for column in _TEXT})
     for column, categories in _CATEGORIES.items():
         if column in table.columns:
             table[column] = pd.Categorical(table[column], categories=categories)

@@ -97,6 +97,19 @@ def substyles(points, labels, *, max_styles: int = 5, sample_size: int = 2000, s
     return cached_call("clusters", _substyles, points, labels, max_styles, sample_size, int(seed), cache=cache)
 
 
+def style_names(labels, styles) -> np.ndarray:
+    """Name each row's sub-style ``'label.style'`` (``'3.1'``: the second largest style of the 3s).
+
+    Examples
+    --------
+    >>> style_names([3, 3, 7], [0, 1, 0]).tolist()
+    ['3.0', '3.1', '7.0']
+    """
+    labels = vector(labels, "labels")
+    styles = vector(styles, "styles", len(labels))
+    return np.array([f"{label}.{style}" for label, style in zip(labels.tolist(), styles.tolist())], dtype=object)
+
+
 def style_shares_by_group(labels, styles, writers, group, *, first="census", second="student", n_boot=1000, seed=0):
     """Share of each class's digits in each of its styles, per writer group, with the difference's interval.
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_analysis import per_image
+from mnist_analysis import clusters, per_image, substyles, typicality
+from mnist_analysis.embeddings import fit_pca
 from mnist_analysis.measurements import COLUMNS as MEASUREMENT_COLUMNS
 from mnist_analysis.measurements import measure
 from mnist_analysis.morphometrics import COLUMNS as MORPHO_COLUMNS
@@ -87,6 +88,24 @@ def test_values_come_from_the_package_helpers(digits, table):
     assert sorted(table["outlier_rank"]) == list(range(1, N + 1))
     assert table.loc[table["outlier_rank"] == 1, "outlier_score"].item() == table["outlier_score"].max()
     assert (table["predicted_knn"] == labels).mean() > 0.95
+
+
+@pytest.mark.slow
+def test_digit_space_columns_are_notebook_06s_with_clear_dtypes(digits, table):
+    frame, images, labels = digits
+    given = frame["label"].to_numpy()
+    assert table["cluster"].dtype == np.int64 and table["typicality"].dtype == np.float64
+    found, _ = clusters.cluster_digits(images, seed=0, cache=False)
+    np.testing.assert_array_equal(table["cluster"], found)
+    assert clusters.cluster_scores(labels, table["cluster"])["ari"] == 1.0  # four bands, four clusters
+    np.testing.assert_array_equal(table["typicality"], typicality.image_typicality(images, given, cache=False))
+    assert ((table["typicality"] > 0) & (table["typicality"] <= 1)).all()
+    for row in FLIPPED:  # a band of another class is the least typical digit of the class it is labelled
+        assert table.loc[row, "typicality"] == table.loc[given == given[row], "typicality"].min()
+    scores = fit_pca(images, per_image.SUBSTYLE_COMPONENTS, seed=0, cache=False).transform(images)
+    styles, _ = substyles.substyles(scores, given, seed=0, cache=False)
+    assert table["substyle"].tolist() == substyles.style_names(given, styles).tolist()
+    assert all(name.split(".")[0] == str(label) for name, label in zip(table["substyle"], given))
 
 
 def test_parquet_and_csv_round_trip_exactly(table, tmp_path):

@@ -27,6 +27,27 @@ def test_typicality_compares_a_digit_only_with_its_own_class():
     assert scores.tolist() == [1.0, 0.5, 1.0, 0.5]  # class 1's densest is typical although far
 
 
+def test_image_typicality_uses_k_same_class_neighbours_whatever_the_search_size():
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(90, 4))
+    labels = np.repeat([0, 1, 2], 30)
+    distances, _ = neighbour_distances(points, 7, groups=labels, cache=False)
+    expected = ty.typicality(distances, labels)
+    np.testing.assert_array_equal(ty.image_typicality(points, labels, k=7, cache=False), expected)
+    small = np.repeat([0, 1, 2], [12, 30, 48])  # a class smaller than the usual search of 20
+    distances, _ = neighbour_distances(points, 7, groups=small, cache=False)
+    np.testing.assert_array_equal(ty.image_typicality(points, small, k=7, cache=False), ty.typicality(distances, small))
+
+
+def test_image_typicality_refuses_a_class_of_k_images_or_fewer():
+    with pytest.raises(ValueError, match=r"more than k=10 images of every class; class 1 has 10"):
+        ty.image_typicality(np.arange(40.0)[:, None], np.repeat([0, 1], [30, 10]), cache=False)
+
+
+def test_style_names_join_label_and_style():
+    assert st.style_names([3, 3, 7], [0, 1, 0]).tolist() == ["3.0", "3.1", "7.0"]
+
+
 def test_substyles_find_the_two_styles_of_each_class():
     rng = np.random.default_rng(0)
     a = np.concatenate([rng.normal(0, 0.2, (60, 3)), rng.normal(4, 0.2, (30, 3))])
