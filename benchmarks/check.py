@@ -2,8 +2,11 @@
 
 Each ``benchmarks/results/*.json`` written by ``common.write_result`` records the commit it
 was measured on, the uncommitted files then (with the git blob hash of their content) and the
-files and folders it depends on (``depends_on``; for results without one: ``mnist_analysis/``,
-``notebooks/``, ``pyproject.toml``, ``benchmarks/common.py`` and its script). A result is
+files and folders it depends on (``depends_on``: the package code its processes imported and
+all that code can import, its notebooks, the package's data files, ``pyproject.toml``,
+``benchmarks/common.py`` and its script, see ``common.measured_code``; for older results
+without one: ``mnist_analysis/``, ``notebooks/``, ``pyproject.toml``, ``benchmarks/common.py``
+and its script). A moved or deleted file counts as changed. A result is
 *fresh* when every file it depends on has the content it had when measured, *stale* when one
 differs (the files are named), and *unknown* when it records no commit (results written before
 issue 23) or a commit this repository does not have.

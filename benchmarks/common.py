@@ -21,9 +21,13 @@ What every result records
   and ``pyproject.toml`` with the git blob hash of its content then, ``null`` when deleted), and
   ``code_changed_during_run`` (files under those folders whose content differed at the end);
 - ``script`` (the benchmark script, relative to the repository) and ``depends_on`` (the files
-  and folders whose change makes the result stale; default: ``mnist_analysis/``,
-  ``notebooks/``, ``pyproject.toml``, ``benchmarks/common.py`` and the script; a benchmark may
-  pass its own list as ``result["depends_on"]``);
+  whose change makes the result stale), by default :func:`measured_code`: the package modules
+  the benchmark's processes imported (each fresh run reports its ``sys.modules``; the
+  benchmark's own process counts too), the notebooks it runs and the modules their cells
+  import, closed over every import the package's code can reach (:func:`package_closure`,
+  imports inside functions included), with the package's data files, ``pyproject.toml``,
+  ``benchmarks/common.py`` and the script. A benchmark may pass its own list as
+  ``result["depends_on"]``, or name the notebooks it runs in ``result["notebooks_run"]``;
 - ``libraries``: the installed version of every dependency of the project, plus numba,
   llvmlite, pynndescent, scipy and threadpoolctl;
 - ``load``: ``os.getloadavg()`` and the CPU percent of the whole machine (psutil, sampled for
@@ -53,6 +57,7 @@ After writing a result, regenerate ``benchmarks/README.md`` (``python benchmarks
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import importlib.metadata
 import json
@@ -76,6 +81,17 @@ EXTRA_LIBRARIES = ("numba", "llvmlite", "pynndescent", "scipy", "threadpoolctl")
 #: Environment variables that hold caches: fresh_runs sets them, a caller's ``env`` may not.
 CACHE_VARIABLES = ("MNIST_ANALYSIS_CACHE_DIR", "NUMBA_CACHE_DIR")
 TARGET_KEYS = {"what", "figure", "target", "met"}
+PACKAGE = "mnist_analysis"
+#: Package modules imported by the fresh runs so far (each child reports its ``sys.modules``).
+_CHILD_MODULES: set[str] = set()
+#: Put at the top of every fresh run's script (after any ``from __future__`` line): at exit the
+#: child appends the names of the package modules it imported to the file the parent names.
+_CHILD_PREAMBLE = (
+    "import atexit as _bench_atexit, os as _bench_os, sys as _bench_sys; "
+    "_bench_atexit.register(lambda path=_bench_os.environ.get('MNIST_BENCH_MODULES_FILE'): path and "
+    "open(path, 'a').write(''.join(m + '\\n' for m in list(_bench_sys.modules) "
+    f"if m == {PACKAGE!r} or m.startswith({PACKAGE + '.'!r}))))\n"
+)
 
 
 def _git(*args: str) -> str:
@@ -197,14 +213,23 @@ def _run_child(script: str, env: dict, timeout: float | None) -> dict:
         return usage.ru_utime + usage.ru_stime
 
     load = os.getloadavg()[0]
-    cpu_before, start = cpu(), time.perf_counter()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as error:
-        raise RuntimeError(f"fresh run did not finish within {timeout} s") from error
-    seconds, cpu_s = time.perf_counter() - start, cpu() - cpu_before
+    with tempfile.TemporaryDirectory(prefix="mnist-bench-modules-") as folder:
+        modules_file = Path(folder) / "modules.txt"
+        cpu_before, start = cpu(), time.perf_counter()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _with_preamble(script)],
+                cwd=ROOT,
+                env={**env, "MNIST_BENCH_MODULES_FILE": str(modules_file)},
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise RuntimeError(f"fresh run did not finish within {timeout} s") from error
+        seconds, cpu_s = time.perf_counter() - start, cpu() - cpu_before
+        if modules_file.is_file():
+            _CHILD_MODULES.update(modules_file.read_text().split())
     if done.returncode:
         raise RuntimeError(f"fresh run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     lines = done.stdout.strip().splitlines()
@@ -217,6 +242,15 @@ def _run_child(script: str, env: dict, timeout: float | None) -> dict:
     if not isinstance(result, dict):
         raise RuntimeError(f"fresh run's last stdout line is not a JSON object: {lines[-1][:200]!r}")
     return {**result, "process_s": seconds, "process_cpu_s": cpu_s, "load_1min_before": load}
+
+
+def _with_preamble(script: str) -> str:
+    """``script`` with :data:`_CHILD_PREAMBLE` after its leading ``from __future__`` imports, if any."""
+    lines = script.lstrip("\n").splitlines(keepends=True)
+    position = 0
+    while position < len(lines) and lines[position].startswith("from __future__ import"):
+        position += 1
+    return "".join([*lines[:position], _CHILD_PREAMBLE, *lines[position:]])
 
 
 def fresh_runs(
@@ -392,16 +426,19 @@ def provenance(result: dict) -> dict:
         return sum(getattr(cpu_end, f, 0) - getattr(_START["cpu_times"], f, 0) for f in fields)
 
     busy, total = spent(busy_fields), spent((*busy_fields, "idle", "iowait"))
-    default_deps = ["mnist_analysis/", "notebooks/", "pyproject.toml", "benchmarks/common.py"]
-    if script and not script.startswith("/"):
-        default_deps.append(script)
+    if "depends_on" in result:
+        depends = result["depends_on"]
+    else:
+        depends = measured_code(result.get("notebooks_run", ()))
+        if script and not script.startswith("/"):
+            depends.append(script)
     return {
         "started_at": _START["load"]["at"],
         "duration_s": time.perf_counter() - _START["perf"],
         **start_code,
         "code_changed_during_run": changed_during,
         "script": script,
-        "depends_on": result.get("depends_on", default_deps),
+        "depends_on": depends,
         "libraries": library_versions(),
         "load": {
             "start": _START["load"],
@@ -409,6 +446,102 @@ def provenance(result: dict) -> dict:
             "cpu_percent_over_run": 100 * busy / total if total > 0 else None,
         },
     }
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    path = root.joinpath(*module.split("."))
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports_of(source: str, module: str, is_package: bool) -> set[str]:
+    """Every package module name ``source`` may import: import statements anywhere (inside
+    functions too, absolute or relative) and string literals naming a package module (lazy
+    ``importlib.import_module`` maps)."""
+    tree = ast.parse(source)
+    package = module if is_package else module.rpartition(".")[0]
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module or ""
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if re.fullmatch(rf"{PACKAGE}(\.\w+)+", node.value):
+                names.add(node.value)
+    return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
+
+
+def package_closure(modules, root: Path = ROOT) -> list[str]:
+    """Files of the package modules ``modules`` and of everything they can import, relative to ``root``.
+
+    Follows import statements at any depth (inside functions too) and the parent packages
+    of each module (importing ``a.b.c`` runs ``a/__init__.py`` and ``a/b/__init__.py``).
+    Names that are not modules of the package (``from mnist_analysis import load_frame``)
+    are skipped. An over-estimate of the code that ran, never an under-estimate.
+
+    Examples
+    --------
+    >>> "mnist_analysis/__init__.py" in package_closure(["mnist_analysis.data.idx"])  # doctest: +SKIP
+    True
+    """
+    pending, seen, files = list(modules), set(), set()
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        path = _module_file(root, module)
+        if path is None:
+            continue
+        files.add(path.relative_to(root).as_posix())
+        pending.extend(_imports_of(path.read_text(), module, path.name == "__init__.py") - seen)
+    return sorted(files)
+
+
+def notebook_imports(path: Path) -> set[str]:
+    """Package modules the code cells of the notebook at ``path`` import."""
+    notebook = json.loads(Path(path).read_text())
+    names = set()
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = "".join(cell.get("source", []))
+            code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            names |= _imports_of(code, "__main__", False)
+    return names
+
+
+def measured_code(notebooks_run=(), root: Path = ROOT, modules=None) -> list[str]:
+    """The files a result measured: see the module docstring (``depends_on``).
+
+    ``modules`` defaults to the package modules the fresh runs and this process imported.
+    """
+    if modules is None:
+        modules = _CHILD_MODULES | {m for m in list(sys.modules) if m == PACKAGE or m.startswith(PACKAGE + ".")}
+    modules = set(modules)
+    notebooks = [Path(n) if Path(n).is_absolute() else root / n for n in notebooks_run]
+    for notebook in notebooks:
+        modules |= notebook_imports(notebook)
+    data_files = [
+        p.relative_to(root).as_posix()
+        for p in (root / PACKAGE).rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    notebook_files = [n.relative_to(root).as_posix() for n in notebooks]
+    return sorted(
+        {*package_closure(modules, root), *data_files, *notebook_files, "pyproject.toml", "benchmarks/common.py"}
+    )
 
 
 def _committed_blob(commit: str | None, path: str) -> str | None:

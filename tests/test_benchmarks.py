@@ -291,3 +291,46 @@ def test_fresh_runs_refuses_what_would_break_the_protocol():
     with pytest.raises(KeyError, match="have no number under 'seconds'"):
         common.fresh_summary([{"process_s": 1.0}], "seconds")
     assert common.fresh_runs("import json; print(json.dumps({'x': 1}))", runs=1, env={"EXTRA": "1"})[0]["x"] == 1
+
+
+def test_package_closure_follows_every_import_the_code_can_reach(tmp_path):
+    package = tmp_path / "mnist_analysis"
+    for path, text in {
+        "__init__.py": "EXPORTS = {'load': 'mnist_analysis.data.loaders'}\n",  # a lazy map, by name
+        "data/__init__.py": "",
+        "data/loaders.py": "from . import idx\n",
+        "data/idx.py": "def parse():\n    from ..validation import check\n",  # inside a function
+        "validation.py": "import numpy\n",
+        "plotting.py": "from .embeddings import digit_map\n",
+        "embeddings.py": "",
+        "unrelated.py": "",
+    }.items():
+        (package / path).parent.mkdir(parents=True, exist_ok=True)
+        (package / path).write_text(text)
+
+    assert common.package_closure(["mnist_analysis.validation"], tmp_path) == [
+        "mnist_analysis/__init__.py",
+        "mnist_analysis/data/__init__.py",
+        "mnist_analysis/data/idx.py",
+        "mnist_analysis/data/loaders.py",
+        "mnist_analysis/validation.py",
+    ]  # the package's __init__ runs first, and its lazy map reaches the loaders
+    closure = common.package_closure(["mnist_analysis.plotting"], tmp_path)
+    assert {"mnist_analysis/plotting.py", "mnist_analysis/embeddings.py"} <= set(closure)
+    assert "mnist_analysis/unrelated.py" not in closure
+
+
+def test_a_result_depends_on_the_package_code_its_fresh_runs_imported(monkeypatch):
+    monkeypatch.setattr(common, "_CHILD_MODULES", set())
+    script = (
+        "from __future__ import annotations\nimport json\nimport mnist_analysis.validation\nprint(json.dumps({}))\n"
+    )
+    common.fresh_runs(script, runs=1)
+    assert "mnist_analysis.validation" in common._CHILD_MODULES
+
+    files = common.measured_code(modules=common._CHILD_MODULES)  # this process imported more
+    assert {"mnist_analysis/validation.py", "mnist_analysis/running_code.py", "pyproject.toml"} <= set(files)
+    assert "benchmarks/common.py" in files
+    assert "mnist_analysis/interactive.py" not in files  # nothing measured imports the explorer
+    with_notebook = common.measured_code(["notebooks/06_digit_space.ipynb"], modules=common._CHILD_MODULES)
+    assert {"notebooks/06_digit_space.ipynb", "mnist_analysis/clusters.py"} <= set(with_notebook)
