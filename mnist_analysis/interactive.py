@@ -181,8 +181,14 @@ def _column_spec(name: str, values: pd.Series) -> tuple[np.ndarray, dict]:
     """Encode one column for the browser: (compact array, how to read and colour it)."""
     if pd.api.types.is_bool_dtype(values):
         return values.to_numpy().astype(np.uint8), {"kind": "bool", "names": ["False", "True"]}
-    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or pd.api.types.is_string_dtype(values):
-        names, codes = np.unique(values.astype(str).to_numpy(), return_inverse=True)
+    categorical = isinstance(values.dtype, pd.CategoricalDtype)
+    if categorical or values.dtype == object or pd.api.types.is_string_dtype(values):
+        if categorical and not values.isna().any():  # classes in the frame's own order
+            names, codes = np.array([str(c) for c in values.cat.categories]), values.cat.codes.to_numpy()
+        else:
+            names, codes = np.unique(values.astype(str).to_numpy(), return_inverse=True)
+        if len(set(names.tolist())) < len(names):
+            raise ValueError(f"frame[{name!r}]: expected classes distinct as text, found {names.tolist()}")
         if len(names) > 65535:
             raise ValueError(f"frame[{name!r}]: expected at most 65,535 distinct text values, found {len(names)}")
         kind = "category" if len(names) <= MAX_CATEGORIES else "text"
@@ -233,14 +239,19 @@ SHOWN_COLUMNS = (
     "is_label_issue",
     "outlier_score",
 )
+#: Notebook 06's per-image columns that the explorer shows when the table has them: the HDBSCAN
+#: cluster (classes with a legend) and the typicality within the digit's class (a colour bar).
+DIGIT_SPACE_COLUMNS = ("cluster", "typicality")
 
 
 def explorer_frame(table: pd.DataFrame) -> tuple[pd.DataFrame, str, float]:
     """Pick the explorer's columns from a per-image table and mark the best audit model's mistakes.
 
-    Returns the frame (:data:`SHOWN_COLUMNS`, every ``predicted_*`` column and ``misclassified``:
-    the best model's out-of-sample prediction differs from the label), the best model's column
-    and its out-of-sample accuracy.
+    Returns the frame (:data:`SHOWN_COLUMNS`, every ``predicted_*`` column, notebook 06's
+    :data:`DIGIT_SPACE_COLUMNS` when the table has them, and ``misclassified``: the best model's
+    out-of-sample prediction differs from the label), the best model's column and its
+    out-of-sample accuracy. ``cluster`` becomes classes named by their number, with ``noise``
+    for -1 (so it is coloured with a legend); ``typicality`` stays a number (a colour bar).
 
     Examples
     --------
@@ -249,6 +260,9 @@ def explorer_frame(table: pd.DataFrame) -> tuple[pd.DataFrame, str, float]:
     >>> shown, best, accuracy = explorer_frame(table)
     >>> best, round(accuracy, 3), shown["misclassified"].tolist()
     ('predicted_a', 0.667, [False, False, True])
+    >>> shown, _, _ = explorer_frame(table.assign(cluster=[1, -1, 0], typicality=[0.2, 0.9, 0.5]))
+    >>> shown["cluster"].tolist(), list(shown["cluster"].cat.categories)
+    (['1', 'noise', '0'], ['0', '1', 'noise'])
     """
     predictions = [c for c in table.columns if str(c).startswith("predicted_")]
     missing = [c for c in SHOWN_COLUMNS if c not in table.columns]
@@ -258,8 +272,25 @@ def explorer_frame(table: pd.DataFrame) -> tuple[pd.DataFrame, str, float]:
         )
     accuracy = {c: float((table[c] == table["label"]).mean()) for c in predictions}
     best = max(accuracy, key=accuracy.get)
-    shown = table[[c for c in SHOWN_COLUMNS[:10]] + predictions + list(SHOWN_COLUMNS[10:])]
-    return shown.assign(misclassified=(table[best] != table["label"]).to_numpy()), best, accuracy[best]
+    digit_space = [c for c in DIGIT_SPACE_COLUMNS if c in table.columns]
+    shown = table[[c for c in SHOWN_COLUMNS[:10]] + predictions + list(SHOWN_COLUMNS[10:]) + digit_space]
+    shown = shown.assign(misclassified=(table[best] != table["label"]).to_numpy())
+    if "cluster" in digit_space:
+        shown["cluster"] = _cluster_classes(table["cluster"])
+    return shown, best, accuracy[best]
+
+
+def _cluster_classes(cluster: pd.Series) -> pd.Categorical:
+    """HDBSCAN cluster numbers as classes ``'0', '1', ...`` in number order, and ``'noise'`` for -1."""
+    values = pd.to_numeric(cluster, errors="coerce")
+    if values.isna().any() or (values % 1 != 0).any() or (values < -1).any():
+        raise ValueError(
+            f"table['cluster']: expected integer cluster numbers >= 0, or -1 for noise, found {cluster.dtype} "
+            f"values such as {cluster[values.isna() | (values % 1 != 0) | (values < -1)].head(3).tolist()}"
+        )
+    numbers = sorted(int(v) for v in values.unique() if v >= 0)
+    names = np.where(values.to_numpy() < 0, "noise", values.astype(np.int64).astype(str).to_numpy())
+    return pd.Categorical(names, categories=[str(v) for v in numbers] + ["noise"])
 
 
 class Explorer:

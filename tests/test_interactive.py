@@ -238,3 +238,32 @@ def test_a_widget_shown_again_shows_the_current_selection(inputs, monkeypatch):
 
     shown = serialize_json(ex.widget.render_bundle["docs_json"]).replace(" ", "")
     assert '"indices":[5,9]' in shown
+
+
+def test_notebook_06_columns_are_offered_in_colour_by_cluster_with_a_legend_typicality_with_a_bar(inputs):
+    from mnist_analysis.interactive import SHOWN_COLUMNS, explorer_frame
+
+    frame, coords, images = inputs
+    rng = np.random.default_rng(5)
+    table = frame.assign(**{c: rng.integers(0, 3, 60) for c in SHOWN_COLUMNS if c not in frame.columns}).assign(
+        predicted_a=frame["label"], cluster=rng.choice([-1, 0, 1, 11, 2], 60), typicality=rng.random(60)
+    )
+    shown, _, _ = explorer_frame(table)
+    assert list(shown.columns[-3:]) == ["cluster", "typicality", "misclassified"]
+    assert list(shown["cluster"].cat.categories) == ["0", "1", "2", "11", "noise"]
+    assert (shown["cluster"] == "noise").tolist() == (table["cluster"] == -1).tolist()
+    by_cluster = explorer(shown, coords, images, neighbours=np.zeros((60, 1), np.int32), colour_by="cluster")
+    assert {"cluster", "typicality"} <= set(by_cluster.layout.select_one({"name": "mx-colour"}).options)
+    legend = by_cluster.layout.select_one({"name": "mx-legend"}).text
+    assert re.findall(r'data-value="([^"]+)"', legend) == ["0", "1", "2", "11", "noise"]
+    assert not by_cluster.layout.select_one({"name": "mx-colour-bar"}).visible
+    by_typicality = explorer(shown, coords, images, neighbours=np.zeros((60, 1), np.int32), colour_by="typicality")
+    bar = by_typicality.layout.select_one({"name": "mx-colour-bar"})
+    assert bar.visible and bar.title == "typicality"
+    low, high = np.percentile(table["typicality"].astype(np.float32), [1, 99])
+    assert bar.color_mapper.low == pytest.approx(low) and bar.color_mapper.high == pytest.approx(high)
+    assert "colour bar" in by_typicality.layout.select_one({"name": "mx-legend"}).text
+    # without them, the frame is as before
+    assert "cluster" not in explorer_frame(table.drop(columns=["cluster", "typicality"]))[0].columns
+    with pytest.raises(ValueError, match=r"table\['cluster'\]"):
+        explorer_frame(table.assign(cluster=-2))
