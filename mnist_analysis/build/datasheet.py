@@ -15,7 +15,8 @@ kind with the line so that :func:`unsourced_numbers` can check where every numbe
   hold no number literal (:func:`computations_with_literals`);
 - ``finding``: a key finding quoted verbatim from an executed notebook of this build (see
   :mod:`mnist_analysis.findings`): pixel statistics, label errors, near duplicates, the writer
-  split;
+  split, the clusters, sub-styles and intrinsic dimension of the digit space, and the known
+  failure modes of classifiers (perturbations and failing slices);
 - ``cited``: a statement of the table :data:`mnist_analysis.build.citations.CITATIONS`, with the work
   and the page or section where it states each number the line holds;
 - ``reference``: an entry of the reference list, word for word from :data:`SOURCES`;
@@ -33,10 +34,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .citations import CITATIONS, LOCATOR, SOURCES, Citation, Source, numbers_in
-from .datasheet_values import COMPUTATIONS, BuildData, computations_with_literals, evaluate, selected
 from ..findings import METADATA_KEY
 from ..utils import atomic_write_bytes
+from .citations import CITATIONS, LOCATOR, SOURCES, Citation, Source, numbers_in
+from .datasheet_values import COMPUTATIONS, BuildData, computations_with_literals, evaluate, selected
 
 __all__ = [
     "CITATIONS",
@@ -63,6 +64,8 @@ QUOTED_NOTEBOOKS = {
     "01_pixel_statistics": "Preprocessing, cleaning and labelling",
     "04_writer_split": "Composition",
     "05_data_quality": "Composition",
+    "06_digit_space": "Composition",
+    "07_robustness": "Uses",
 }
 KINDS = ("computed", "finding", "cited", "reference", "text")
 _DIGIT = re.compile(r"\d")
@@ -318,10 +321,28 @@ def _composition(sheet, data):
         sheet.text("")
     sheet.cited("confident_learning")
     sheet.text("The data-quality report names the models and the ranking that produced the estimate above.")
+    sheet.text("")
+    sheet.text("### Kinds of digit and degrees of freedom: the shape of the digit space")
+    sheet.text("")
+    sheet.text(
+        "Clusters found without the labels (UMAP, then HDBSCAN) and scored against them, the intrinsic dimension "
+        "of the digits, and how typicality relates to errors and label issues; the per-image table "
+        "(`mnist-analysis export`) carries each digit's cluster, sub-style and typicality."
+    )
+    _quote(sheet, data, "06_digit_space")
     sheet.text(
         "The instances hold no personal information beyond handwriting; writers are identified only by "
         "NIST's anonymous writer numbers."
     )
+    sheet.text("")
+
+
+def _quote(sheet, data, stem):
+    """The findings of one executed notebook, under a line naming it and its parameters."""
+    sheet.computed("From `{stem}` (parameters: {parameters}):", "quoted_notebook", stem)
+    sheet.text("")
+    for finding in data.findings[stem][0]:
+        sheet.finding(stem, finding)
     sheet.text("")
 
 
@@ -383,6 +404,14 @@ def _uses(sheet, data):
         )
         sheet.text("`mnist_analysis.splits.validation_split` makes either kind, stratified by class and writer group.")
     sheet.text("")
+    sheet.text("### Known failure modes")
+    sheet.text("")
+    sheet.text(
+        "Where the project's classifiers fail: under Morpho-MNIST's stroke perturbations (thinning, thickening, "
+        "swelling, fractures) and under slant, by writer group, and on the slices of the data (writer group, "
+        "class, bins of the measurements) with the highest error, corrected for the number of slices tried."
+    )
+    _quote(sheet, data, "07_robustness")
     sheet.text(
         "Results on MNIST say little about handwriting outside its two writer populations, about other "
         "scripts, or about whole documents; the student and census digits differ in style and difficulty "
