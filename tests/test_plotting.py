@@ -15,9 +15,11 @@ from mnist_analysis.plotting import (  # noqa: E402
     class_distributions,
     class_images,
     class_pixel_images,
+    label_class_medians,
     map_scatter,
     paired_grid,
     pixel_map,
+    plot_intervals,
 )
 
 
@@ -146,3 +148,33 @@ def test_map_scatter_names_the_bad_parameter():
         map_scatter(np.zeros((3, 2)), np.zeros(4))
     with pytest.raises(ValueError, match=r"palette: expected a colour for every value, missing \[2\]"):
         map_scatter(np.zeros((3, 2)), np.array([0, 1, 2]), palette={0: "red", 1: "blue"})
+
+
+def test_plot_intervals_draws_each_row_with_its_interval_top_down_on_the_given_axes():
+    _, ax = plt.subplots()
+    estimates = pd.Series([0.02, 0.05, 0.01], index=["svm", "knn", "cnn"])
+    returned = plot_intervals(estimates, [0.01, 0.04, 0.005], [0.03, 0.07, 0.02], ax=ax, scale=100, offset=0.2)
+    assert returned is ax
+    assert {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())} == {"svm": 2, "knn": 1, "cnn": 0}
+    dots = ax.lines[0]
+    assert np.allclose(dots.get_xdata(), [2, 5, 1]) and np.allclose(dots.get_ydata(), [2.2, 1.2, 0.2])
+    bars = ax.collections[0].get_segments()
+    assert [tuple(np.round(b[:, 0], 6)) for b in bars] == [(1, 3), (4, 7), (0.5, 2)]
+
+
+def test_plot_intervals_refuses_intervals_that_do_not_hold_their_estimate():
+    with pytest.raises(ValueError, match=r"low <= estimate <= high.*'b'"):
+        plot_intervals([1.0, 2.0], [0.5, 2.5], [1.5, 3.0], labels=["a", "b"])
+    with pytest.raises(ValueError, match=r"high: expected one value per row, shape \(2,\), found shape \(3,\)"):
+        plot_intervals([1.0, 2.0], [0.5, 1.5], [1.5, 2.5, 3.5], labels=["a", "b"])
+    with pytest.raises(ValueError, match="labels: expected row names"):
+        plot_intervals([1.0], [0.5], [1.5])
+
+
+def test_label_class_medians_writes_each_class_at_its_median():
+    _, ax = plt.subplots()
+    coordinates = np.array([[0, 0], [1, 1], [100, 100], [5, 5], [7, 9]])  # a far-flung 3 leaves the median alone
+    assert label_class_medians(coordinates, np.array([3, 3, 3, 8, 8]), ax=ax) is ax
+    assert [(t.get_text(), *t.get_position()) for t in ax.texts] == [("3", 1, 1), ("8", 6, 7)]
+    with pytest.raises(ValueError, match=r"labels: expected one label per point"):
+        label_class_medians(coordinates, np.array([3, 8]))
