@@ -172,7 +172,7 @@ def main(n_seeds: int = len(SEEDS)) -> Path:
     train_rows, test_rows = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
 
     start = time.perf_counter()
-    per_model = label_quality.model_probabilities(images, labels, seed=0)
+    per_model = label_quality.model_probabilities(images, labels, models=list(label_quality.AUDIT_MODELS), seed=0)
     seconds_probabilities = time.perf_counter() - start
     start = time.perf_counter()
     independent = fit_predict(INDEPENDENT_MODEL, images[train_rows], labels[train_rows], images[test_rows], seed=0)

@@ -432,7 +432,9 @@ def rank_labels(labels, probabilities, ranking: str = "self_confidence") -> np.n
         raise ValueError(f"ranking: expected one of {list(RANKINGS)}, found {ranking!r}")
     if ranking.startswith("flagged"):
         filter_by = "both" if ranking == "flagged_both_first" else "prune_by_noise_rate"
-        return label_issues(labels, probabilities, filter_by=filter_by)["label_issue_rank"].to_numpy()
+        return label_issues(labels, probabilities, filter_by=filter_by, ranking="flagged_first")[
+            "label_issue_rank"
+        ].to_numpy()
     from cleanlab.rank import get_label_quality_scores
 
     labels = _class_labels(labels)
