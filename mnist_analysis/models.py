@@ -5,6 +5,10 @@ Every model in :data:`MODELS` is a scikit-learn pipeline that takes raw images, 
 preprocessing (scaling to 0-1, deskewing, PCA). Two entry points use them:
 
 - :func:`fit_predict` fits one model on a training set and predicts a test set;
+- :func:`predict_many` predicts several test sets with one fit (perturbed copies of a test
+  set, say): each set's predictions are cached on their own, and a fitted model is kept in
+  this process's memory (:func:`fitted_model`; never pickled or written to disk), so a later
+  :func:`fit_predict` or :func:`predict_many` on the same training set does not fit again;
 - :func:`out_of_fold_probabilities` gives cross-validated class probabilities for every
   row of a set (optionally with folds that keep each writer's digits together).
 
@@ -165,20 +169,25 @@ class ModelSpec:
     description: str
     build: Callable[[int], object] = field(repr=False)  #: seed -> unfitted scikit-learn pipeline
     gives_probabilities: bool = True
+    #: Keep the fitted model in memory for later predictions (:func:`fitted_model`): for the
+    #: models that are small once fitted. Not for the nearest-neighbour models (their fit
+    #: stores the training set, under 2 s, about 190 MB for all 60,000 training digits) nor
+    #: the trees (50 unpruned trees): a notebook kernel would carry them to its end.
+    keep_fitted: bool = True
 
 
 MODELS = {
     spec.name: spec
     for spec in (
         ModelSpec("logistic_regression", "logistic regression on 100 principal components", _logistic_regression),
-        ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels),
-        ModelSpec("knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed),
-        ModelSpec("knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca),
+        ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels, keep_fitted=False),
+        ModelSpec("knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed, keep_fitted=False),
+        ModelSpec("knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca, keep_fitted=False),
         ModelSpec("qda_pca", "quadratic discriminant (Ledoit-Wolf shrinkage) on 40 principal components", _qda_pca),
         ModelSpec(
             "svm_rbf_pca", "SVM, RBF kernel (C=10), on 50 principal components", _svm_rbf_pca, gives_probabilities=False
         ),
-        ModelSpec("extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees),
+        ModelSpec("extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees, keep_fitted=False),
         ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp),
     )
 }
@@ -246,21 +255,126 @@ def _quietly_fit(model, X, y):
         return model.fit(X, y)
 
 
-def _fit_predict(name, X_train, y_train, X_test, *, seed):
+#: Fitted models of this process: (name, seed, training data digest) -> (model, fit seconds).
+#: Kept in memory only (never pickled); :func:`forget_fitted_models` empties it.
+_fitted_models: dict = {}
+#: Names of the models :func:`predict_many` is predicting with: their fits are kept meanwhile.
+_holding: list = []
+
+
+def _fitted(name, X_train, y_train, seed):
+    from mnist_analysis.caching.fingerprints import inputs_digest
+
+    key = (name, int(seed), inputs_digest(X_train, y_train))
+    if key in _fitted_models:
+        return _fitted_models[key]
     model = build_model(name, seed=seed)
-    with_probabilities = MODELS[name].gives_probabilities
     with _single_blas_thread():
         start = time.perf_counter()
         _quietly_fit(model, X_train, y_train)
-        fit_seconds = time.perf_counter() - start
+        fitted = (model, time.perf_counter() - start)
+    if MODELS[name].keep_fitted or name in _holding:
+        _fitted_models[key] = fitted
+    return fitted
+
+
+def _fit_predict(name, X_train, y_train, X_test, *, seed):
+    model, fit_seconds = _fitted(name, X_train, y_train, seed)
+    with _single_blas_thread():
         start = time.perf_counter()
-        if with_probabilities:
+        if MODELS[name].gives_probabilities:
             probabilities = model.predict_proba(X_test)
             predictions = model.classes_[probabilities.argmax(axis=1)]
         else:
             probabilities, predictions = None, model.predict(X_test)
         predict_seconds = time.perf_counter() - start
     return ModelResult(name, predictions, probabilities, model.classes_, fit_seconds, predict_seconds)
+
+
+def fitted_model(name: str, X_train, y_train, *, seed: int = 0):
+    """The model ``name`` fitted on ``X_train``, ``y_train``: fitted once per process, then kept in memory.
+
+    The same training images, labels and seed give back the same fitted pipeline without
+    fitting again (models with ``keep_fitted=False`` in :data:`MODELS` are fitted on every
+    call). Nothing is written to disk; :func:`forget_fitted_models` lets the kept models go.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.integers(0, 256, size=(120, 28, 28)), np.repeat([0, 1], 60)
+    >>> fitted_model("qda_pca", X, y) is fitted_model("qda_pca", X, y)
+    True
+    """
+    build_model(name, seed=seed)
+    X_train = _pixels(X_train, "X_train")
+    y_train = vector(y_train, "y_train", len(X_train))
+    return _fitted(name, X_train, y_train, int(seed))[0]
+
+
+def forget_fitted_models() -> int:
+    """Let go of the models :func:`fitted_model` kept in memory; return how many there were.
+
+    Examples
+    --------
+    >>> _ = forget_fitted_models()
+    >>> forget_fitted_models()
+    0
+    """
+    count = len(_fitted_models)
+    _fitted_models.clear()
+    return count
+
+
+def predict_many(name: str, X_train, y_train, test_sets, *, seed: int = 0, cache: bool = True) -> list:
+    """Predict several test sets with one fit of the model ``name``; each set's result cached on its own.
+
+    Each test set's :class:`ModelResult` is the one :func:`fit_predict` gives for it (the same
+    cache entry: a set already predicted there is read, not predicted again). The model is
+    fitted at most once, and only when some set is not cached; it stays in this process's
+    memory afterwards when its :data:`MODELS` entry says ``keep_fitted`` (:func:`fitted_model`).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+    X_train, y_train
+        As for :func:`fit_predict`.
+    test_sets : sequence of arrays of shape (n, 28, 28) or (n, 784)
+        For example the perturbed copies of a test set, one per condition.
+    seed, cache
+        As for :func:`fit_predict`.
+
+    Returns
+    -------
+    list of ModelResult
+        One per test set, in order.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.integers(0, 256, size=(120, 28, 28)), np.repeat([0, 1], 60)
+    >>> X[y == 1, :14] = 255
+    >>> results = predict_many("qda_pca", X[:100:2], y[:100:2], [X[1::2], X[::2]], cache=False)
+    >>> [r.predictions.shape for r in results]
+    [(60,), (60,)]
+    """
+    build_model(name, seed=seed)
+    if isinstance(test_sets, np.ndarray) and test_sets.ndim != 4:
+        raise ValueError(
+            f"test_sets: expected a sequence of image arrays (n, 28, 28) or (n, 784), "
+            f"found one array of shape {test_sets.shape}"
+        )
+    test_sets = list(test_sets)
+    if not test_sets:
+        raise ValueError("test_sets: expected at least one test set, found none")
+    _holding.append(name)
+    try:
+        return [fit_predict(name, X_train, y_train, X_test, seed=seed, cache=cache) for X_test in test_sets]
+    finally:
+        _holding.remove(name)
+        if not MODELS[name].keep_fitted and name not in _holding:
+            for key in [key for key in _fitted_models if key[0] == name]:
+                del _fitted_models[key]
 
 
 def fit_predict(name: str, X_train, y_train, X_test, *, seed: int = 0, cache: bool = True) -> ModelResult:

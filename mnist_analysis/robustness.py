@@ -55,8 +55,11 @@ def perturbed_predictions(X_train, y_train, stacks, *, names=None, seed: int = 0
         Models of :data:`mnist_analysis.models.MODELS` (default: all).
     seed : int
     cache : bool
-        Each model's fit and predictions are one :func:`mnist_analysis.models.fit_predict`
-        call on all the stacks at once, cached.
+        Each model is fitted once (:func:`mnist_analysis.models.predict_many`) and each
+        condition's predictions are cached on their own: the original digits share
+        :func:`mnist_analysis.models.fit_predict`'s entry, and a changed condition is the
+        only one predicted again. Fits the zoo keeps (``keep_fitted``) stay in memory, so a
+        later ``fit_predict`` on the same training digits does not fit again.
 
     Returns
     -------
@@ -73,14 +76,23 @@ def perturbed_predictions(X_train, y_train, stacks, *, names=None, seed: int = 0
     >>> predicted["knn_pca"].shape, float((predicted["knn_pca"][0] == y[1::2]).mean())
     ((2, 60), 1.0)
     """
-    from .models import fit_zoo
+    from .models import MODELS, predict_many
 
     stacks = np.asarray(stacks)
     if stacks.ndim != 4 or stacks.shape[2:] != (28, 28):
         raise ValueError(f"stacks: expected shape (n_conditions, n, 28, 28), found {stacks.shape}")
-    k, n = stacks.shape[:2]
-    results = fit_zoo(X_train, y_train, stacks.reshape(k * n, 28, 28), names=names, seed=seed, cache=cache)
-    return {name: result.predictions.reshape(k, n) for name, result in results.items()}
+    if names is None:
+        names = list(MODELS)
+    elif isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names: expected a list of model names, found {names!r}")
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise ValueError(f"names: expected some of {list(MODELS)}, found {list(names)!r}")
+    return {
+        name: np.stack([r.predictions for r in predict_many(name, X_train, y_train, stacks, seed=seed, cache=cache)])
+        for name in MODELS
+        if name in names
+    }
 
 
 def robustness_curves(

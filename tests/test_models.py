@@ -182,3 +182,67 @@ def test_fit_zoo_fits_the_named_models_in_zoo_order_and_refuses_unknown_names():
         fit_zoo(X[::2], y[::2], X[1::2], names=["svm"], cache=False)
     with pytest.raises(TypeError, match="names: expected a list of model names"):
         fit_zoo(X[::2], y[::2], X[1::2], names="knn_pca", cache=False)
+
+
+def count_fits(monkeypatch):
+    """Record every pipeline fitted from now on (a spy on scikit-learn, so the cache still works)."""
+    from sklearn.pipeline import Pipeline
+
+    fitted = []
+    original = Pipeline.fit
+
+    def counting(self, X, y=None, **params):
+        fitted.append(type(self.steps[-1][1]).__name__)
+        return original(self, X, y, **params)
+
+    monkeypatch.setattr(Pipeline, "fit", counting)
+    return fitted
+
+
+@pytest.mark.parametrize("name", ["qda_pca", "knn_deskewed"])
+def test_predict_many_fits_once_and_gives_what_fit_predict_gives(name, data, monkeypatch):
+    X_train, y_train, X_test, y_test = data
+    models.forget_fitted_models()
+    fits = count_fits(monkeypatch)
+    flipped = X_test[:, ::-1]
+    results = models.predict_many(name, X_train, y_train, [X_test, flipped, X_test[:4]], seed=0)
+    assert len(fits) == 1, "one fit for every test set"
+    assert [len(r.predictions) for r in results] == [len(X_test), len(X_test), 4]
+    assert (results[0].predictions == y_test).all()
+    # Each set has the cache entry fit_predict reads: nothing is fitted or predicted again.
+    stored = stored_computations(monkeypatch)
+    for X, result in zip([X_test, flipped], results):
+        alone = models.fit_predict(name, X_train, y_train, X, seed=0)
+        np.testing.assert_array_equal(alone.predictions, result.predictions)
+        np.testing.assert_array_equal(alone.probabilities, result.probabilities)
+    assert not stored and len(fits) == 1
+    # A model the zoo keeps stays fitted in memory; the nearest-neighbour ones are let go.
+    assert (models.forget_fitted_models() == 1) == models.MODELS[name].keep_fitted
+
+
+def test_a_kept_fit_serves_later_predictions_without_fitting_again(data, monkeypatch):
+    X_train, y_train, X_test, _ = data
+    models.forget_fitted_models()
+    fits = count_fits(monkeypatch)
+    first = models.fit_predict("logistic_regression", X_train, y_train, X_test, seed=0, cache=False)
+    later = models.predict_many("logistic_regression", X_train, y_train, [X_test[::-1]], seed=0, cache=False)
+    assert len(fits) == 1
+    np.testing.assert_array_equal(later[0].predictions, first.predictions[::-1])
+    model = models.fitted_model("logistic_regression", X_train, y_train, seed=0)
+    assert model is models.fitted_model("logistic_regression", X_train, y_train, seed=0) and len(fits) == 1
+    models.fitted_model("logistic_regression", X_train, y_train, seed=1)  # another seed: another fit
+    models.fitted_model("logistic_regression", X_train[:-3], y_train[:-3], seed=0)  # other data: another fit
+    assert len(fits) == 3
+    assert models.forget_fitted_models() == 3
+    models.fitted_model("logistic_regression", X_train, y_train, seed=0)
+    assert len(fits) == 4
+
+
+def test_predict_many_refuses_what_is_not_a_list_of_test_sets(data):
+    X_train, y_train, X_test, _ = data
+    with pytest.raises(ValueError, match="test_sets: expected a sequence of image arrays"):
+        models.predict_many("qda_pca", X_train, y_train, X_test, cache=False)
+    with pytest.raises(ValueError, match="test_sets: expected at least one test set"):
+        models.predict_many("qda_pca", X_train, y_train, [], cache=False)
+    with pytest.raises(ValueError, match="X_test: expected numeric images"):
+        models.predict_many("qda_pca", X_train, y_train, [X_test[:, :5]], cache=False)
