@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from mnist_analysis.build import schedule as build_schedule
-from mnist_analysis.build.schedule import read_profile, record_profile, run_within_budget
+from mnist_analysis.build.schedule import plan, read_profile, record_profile, run_within_budget
 
 
 @pytest.fixture(autouse=True)
@@ -95,3 +97,25 @@ def test_the_shipped_profile_covers_every_shipped_notebook_of_a_full_build():
     shipped = json.loads(build_schedule.SHIPPED_PROFILE.read_text())["{}"]
     assert {p.name for p in find_notebooks(packaged_notebooks())} == set(shipped)
     assert all(entry["seconds"] > 0 and entry["peak_bytes"] > 1e8 for entry in shipped.values())
+
+
+def test_the_plan_starts_unrecorded_then_longest_first_with_the_recorded_peaks_and_an_estimate():
+    names = [Path(f"{i:02d}.ipynb") for i in range(4)]
+    record_profile({}, {"00.ipynb": {"seconds": 10.0}, "01.ipynb": {"seconds": 30.0, "peak_bytes": 5e8}})
+    record_profile({}, {"02.ipynb": {"seconds": 20.0, "peak_bytes": 1e9}})
+    planned = plan(names, {}, jobs=2)
+    assert [p.name for p in planned.order] == ["03.ipynb", "01.ipynb", "02.ipynb", "00.ipynb"]
+    assert planned.peaks == {names[1]: 5e8, names[2]: 1e9}
+    assert planned.estimate is None  # 03 has no recorded time
+    assert plan(names[:3], {}, jobs=2).estimate == (10 + 30 + 20) / 2
+    assert plan(names[:1], {}, jobs=4).estimate == 10  # one notebook runs on one core
+    assert plan(names, {"seed": 1}, jobs=2).order == tuple(names)  # nothing recorded: the notebooks' order
+
+
+def test_a_build_records_only_the_notebooks_it_executed():
+    def result(name, error=None, reused=False):
+        return SimpleNamespace(notebook=Path(name), seconds=12.34, peak_bytes=7e8, error=error, reused=reused)
+
+    runs = [result("a.ipynb"), result("b.ipynb", reused=True), result("c.ipynb", error="failed")]
+    build_schedule.record_runs({}, runs)
+    assert read_profile({}) == {"a.ipynb": {"seconds": 12.3, "peak_bytes": 7e8}}

@@ -30,7 +30,8 @@ class BuildData:
     """What a datasheet is computed from: the data and the executed notebooks of one build.
 
     ``frame`` is :func:`mnist_analysis.load_frame` of all images; ``findings`` is
-    ``{notebook stem: (findings, parameters)}`` (:func:`mnist_analysis.build.datasheet.notebook_findings`); ``verified`` holds
+    ``{notebook stem: (findings, parameters)}``
+    (:func:`mnist_analysis.build.datasheet.notebook_findings`); ``verified`` holds
     ``(DataFile, array)`` for each verified file; ``validation`` the output of
     :func:`mnist_analysis.splits.compare_validation_splits` (or None); ``built`` the build time
     and ``version`` the package version that built it.

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..findings import read_findings
-from .report_index import index_html
 from ..utils import DiskFullError, atomic_write_bytes, is_disk_full, sha256_of_file, staging_folder
+from .report_index import index_html
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
 QUICK_PARAMETERS = {"sample_size": 2000}
@@ -661,8 +661,8 @@ def build_reports(
     import sys
     import time
 
-    from .schedule import DEFAULT_MAX_MEMORY, read_profile, record_profile, run_within_budget
     from ..validation import finite_float, positive_int
+    from .schedule import DEFAULT_MAX_MEMORY, plan, record_runs, run_within_budget
 
     start = time.perf_counter()
     _STOPPING.clear()
@@ -673,13 +673,8 @@ def build_reports(
     jobs = positive_int(jobs if jobs is not None else (os.cpu_count() or 1), "jobs")
     notebooks = [n.resolve() for n in checked_notebooks(notebooks_dir, only)]
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else finite_float(max_memory, "max_memory", minimum=0)
-    profile = read_profile(merged)
-    timings = {name: entry["seconds"] for name, entry in profile.items() if "seconds" in entry}
-    # Longest first, so that parallel runs end together; the index keeps the notebooks' own order.
-    order = sorted(notebooks, key=lambda n: -timings.get(n.name, float("inf")))
-    known = [timings[n.name] for n in notebooks if n.name in timings]
-    estimate = sum(known) / min(jobs, len(notebooks)) if len(known) == len(notebooks) else None
-    bar = _Progress(notebooks, estimate, sys.stderr.isatty() if progress is None else progress)
+    runs = plan(notebooks, merged, jobs)
+    bar = _Progress(notebooks, runs.estimate, sys.stderr.isatty() if progress is None else progress)
 
     def render(notebook):
         if not bar.shown:
@@ -703,20 +698,12 @@ def build_reports(
     with _absolute_path_settings():
         data_files = verify_data(log) if check_data else []
         with staging_folder(output_dir, STAGING_PREFIX) as staging:
-            peaks = {n: profile[n.name]["peak_bytes"] for n in order if "peak_bytes" in profile.get(n.name, {})}
             rendered = run_within_budget(
-                order, render, jobs=jobs, max_memory=max_memory, peaks=peaks, on_interrupt=stop_kernels
+                runs.order, render, jobs=jobs, max_memory=max_memory, peaks=runs.peaks, on_interrupt=stop_kernels
             )
     bar.close()
     results = [rendered[n] for n in notebooks]
-    record_profile(
-        merged,
-        {
-            r.notebook.name: {"seconds": round(r.seconds, 1), "peak_bytes": r.peak_bytes}
-            for r in results
-            if r.error is None and not r.reused
-        },
-    )
+    record_runs(merged, results)
     mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
     with _absolute_path_settings():
         datasheet, datasheet_error = _datasheet(output_dir, results, log)

@@ -13,8 +13,10 @@ Until a full build has run on the machine, the profile shipped with the package 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..utils import atomic_write_bytes
@@ -88,6 +90,57 @@ def record_profile(parameters: dict, executed: dict) -> None:
         atomic_write_bytes(_profile_path(), json.dumps(stored, indent=1, sort_keys=True).encode())
     except OSError:
         pass  # a read-only cache costs only the order and the estimate of the next build
+
+
+def record_runs(parameters: dict, results) -> None:
+    """Record the seconds and kernel peak of each notebook a build executed (not reused, not failed).
+
+    ``results`` are the build's results: each has ``notebook`` (its path), ``seconds``,
+    ``peak_bytes``, ``error`` and ``reused``.
+    """
+    record_profile(
+        parameters,
+        {
+            r.notebook.name: {"seconds": round(r.seconds, 1), "peak_bytes": r.peak_bytes}
+            for r in results
+            if r.error is None and not r.reused
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a build runs its notebooks.
+
+    ``order`` is the order to start them in, ``peaks`` their recorded kernel peaks (bytes, by
+    notebook path) and ``estimate`` the build's expected seconds (None unless every notebook has
+    a recorded time).
+    """
+
+    order: tuple
+    peaks: dict
+    estimate: float | None
+
+
+def plan(notebooks, parameters: dict, jobs: int) -> Plan:
+    """Plan the runs of ``notebooks`` (paths) from the profile recorded for ``parameters``.
+
+    Longest recorded first, so that parallel runs end together; a notebook with no recorded
+    time first of all (it may be the longest).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> plan([Path("01_a.ipynb")], {"no_such_parameter": 1}, jobs=2)
+    Plan(order=(PosixPath('01_a.ipynb'),), peaks={}, estimate=None)
+    """
+    profile = read_profile(parameters)
+    seconds = {name: entry["seconds"] for name, entry in profile.items() if "seconds" in entry}
+    order = tuple(sorted(notebooks, key=lambda n: -seconds.get(n.name, math.inf)))
+    peaks = {n: profile[n.name]["peak_bytes"] for n in order if "peak_bytes" in profile.get(n.name, {})}
+    known = [seconds[n.name] for n in order if n.name in seconds]
+    estimate = sum(known) / min(jobs, len(order)) if order and len(known) == len(order) else None
+    return Plan(order, peaks, estimate)
 
 
 class PeakMemory:
