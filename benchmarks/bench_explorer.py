@@ -100,8 +100,12 @@ def _uncached(_namespace, function, *args, cache=True):
 FIND = """const find = name => { for (const d of (window.Bokeh ? Bokeh.documents : [])) {
   const m = d.get_model_by_name(name); if (m) return m; } return null; };"""
 
+#: The page has rendered: Bokeh's document is idle, the map's view has finished, and (on a page whose
+#: points the explorer draws itself) the explorer has painted the points (its timing mark).
 READY = f"""() => {{ {FIND} const m = find('mx-map'); if (!m) return false;
-  const v = Bokeh.index.find_one(m); return m.document.is_idle && v && v.has_finished(); }}"""
+  const v = Bokeh.index.find_one(m), drawn = !find('mx-library') ||
+    performance.getEntriesByName('mx-points-painted').length > 0;
+  return m.document.is_idle && v && v.has_finished() && drawn; }}"""
 
 #: Counts the map's redraws: wraps the plot view's two paint methods (points; outlines).
 COUNT_REDRAWS = f"""() => {{ {FIND} const v = Bokeh.index.find_one(find('mx-map'));

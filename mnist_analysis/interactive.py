@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import gzip
+import hashlib
 import io
 import json
 import os
@@ -301,12 +303,13 @@ class Explorer:
     a static report (:meth:`html`) it carries everything it shows.
     """
 
-    def __init__(self, frame: pd.DataFrame, layout, source, widget: bool | None):
+    def __init__(self, frame: pd.DataFrame, layout, source, widget: bool | None, payload: tuple):
         self.frame = frame
         self.layout = layout
         self.source = source
         self._widget_wanted = widget
         self._widget = None
+        self._payload, self._parts = payload
 
     @property
     def selection(self) -> pd.DataFrame:
@@ -326,6 +329,7 @@ class Explorer:
         if self._widget is None:
             from jupyter_bokeh import BokehModel
 
+            self._payload.data = {"parts": self._parts}  # a widget has no page to carry them
             self._widget = BokehModel(self.layout)
         return self._widget
 
@@ -339,7 +343,21 @@ class Explorer:
         bundle = bundle_for_objs_and_resources([self.layout], INLINE)
         if bundle.js_files or bundle.css_files:  # INLINE resources never name a file; refuse rather than fetch
             raise RuntimeError(f"Bokeh asked for files {bundle.js_files + bundle.css_files}; expected inline resources")
-        return f'<div class="mx-explorer">{bundle.scripts(tag=True)}{div}{script}</div>'
+        return f'<div class="mx-explorer">{self._payload_html()}{bundle.scripts(tag=True)}{div}{script}</div>'
+
+    def _payload_html(self) -> str:
+        """The payload as two script elements that never run (the columns; the sprite sheets), read by the page.
+
+        Empty when the payload travels in the document (once a widget has been made).
+        """
+        if self._payload.data.get("parts"):
+            return ""
+        texts = [self._parts[0], " ".join(self._parts[1:])]
+        element_id = self._payload.tags[0]
+        return "".join(
+            f'<script type="application/octet-stream" id="{element_id}-{k}">{text}</script>'
+            for k, text in enumerate(texts)
+        )
 
     def save(self, path) -> Path:
         """Write a standalone HTML page of the explorer (atomically: never half a page); return its path."""
@@ -434,14 +452,46 @@ def _checked_inputs(frame, coords, images, neighbours, id_columns, seed):
     return coords, images, neighbours.astype(np.int32)
 
 
-def _encode_columns(frame: pd.DataFrame, coords: np.ndarray) -> tuple[dict, dict]:
-    """Each column as a compact array for the browser, and how to read and colour it."""
+def _encode_columns(frame: pd.DataFrame, coords: np.ndarray) -> tuple[dict, dict, dict]:
+    """The map's coordinates for Bokeh, each column as a compact array for the payload, and how to read them."""
     data = {"x": coords[:, 0].astype(np.float32), "y": coords[:, 1].astype(np.float32)}
-    specs = {}
+    columns, specs = {}, {}
     for name in frame.columns:
-        data[str(name)], spec = _column_spec(str(name), frame[name])
+        columns[str(name)], spec = _column_spec(str(name), frame[name])
         specs[str(name)] = _with_palette(spec)
-    return data, specs
+    return data, columns, specs
+
+
+def _pack(arrays: list) -> tuple[bytes, list]:
+    """Concatenate arrays as little-endian bytes, each starting at a multiple of 4 (a typed array's view).
+
+    Returns the bytes and, per array, ``[dtype, byte offset, length]``.
+    """
+    chunks, layout, offset = [], [], 0
+    for array in arrays:
+        array = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<"))
+        if array.dtype.name not in ("uint8", "uint16", "int32", "float32"):
+            raise TypeError(f"expected uint8, uint16, int32 or float32 arrays, found {array.dtype}")
+        raw = array.tobytes()
+        layout.append([array.dtype.name, offset, int(array.size)])
+        chunks += [raw, bytes(-len(raw) % 4)]
+        offset += len(raw) + len(chunks[-1])
+    return b"".join(chunks), layout
+
+
+def _payload(columns: dict, neighbours: np.ndarray, images: np.ndarray) -> tuple[list[str], dict, list]:
+    """The bulk of the page, which the browser decodes natively rather than through Bokeh.
+
+    Returns the parts (base64: first the gzip of every column and the neighbours, packed by
+    :func:`_pack`; then one PNG sprite sheet each), the columns' layout and the neighbours'
+    ``[dtype, offset, length, k]``.
+    """
+    packed, layout = _pack([*columns.values(), neighbours.ravel()])
+    near = layout.pop() + [int(neighbours.shape[1])]
+    sheets = cached_call("explorer", _sheets_as_arrays, np.ascontiguousarray(images))
+    parts = [base64.b64encode(gzip.compress(packed, compresslevel=6, mtime=0)).decode("ascii")]
+    parts += [base64.b64encode(sheet.tobytes()).decode("ascii") for sheet in sheets]
+    return parts, dict(zip(columns, layout, strict=True)), near
 
 
 def _map_figure(source, view, colour_by: str, specs: dict, *, title: str, width: int, height: int):
@@ -622,7 +672,7 @@ def explorer(
     coords, images, neighbours = _checked_inputs(frame, coords, images, neighbours, id_columns, seed)
     if writer_column is not None and writer_column not in frame.columns:
         writer_column = None
-    data, specs = _encode_columns(frame, coords)
+    data, columns, specs = _encode_columns(frame, coords)
     colour_options = [c for c, s in specs.items() if s["kind"] != "text" and (c not in id_columns or "palette" in s)]
     colour_by = colour_by or ("label" if "label" in specs else colour_options[0])
     if colour_by not in colour_options:
@@ -636,14 +686,16 @@ def explorer(
 
     source = ColumnDataSource(data)
     view = CDSView(filter=BooleanFilter(booleans=np.isfinite(coords).all(axis=1)))
-    extras = ColumnDataSource({"neighbours": neighbours.ravel()}, tags=[int(neighbours.shape[1])])
-    packed = cached_call("explorer", _sheets_as_arrays, np.ascontiguousarray(images))
-    sheets = ColumnDataSource({"png": [base64.b64encode(s.tobytes()).decode("ascii") for s in packed]})
+    parts, layout, near = _payload(columns, neighbours, images)
+    digest = hashlib.sha256("".join(parts).encode("ascii")).hexdigest()[:16]
+    payload = ColumnDataSource({}, tags=[f"mx-payload-{digest}"], name="mx-payload")  # filled in a widget
     plot, renderer, bar = _map_figure(source, view, colour_by, specs, title=title, width=width, height=height)
     source.tags = [
         json.dumps(
             {
                 "specs": specs,
+                "layout": layout,
+                "neighbours": near,
                 "ids": list(id_columns),
                 "writer": writer_column,
                 "counts": [c for c in count_columns if c in specs],
@@ -681,8 +733,7 @@ def explorer(
     library = CustomJS(
         args={
             "source": source,
-            "sheets": sheets,
-            "extras": extras,
+            "payload": payload,
             "view": view,
             "plot": plot,
             "renderer": renderer,
@@ -715,7 +766,7 @@ def explorer(
     document.add_root(layout)
     # take over the drawing as soon as the page is ready
     document.js_on_event("document_ready", CustomJS(args={"lib": library}, code="lib.execute(cb_obj);"))
-    return Explorer(frame.copy(), layout, source, widget)
+    return Explorer(frame.copy(), layout, source, widget, payload=(payload, parts))
 
 
 def _legend_html(name: str, spec: dict) -> str:

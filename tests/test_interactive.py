@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import io
+import json
 import re
 
 import numpy as np
@@ -77,27 +79,54 @@ def test_pixel_neighbours_go_through_the_cache(isolated_cache):
     np.testing.assert_array_equal(pixel_neighbours(images, 3), first)
 
 
-def test_the_page_carries_every_point_column_sprite_and_neighbour(inputs):
-    from bokeh.models import ColumnDataSource
+def payload_of(page: str) -> tuple[dict, list]:
+    """What a static page carries outside Bokeh's document: the unpacked gzip of columns and neighbours, the sheets."""
+    found = dict(
+        re.findall(r'<script type="application/octet-stream" id="mx-payload-[0-9a-f]{16}-(\d)">([^<]*)</script>', page)
+    )
+    assert sorted(found) == ["0", "1"], sorted(found)
+    return gzip.decompress(base64.b64decode(found["0"])), found["1"].split(" ")
 
+
+def test_the_page_carries_every_point_column_sprite_and_neighbour(inputs):
     frame, coords, images = inputs
     neighbours = pixel_neighbours(images, 4, cache=False)
     ex = explorer(frame, coords, images, neighbours=neighbours, widget=False)
     data = ex.source.data
+    assert sorted(data) == ["x", "y"]  # Bokeh carries the map; the payload carries the rest
     np.testing.assert_array_equal(data["x"], coords[:, 0].astype(np.float32))
     np.testing.assert_array_equal(data["y"], coords[:, 1].astype(np.float32))
-    np.testing.assert_array_equal(data["label"], frame["label"])
-    assert data["label"].dtype == np.uint8 and data["writer_id"].dtype == np.uint8
-    sources = {id(s): s for s in ex.layout.select({"type": ColumnDataSource})}
-    (extras,) = [s for s in sources.values() if "neighbours" in s.data]
-    np.testing.assert_array_equal(extras.data["neighbours"].reshape(60, 4), neighbours)
-    (sheets,) = [s for s in sources.values() if "png" in s.data]
-    (sheet,) = [
-        np.asarray(Image.open(io.BytesIO(base64.b64decode(p))).convert("L")).astype(int) for p in sheets.data["png"]
-    ]
+    page = ex.html()
+    packed, sheets = payload_of(page)
+    meta = json.loads(ex.source.tags[0])
+
+    def column(dtype, offset, length):
+        assert offset % 4 == 0  # a typed array can view it
+        return np.frombuffer(packed, dtype=np.dtype(dtype).newbyteorder("<"), count=length, offset=offset)
+
+    assert list(meta["layout"]) == list(frame.columns)
+    np.testing.assert_array_equal(column(*meta["layout"]["label"]), frame["label"])
+    assert meta["layout"]["label"][0] == "uint8" and meta["layout"]["writer_id"][0] == "uint8"
+    np.testing.assert_array_equal(column(*meta["layout"]["ink"]), frame["ink"])
+    names = meta["specs"]["split"]["names"]
+    assert [names[c] for c in column(*meta["layout"]["split"])] == frame["split"].tolist()
+    np.testing.assert_array_equal(column(*meta["neighbours"][:3]).reshape(60, meta["neighbours"][3]), neighbours)
+    (sheet,) = [np.asarray(Image.open(io.BytesIO(base64.b64decode(p))).convert("L")).astype(int) for p in sheets]
     for i in (0, 33, 59):
         r, c = divmod(i, ATLAS_TILES)
         np.testing.assert_array_equal(sheet[r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28], quantised(images[i]))
+    assert page.count(f'id="{ex._payload.tags[0]}-0"') == 1 and page.count(sheets[0]) == 1  # once, not in Bokeh's too
+
+
+def test_a_widget_carries_the_payload_in_its_document_not_in_a_page(inputs, monkeypatch):
+    monkeypatch.delenv(STATIC_ENV, raising=False)
+    frame, coords, images = inputs
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32))
+    static_parts = payload_of(ex.html())
+    ex._repr_mimebundle_()  # the widget is made
+    parts = ex.layout.document.get_model_by_name("mx-payload").data["parts"]
+    assert gzip.decompress(base64.b64decode(parts[0])) == static_parts[0] and parts[1:] == static_parts[1]
+    assert "application/octet-stream" not in ex.html()  # once in the document, not twice in a page
 
 
 def test_static_html_is_inline_and_names_no_file(inputs):

@@ -1,20 +1,53 @@
 // The explorer's browser side: one Bokeh CustomJS model of the page runs this body once and
-// keeps the result (source._mx); every callback asks it for that result (lib.execute(...)).
-// Arguments (see interactive._library): source, sheets, extras, view, plot, renderer, hover_div,
-// details, gallery, legend, bar, colour_select. Nothing here is fetched: the page is offline.
-if (source._mx) return source._mx.install();
+// keeps a promise of the result (source._mx); every callback asks it for that result
+// (lib.execute(...)). Arguments (see interactive.explorer): source, payload, view, plot,
+// renderer, hover_div, details, gallery, legend, bar. Nothing here is fetched: the page is offline.
+// The points' columns (but x and y), their neighbours and the sprite sheets travel outside Bokeh's
+// own data (payload.data in a widget; in a static page, two script elements that are never run):
+// the browser decodes them natively (base64, gzip) instead of in JavaScript.
+if (source._mx) return source._mx.then((api) => api.install());
 const meta = JSON.parse(source.tags[0]);
 const specs = meta.specs;
 const n = source.data.x.length;
 const index = cb_context.index;
 const state = {colour: meta.colour_by, focus: -1, dragging: false, galleryToken: 0, hoverToken: 0};
 
+// ---- the payload: columns and neighbours (one gzip of little-endian arrays), sprite sheets -----
+function payloadParts(k) {  // 0: the columns (one text), 1: the sprite sheets
+  const parts = payload.data.parts;  // a widget carries them in its model, a static page in the page
+  if (parts && parts.length) return k === 0 ? parts.slice(0, 1) : parts.slice(1);
+  const element = document.getElementById(`${payload.tags[0]}-${k}`);
+  if (!element) throw new Error(`explorer: its data (#${payload.tags[0]}-${k}) is missing from the page`);
+  return element.textContent.split(" ");
+}
+function fromBase64(text) {
+  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+const ARRAYS = {uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array, float32: Float32Array};
+const cols = {};  // column name -> typed array, one value per point
+let neighbours = null;  // meta.neighbours[3] row positions per point, nearest first
+async function decodeColumns() {
+  const stream = new Blob([fromBase64(payloadParts(0)[0])]).stream();
+  const packed = await new Response(stream.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+  for (const [name, [dtype, offset, length]] of Object.entries(meta.layout)) {
+    cols[name] = new ARRAYS[dtype](packed, offset, length);
+  }
+  const [dtype, offset, length] = meta.neighbours;
+  neighbours = new ARRAYS[dtype](packed, offset, length);
+}
+let sheetTexts = null;
+
 // ---- thumbnails from the sprite sheets -----------------------------------------------------
-const decoded = new Array(sheets.data.png.length).fill(null);
+const decoded = [];
 function sheet(k) {
   if (!decoded[k]) {
+    sheetTexts = sheetTexts || payloadParts(1);
     const im = new Image();
-    im.src = "data:image/png;base64," + sheets.data.png[k];
+    im.src = "data:image/png;base64," + sheetTexts[k];
     decoded[k] = im.decode().then(() => im);
   }
   return decoded[k];
@@ -23,7 +56,7 @@ const ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
 function value(name, i) {
   const s = specs[name];
-  const v = source.data[name][i];
+  const v = cols[name][i];
   if (s.names) return s.names[v];
   if (s.kind === "float") return Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3)) : "NaN";
   return String(v);
@@ -49,13 +82,13 @@ function sameWriter(i) {
   if (!meta.writer) return [];
   if (!writerRows) {
     writerRows = new Map();
-    const w = source.data[meta.writer];
+    const w = cols[meta.writer];
     for (let j = 0; j < n; j++) {
       if (!writerRows.has(w[j])) writerRows.set(w[j], []);
       writerRows.get(w[j]).push(j);
     }
   }
-  return writerRows.get(source.data[meta.writer][i]).filter((j) => j !== i);
+  return writerRows.get(cols[meta.writer][i]).filter((j) => j !== i);
 }
 
 // ---- colours: one packed RGBA per point, and the legend or colour bar ----------------------
@@ -67,7 +100,7 @@ function palette(name) {
 }
 function recolourPoints(name) {
   const s = specs[name];
-  const col = source.data[name];
+  const col = cols[name];
   const pal = palette(name).map(parse);
   const grey = parse(meta.missing);
   for (let i = 0; i < n; i++) {
@@ -101,14 +134,43 @@ function legendHtml(name) {  // as interactive._legend_html writes the first one
 }
 
 // ---- drawing the points: one bitmap per paint instead of 70,000 canvas paths ----------------
+// While the pointer drags the map (panning moves it without changing its scale), the last
+// bitmap is drawn shifted instead of drawing every point again; the release redraws in full.
 let image = null;
 let bitmap = null;
+let drawn = null;  // what the bitmap shows: the ranges and the size of the frame, and if it was shifted
+let firstPaint = true;
+function ranges(rv) {
+  const frame = rv.plot_view.frame;
+  return {x0: frame.x_range.start, x1: frame.x_range.end, y0: frame.y_range.start, y1: frame.y_range.end};
+}
+function shifted(rv, ctx, box) {  // the last bitmap moved with the map, if only the map's position changed
+  const now = ranges(rv);
+  const same = (a, b) => Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b), 1e-300);
+  if (!state.dragging || !drawn || drawn.width !== box.width || drawn.height !== box.height ||
+      !same(now.x1 - now.x0, drawn.x1 - drawn.x0) || !same(now.y1 - now.y0, drawn.y1 - drawn.y0)) return false;
+  const dx = (drawn.x0 - now.x0) / (now.x1 - now.x0) * box.width;
+  const dy = (now.y1 - drawn.y1) / (now.y1 - now.y0) * box.height;
+  if (dx === 0 && dy === 0) return false;  // not moved: something else changed, draw it
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.left, box.top, box.width, box.height);
+  ctx.clip();
+  ctx.fillStyle = "#ffffff";
+  ctx.fillRect(box.left, box.top, box.width, box.height);
+  ctx.drawImage(bitmap, box.left + dx, box.top + dy, box.width, box.height);
+  ctx.restore();
+  drawn.shifted = true;
+  ring(rv, ctx);
+  return true;
+}
 function paintPoints(rv, ctx) {
+  const box = rv.plot_view.frame.bbox;
+  if (shifted(rv, ctx, box)) return;
   const glyph = rv.glyph;
   glyph.map_data();  // screen positions for this view; hit tests use them too
   const full = rv.all_indices.ones();  // subset position -> row
   const {sx, sy} = glyph;
-  const box = rv.plot_view.frame.bbox;
   const ratio = rv.plot_view.canvas_view.pixel_ratio || 1;
   const w = Math.max(1, Math.round(box.width * ratio));
   const h = Math.max(1, Math.round(box.height * ratio));
@@ -151,18 +213,27 @@ function paintPoints(rv, ctx) {
   }
   bitmap.getContext("2d").putImageData(image, 0, 0);
   ctx.drawImage(bitmap, left, top, box.width, box.height);
-  if (state.focus >= 0 && rv.all_indices.get(state.focus)) {  // the found or clicked digit: a ring
-    const k = full.indexOf(state.focus);
-    ctx.save();
-    ctx.lineWidth = 2;
-    for (const [colour, r] of [["#ffffff", 10], ["#000000", 8]]) {
-      ctx.beginPath();
-      ctx.strokeStyle = colour;
-      ctx.arc(sx[k], sy[k], r, 0, 2 * Math.PI);
-      ctx.stroke();
-    }
-    ctx.restore();
+  drawn = {...ranges(rv), width: box.width, height: box.height, shifted: false};
+  if (firstPaint) {
+    firstPaint = false;
+    performance.mark("mx-points-painted");  // the benchmark's first render waits for it
   }
+  ring(rv, ctx);
+}
+function ring(rv, ctx) {  // the found or clicked digit: a ring around it
+  const i = state.focus;
+  if (i < 0 || !rv.all_indices.get(i)) return;
+  const x = rv.coordinates.x_scale.compute(source.data.x[i]);
+  const y = rv.coordinates.y_scale.compute(source.data.y[i]);
+  ctx.save();
+  ctx.lineWidth = 2;
+  for (const [colour, r] of [["#ffffff", 10], ["#000000", 8]]) {
+    ctx.beginPath();
+    ctx.strokeStyle = colour;
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+  ctx.restore();
 }
 
 // ---- wiring into the page's views (again for every new view of the same document) ----------
@@ -178,7 +249,10 @@ function install() {
     rv._paint = (ctx) => paintPoints(rv, ctx);
     const el = pv.canvas_view.el;
     el.addEventListener("pointerdown", () => { state.dragging = true; }, true);
-    window.addEventListener("pointerup", () => { state.dragging = false; }, true);
+    window.addEventListener("pointerup", () => {
+      state.dragging = false;
+      if (drawn && drawn.shifted) pv.request_paint(rv);  // the map in full where it came to rest
+    }, true);
     pv.request_paint(rv);
   }
   for (const div of [details, gallery]) {
@@ -210,8 +284,8 @@ const api = {
       shown.map((c) => `${esc(c)}: ${esc(value(c, i))}`).join("<br>") + "</div>";
   },
   show: async function (i) {
-    const k = extras.tags[0];
-    const nn = Array.from(extras.data.neighbours.slice(i * k, i * k + k));
+    const k = meta.neighbours[3];
+    const nn = Array.from(neighbours.slice(i * k, i * k + k));
     const others = sameWriter(i);
     const writer = others.slice(0, 20);
     const strip = (rows) => Promise.all(rows.map((j) => thumb(j, 1))).then((t) => t.join(""));
@@ -290,7 +364,7 @@ const api = {
     for (const w of widgets) {
       const c = w.tags[0];
       const s = specs[c];
-      const col = source.data[c];
+      const col = cols[c];
       let test = null;
       if (s.kind === "bool") {
         if (w.active.length) test = (v) => v === 1;
@@ -318,6 +392,8 @@ const api = {
     index.find_one(plot)?.request_paint();
   },
 };
-recolourPoints(state.colour);
-source._mx = api;
-return install();
+source._mx = decodeColumns().then(() => {
+  recolourPoints(state.colour);
+  return api;
+});
+return source._mx.then((api) => api.install());
