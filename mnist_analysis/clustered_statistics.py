@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .validation import finite_float, frame_columns, integer, vector
+from .validation import confidence as checked_confidence
+from .validation import frame_columns, integer, vector
 
 #: Columns of :func:`mnist_analysis.measurements.measure` that describe a writer's style.
 STYLE_COLUMNS = ("ink", "thickness", "slant_deg", "bbox_width", "bbox_height")
@@ -31,11 +32,6 @@ def _rows(values, name: str = "values") -> np.ndarray:
     if values.ndim == 0 or len(values) == 0:
         raise ValueError(f"{name}: expected at least one row, found shape {values.shape}")
     return values
-
-
-def _check_confidence(confidence):
-    if not 0 < finite_float(confidence, "confidence") < 1:
-        raise ValueError(f"confidence: expected a number between 0 and 1, found {confidence!r}")
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -118,7 +114,7 @@ def clustered_bootstrap_ci(
     values = _rows(values)
     groups = vector(groups, "groups", len(values))
     n_boot = integer(n_boot, "n_boot", minimum=1)
-    _check_confidence(confidence)
+    confidence = checked_confidence(confidence)
     if not callable(statistic):
         raise TypeError(f"statistic: expected a callable, found {type(statistic).__name__}")
     codes, n_groups = pd.factorize(groups)[0], len(pd.unique(groups))
@@ -207,7 +203,7 @@ def group_difference_ci(
     writers = vector(writers, "writers", len(values))
     group = vector(group, "group", len(values)).astype(str)
     n_boot = integer(n_boot, "n_boot", minimum=1)
-    _check_confidence(confidence)
+    confidence = checked_confidence(confidence)
     for name, label in (("first", first), ("second", second)):
         if not np.any(group == label):
             raise ValueError(f"{name}: no row of group {label!r}; groups present: {sorted(set(group))}")
@@ -372,7 +368,7 @@ def compare_groups(
     frame_columns(measurements, columns, "measurements")
     writers = vector(writers, "writers", len(measurements))
     group = vector(group, "group", len(measurements)).astype(str)
-    _check_confidence(confidence)
+    confidence = checked_confidence(confidence)
     from scipy.stats import norm
 
     z = norm.ppf(0.5 + confidence / 2)

@@ -36,6 +36,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from .validation import vector
+
 NEAR_DUPLICATE_THRESHOLD = 1.0
 """Default largest pixel distance (grey levels scaled to 0-1) between near duplicates."""
 
@@ -51,15 +53,6 @@ def _flatten(images):
     if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
         raise TypeError(f"images: expected integer or float grey levels, found dtype {images.dtype}")
     return np.ascontiguousarray(images.reshape(len(images), -1))
-
-
-def _check_splits(splits, n):
-    if splits is None:
-        return None
-    splits = np.asarray(splits)
-    if splits.shape != (n,):
-        raise ValueError(f"splits: expected one value per image, shape ({n},), found shape {splits.shape}")
-    return splits
 
 
 def _pairs_frame(first, second, distance, exact, splits):
@@ -110,7 +103,7 @@ def exact_duplicates(images, splits=None) -> pd.DataFrame:
     [[0, 2, True], [1, 3, False]]
     """
     flat = _flatten(images)
-    splits = _check_splits(splits, len(flat))
+    splits = None if splits is None else vector(splits, "splits", len(flat))
     digests = pd.Series([hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat], dtype=object)
     first, second = [], []
     for positions in digests.groupby(digests, sort=False).indices.values():
@@ -197,7 +190,7 @@ def near_duplicates(
     [[1, 4, False]]
     """
     flat = _flatten(images)
-    splits = _check_splits(splits, len(flat))
+    splits = None if splits is None else vector(splits, "splits", len(flat))
     if not np.isfinite(threshold) or threshold < 0:
         raise ValueError(f"threshold: expected a finite distance >= 0, found {threshold}")
     if int(n_components) < 1:

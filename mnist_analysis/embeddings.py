@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .utils import sample_rows
-from .validation import image_stack, positive_int
+from .validation import feature_width, finite_array, image_stack, positive_int
 
 #: Settings of the project's fast UMAP (see ``benchmarks/bench_umap.py``): reduce the pixels
 #: to 50 exact principal components first, use 10 neighbours instead of 15, start from the
@@ -49,12 +49,6 @@ TSNE_SAMPLE_SIZE = 10_000
 
 
 # --------------------------------------------------------------------------- checks
-def _check_finite(array, name: str) -> None:
-    """Refuse NaN or infinity; integer and boolean arrays cannot hold them and are not scanned."""
-    if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
-        raise ValueError(f"{name}: expected finite values, found NaN or infinity")
-
-
 def check_features(data, *, name: str = "data") -> np.ndarray:
     """Check that ``data`` holds images ``(n, h, w)`` or rows ``(n, features)`` of finite real numbers.
 
@@ -73,7 +67,7 @@ def check_features(data, *, name: str = "data") -> np.ndarray:
         raise TypeError(f"{name}: expected an array of real numbers, found dtype {array.dtype}")
     if array.shape[0] < 2:
         raise ValueError(f"{name}: expected at least 2 rows, found {array.shape[0]}")
-    _check_finite(array, name)
+    finite_array(array, name)
     return array
 
 
@@ -89,7 +83,7 @@ def as_feature_matrix(data, *, name: str = "data") -> np.ndarray:
     with np.errstate(over="ignore"):  # an overflow is refused just below, with a clearer message
         matrix = array.reshape(array.shape[0], -1).astype(np.float32, copy=False)
     if np.issubdtype(array.dtype, np.floating) and matrix.dtype != array.dtype:
-        _check_finite(matrix, name)  # float64 values beyond float32's range became infinite
+        finite_array(matrix, name)  # float64 values beyond float32's range became infinite
     return matrix
 
 
@@ -98,14 +92,6 @@ def _n_features(array: np.ndarray) -> int:
 
 
 _positive_int = positive_int  # TypeError for a wrong type, ValueError for a wrong value (see validation)
-
-
-def _check_width(matrix: np.ndarray, width: int, name: str) -> None:
-    if matrix.shape[1] != width:
-        raise ValueError(
-            f"{name}: expected rows of {width:,} features (or images of {width:,} pixels), the width "
-            f"the basis was fitted on; found {matrix.shape[1]:,}"
-        )
 
 
 # --------------------------------------------------------------------------- caching
@@ -135,7 +121,7 @@ class PCABasis:
     def transform(self, data) -> np.ndarray:
         """Project rows (or images) onto the basis: ``(n, k)`` scores."""
         matrix = as_feature_matrix(data)
-        _check_width(matrix, self.mean.shape[0], "data")
+        feature_width(matrix, self.mean.shape[0], "data")
         return (matrix - self.mean) @ self.components.T
 
     def reconstruct(self, scores, n_components: int | None = None) -> np.ndarray:

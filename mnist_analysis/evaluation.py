@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from . import validation
 from .validation import probability_rows
 
 DIGITS = tuple(range(10))
@@ -32,10 +33,7 @@ def _labels_pair(y_true, y_pred):
 
 def _checked_predictions(y_true, predictions: Mapping) -> dict:
     """Check a ``{model name: predicted labels}`` mapping against ``y_true``."""
-    if not isinstance(predictions, Mapping) or not predictions:
-        raise ValueError(
-            f"predictions: expected a non-empty mapping of model name to labels, found {type(predictions).__name__}"
-        )
+    validation.non_empty_mapping(predictions, "predictions", "model name to labels")
     return {name: _labels_pair(y_true, y_pred)[1] for name, y_pred in predictions.items()}
 
 
@@ -174,10 +172,7 @@ def model_agreement(predictions: Mapping) -> pd.DataFrame:
     a  1.0  0.5
     b  0.5  1.0
     """
-    if not isinstance(predictions, Mapping) or not predictions:
-        raise ValueError(
-            f"predictions: expected a non-empty mapping of model name to labels, found {type(predictions).__name__}"
-        )
+    validation.non_empty_mapping(predictions, "predictions", "model name to labels")
     first = np.asarray(next(iter(predictions.values())))
     predictions = _checked_predictions(first, predictions)
     names = list(predictions)
@@ -215,8 +210,7 @@ def error_rate(y_true, y_pred, *, confidence: float = 0.95, method: str = "wilso
         raise ValueError("y_true: expected at least one label, found none")
     if method not in INTERVAL_METHODS:
         raise ValueError(f"method: expected one of {sorted(INTERVAL_METHODS)}, found {method!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence: expected a number between 0 and 1, found {confidence!r}")
+    confidence = validation.confidence(confidence)
     errors, n = int(np.sum(y_true != y_pred)), len(y_true)
     interval = binomtest(errors, n).proportion_ci(confidence_level=confidence, method=INTERVAL_METHODS[method])
     return {

@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,62 @@ def finite_float(value, name: str, *, minimum: float | None = None, maximum: flo
     if maximum is not None and value > maximum:
         raise ValueError(f"{name}: expected a number of at most {maximum}, found {value}")
     return value
+
+
+def confidence(value, name: str = "confidence") -> float:
+    """Return ``value`` as a confidence level strictly between 0 and 1.
+
+    Examples
+    --------
+    >>> confidence(0.95)
+    0.95
+    >>> confidence(1)
+    Traceback (most recent call last):
+    ...
+    ValueError: confidence: expected a number between 0 and 1 (both excluded), found 1.0
+    """
+    value = finite_float(value, name)
+    if not 0 < value < 1:
+        raise ValueError(f"{name}: expected a number between 0 and 1 (both excluded), found {value}")
+    return value
+
+
+def non_empty_mapping(value, name: str, what: str = "name to value"):
+    """Return ``value`` when it is a mapping with at least one entry (``what`` says of what to what).
+
+    Examples
+    --------
+    >>> non_empty_mapping({"svm": [1]}, "predictions")
+    {'svm': [1]}
+    >>> non_empty_mapping([1], "predictions", "model name to labels")
+    Traceback (most recent call last):
+    ...
+    TypeError: predictions: expected a non-empty mapping of model name to labels, found list
+    """
+    expected = f"expected a non-empty mapping of {what}"
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name}: {expected}, found {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name}: {expected}, found an empty {type(value).__name__}")
+    return value
+
+
+def feature_width(matrix: np.ndarray, width: int, name: str) -> np.ndarray:
+    """Return ``matrix`` when its rows have ``width`` features: the width a fitted model expects.
+
+    Examples
+    --------
+    >>> feature_width(np.zeros((2, 3)), 784, "data")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: data: expected rows of 784 features (or images of 784 pixels), ...; found 3
+    """
+    if matrix.shape[1] != width:
+        raise ValueError(
+            f"{name}: expected rows of {width:,} features (or images of {width:,} pixels), the width "
+            f"the model was fitted on; found {matrix.shape[1]:,}"
+        )
+    return matrix
 
 
 def vector(values, name: str, n: int | None = None) -> np.ndarray:

@@ -113,7 +113,7 @@ def test_near_duplicates_is_cached(tmp_path, monkeypatch):
     "call, message",
     [
         (lambda: exact_duplicates(np.zeros(5)), "images: expected an array of shape"),
-        (lambda: exact_duplicates(random_images(3), splits=["a", "b"]), "splits: expected one value per image"),
+        (lambda: exact_duplicates(random_images(3), splits=["a", "b"]), r"splits: expected 3 values \(one per row\)"),
         (lambda: near_duplicates(random_images(3), threshold=-1, cache=False), "threshold"),
         (lambda: near_duplicates(random_images(3), n_components=0, cache=False), "n_components"),
         (lambda: near_duplicates(np.array([["a", "b"]]), cache=False), "images: expected integer or float"),

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_analysis import clustered_statistics, embedding_quality, embeddings, label_quality, measurements, validation
+from mnist_analysis import (
+    clustered_statistics,
+    embedding_quality,
+    embeddings,
+    evaluation,
+    label_quality,
+    measurements,
+    validation,
+)
 from mnist_analysis.data.loaders import sample_frame
 
 
@@ -214,3 +222,40 @@ def test_validation_split_names_a_bad_seed_and_its_value(by_writer, seed, error)
     training = pd.DataFrame({"label": np.tile([0, 1], 50), "writer_id": np.repeat(np.arange(10), 10)})
     with pytest.raises(error, match=rf"^seed: expected an integer from 0 to 4,294,967,295, found .*{seed!r}"):
         validation_split(training, seed=seed, by_writer=by_writer)
+
+
+# ------------------------------------------------------------------ one rule everywhere
+CONFIDENCE_CALLS = {
+    "evaluation.error_rate": lambda c: evaluation.error_rate([1, 2, 3], [1, 2, 0], confidence=c),
+    "clustered_statistics.bootstrap_ci": lambda c: clustered_statistics.bootstrap_ci([1.0, 2.0, 3.0], confidence=c),
+}
+
+
+@pytest.mark.parametrize("call", CONFIDENCE_CALLS.values(), ids=CONFIDENCE_CALLS)
+@pytest.mark.parametrize(
+    "value, error, message",
+    [
+        ("0.9", TypeError, "confidence: expected a real number, found str"),
+        (1, ValueError, r"confidence: expected a number between 0 and 1 \(both excluded\), found 1.0"),
+        (0.0, ValueError, "found 0.0"),
+        (float("nan"), ValueError, "confidence: expected a finite number"),
+    ],
+)
+def test_a_bad_confidence_raises_the_same_error_in_every_module(call, value, error, message):
+    with pytest.raises(error, match=message):
+        call(value)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: evaluation.error_rate_table([1, 2], p),
+        lambda p: evaluation.model_agreement(p),
+        lambda p: evaluation.errors_by_model([1, 2], p),
+    ],
+)
+def test_predictions_that_are_not_a_mapping_are_a_type_error_and_an_empty_one_a_value_error(call):
+    with pytest.raises(TypeError, match="predictions: expected a non-empty mapping of model name to .*, found list"):
+        call([[1, 2]])
+    with pytest.raises(ValueError, match="predictions: expected a non-empty mapping .*, found an empty dict"):
+        call({})
