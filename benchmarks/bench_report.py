@@ -212,6 +212,8 @@ def main(skip_baseline: bool, write_profile: bool = False, cold_runs: int = 3, b
         "report",
         {
             "what": "mnist-analysis report on the full data (every notebook, sample_size=None)",
+            "notebooks_run": sorted(str(n.relative_to(ROOT)) for n in (ROOT / "notebooks").glob("*.ipynb")),
+            "modules_run": ["mnist_analysis.cli"],
             "protocol": "every build a new process (the CLI and its kernels); cold builds with new, empty "
             "MNIST_ANALYSIS_CACHE_DIR and NUMBA_CACHE_DIR each; warm builds reuse the last cold build's caches "
             f"(a user building again); cold parallel builds: {cold_runs}, sequential: "

@@ -27,7 +27,8 @@ What every result records
   import, closed over every import the package's code can reach (:func:`package_closure`,
   imports inside functions included), with the package's data files, ``pyproject.toml``,
   ``benchmarks/common.py`` and the script. A benchmark may pass its own list as
-  ``result["depends_on"]``, or name the notebooks it runs in ``result["notebooks_run"]``;
+  ``result["depends_on"]``, or name the notebooks it runs in ``result["notebooks_run"]`` and
+  package modules its other processes run (a command line, say) in ``result["modules_run"]``;
 - ``libraries``: the installed version of every dependency of the project, plus numba,
   llvmlite, pynndescent, scipy and threadpoolctl;
 - ``load``: ``os.getloadavg()`` and the CPU percent of the whole machine (psutil, sampled for
@@ -429,7 +430,7 @@ def provenance(result: dict) -> dict:
     if "depends_on" in result:
         depends = result["depends_on"]
     else:
-        depends = measured_code(result.get("notebooks_run", ()))
+        depends = measured_code(result.get("notebooks_run", ()), extra_modules=result.get("modules_run", ()))
         if script and not script.startswith("/"):
             depends.append(script)
     return {
@@ -522,14 +523,15 @@ def notebook_imports(path: Path) -> set[str]:
     return names
 
 
-def measured_code(notebooks_run=(), root: Path = ROOT, modules=None) -> list[str]:
+def measured_code(notebooks_run=(), root: Path = ROOT, modules=None, extra_modules=()) -> list[str]:
     """The files a result measured: see the module docstring (``depends_on``).
 
-    ``modules`` defaults to the package modules the fresh runs and this process imported.
+    ``modules`` defaults to the package modules the fresh runs and this process imported;
+    ``extra_modules`` adds the ones other processes ran.
     """
     if modules is None:
         modules = _CHILD_MODULES | {m for m in list(sys.modules) if m == PACKAGE or m.startswith(PACKAGE + ".")}
-    modules = set(modules)
+    modules = set(modules) | set(extra_modules)
     notebooks = [Path(n) if Path(n).is_absolute() else root / n for n in notebooks_run]
     for notebook in notebooks:
         modules |= notebook_imports(notebook)

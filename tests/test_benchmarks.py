@@ -334,3 +334,5 @@ def test_a_result_depends_on_the_package_code_its_fresh_runs_imported(monkeypatc
     assert "mnist_analysis/interactive.py" not in files  # nothing measured imports the explorer
     with_notebook = common.measured_code(["notebooks/06_digit_space.ipynb"], modules=common._CHILD_MODULES)
     assert {"notebooks/06_digit_space.ipynb", "mnist_analysis/clusters.py"} <= set(with_notebook)
+    other_process = common.measured_code(modules=set(), extra_modules=["mnist_analysis.cli"])
+    assert {"mnist_analysis/cli.py", "mnist_analysis/build/reports.py"} <= set(other_process)
