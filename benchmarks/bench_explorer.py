@@ -31,10 +31,22 @@ second while selecting; gallery and counts <= 300 ms after release; colour-by, f
 first render <= 1.5 s; the 02 page <= 20 MB (here: the explorer's page alone; the 02 report adds
 its figures).
 
-Run: MNIST_ANALYSIS_DATA_DIR=/path/to/data python benchmarks/bench_explorer.py [runs] [--synthetic]
-(the per-image table is cached; cold, it takes about 20 minutes on 70,000 images on 2 busy cores;
-``--synthetic`` fills the table's measurement, prediction and quality columns with seeded values
-of the same dtypes instead: the same page size and work in the browser, values that mean nothing).
+Run: MNIST_ANALYSIS_DATA_DIR=/path/to/data python benchmarks/bench_explorer.py [runs]
+[--table per_image.parquet] [--report-notebook 02_projections.ipynb] [--synthetic]
+
+- the frame: by default ``per_image.per_image_table`` (cached; cold, it takes about 20 minutes on
+  70,000 images on 2 busy cores); ``--table`` reads a table written by ``per_image.write_table``
+  (``mnist-analysis export``) instead, the same real columns without the wait; ``--synthetic``
+  fills the measurement, prediction and quality columns with seeded values of the same dtypes
+  (the same work in the browser; values that mean nothing; the page's size differs a little).
+- ``--report-notebook``: an executed projections notebook (a report build keeps
+  ``02_projections.ipynb`` beside its page): its explorer output is replaced by this run's explorer
+  and the page rendered with the reports' template, giving the 02 page's size with its figures.
+
+First render waits for the points themselves: on the explorer's page, until its
+``mx-points-painted`` timing mark (its first bitmap of the points). Redraws per mouse move are
+recorded beside redraws per second: the page cannot redraw more often than the machine delivers
+mouse moves (the plain page's rate, measured in the same run, is that ceiling).
 """
 
 from __future__ import annotations
@@ -54,7 +66,7 @@ from common import target, write_result  # noqa: E402
 import mnist_analysis as mx  # noqa: E402
 from mnist_analysis import embeddings  # noqa: E402
 from mnist_analysis.interactive import explorer, explorer_frame  # noqa: E402
-from mnist_analysis.per_image import per_image_table  # noqa: E402
+from mnist_analysis.per_image import per_image_table, read_table  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -203,8 +215,10 @@ def measure_page(browser, path: Path) -> dict:
     start, end, moves = drag(page, box, pan_path)
     page.mouse.up()
     release = page.evaluate("() => performance.now()")
+    redraws = count_between(page, "primary", start, end)
     result["pan"] = {
-        "redraws_per_s": 1000 * count_between(page, "primary", start, end) / (end - start),
+        "redraws_per_s": 1000 * redraws / (end - start),
+        "redraws_per_mouse_move": redraws / moves,
         "mouse_moves": moves,
         "full_detail_after_release_ms": settled_ms(page, release),
     }
@@ -215,8 +229,10 @@ def measure_page(browser, path: Path) -> dict:
         page.mouse.up()
         release = page.evaluate("() => performance.now()")
         shown = selection_shown_ms(page, release)
+        outlines = count_between(page, "overlays", start, end)
         result[tool.replace("-", "_")] = {
-            "outline_redraws_per_s": 1000 * count_between(page, "overlays", start, end) / (end - start),
+            "outline_redraws_per_s": 1000 * outlines / (end - start),
+            "outline_redraws_per_mouse_move": outlines / moves,
             "map_redraws_per_s": 1000 * count_between(page, "primary", start, end) / (end - start),
             "mouse_moves": moves,
             "gallery_after_release_ms": shown,
@@ -293,16 +309,22 @@ def synthetic_table(frame, seed: int = 0):
     return table
 
 
-def build_pages(folder: Path, synthetic: bool) -> dict:
+def build_pages(folder: Path, synthetic: bool, table_path: Path | None = None) -> dict:
     frame = mx.load_frame()
     images = mx.load_images("all")
     coords = embeddings.digit_map(images, seed=0)
-    table = synthetic_table(frame) if synthetic else per_image_table(frame, images, seed=0)
+    if synthetic:
+        table, described = synthetic_table(frame), "synthetic: the per-image table's explorer columns and dtypes"
+    elif table_path is not None:
+        table, described = read_table(table_path), f"per_image.read_table({table_path.name}), the real columns"
+    else:
+        table, described = per_image_table(frame, images, seed=0), "per_image.per_image_table (the notebook's own)"
     shown, _, _ = explorer_frame(table)
     title = f"UMAP of {len(images):,} digits"
     builds = {}
     start = time.perf_counter()
-    explorer(shown, coords, images, title=title, seed=0, filters=FILTERS, widget=False).save(folder / "ours.html")
+    ours = explorer(shown, coords, images, title=title, seed=0, filters=FILTERS, widget=False)
+    ours.save(folder / "ours.html")
     builds["ours"] = time.perf_counter() - start
     old = module_at(BASELINE_REVISION)
     start = time.perf_counter()
@@ -310,21 +332,43 @@ def build_pages(folder: Path, synthetic: bool) -> dict:
         folder / "baseline.html"
     )
     builds["baseline"] = time.perf_counter() - start
-    return {
-        "points": len(shown),
-        "columns": list(shown.columns),
-        "frame": "synthetic: the per-image table's explorer columns and dtypes, seeded values"
-        if synthetic
-        else "per_image.per_image_table (the notebook's own)",
-        "python_build_s": builds,
-    }
+    return {"points": len(shown), "columns": list(shown.columns), "frame": described, "python_build_s": builds}, ours
 
 
-def main(runs: int = 3, synthetic: bool = False) -> None:
+def report_page_bytes(executed_notebook: Path, ours, folder: Path) -> dict:
+    """The projections report's page as the report build renders it, with this run's explorer in it.
+
+    ``executed_notebook`` is an executed ``02_projections.ipynb`` (a report build keeps one beside
+    each page); its explorer output is replaced by ``ours`` in static form and the notebook is
+    rendered with the reports' own template, as ``build.reports.render_notebook`` does.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from mnist_analysis.build.reports import TEMPLATES
+
+    node = nbformat.read(executed_notebook, as_version=4)
+    node.metadata.pop("widgets", None)
+    cells = [c for c in node.cells if c.cell_type == "code" and "explorer(shown" in c.source]
+    if len(cells) != 1:
+        raise SystemExit(f"{executed_notebook}: expected one cell calling explorer(shown, ...), found {len(cells)}")
+    markdown = [o for o in cells[0].outputs if "text/markdown" in o.get("data", {})]
+    html = nbformat.v4.new_output("display_data", data={"text/html": ours.html(), "text/plain": repr(ours)})
+    cells[0].outputs = [html, *markdown]
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist_report", embed_images=True)
+    body, _ = exporter.from_notebook_node(node)
+    (folder / "02_projections.html").write_text(body, encoding="utf-8")
+    parameters = node.metadata.get("papermill", {}).get("parameters", {})
+    return {"bytes": len(body.encode("utf-8")), "notebook": executed_notebook.name, "parameters": parameters}
+
+
+def main(runs: int = 3, synthetic: bool = False, table: Path | None = None, report_notebook: Path | None = None):
     from playwright.sync_api import sync_playwright
 
     folder = Path(tempfile.mkdtemp())
-    built = build_pages(folder, synthetic)
+    built, ours_explorer = build_pages(folder, synthetic, table)
+    if report_notebook is not None:
+        built["report_02_page"] = report_page_bytes(report_notebook, ours_explorer, folder)
     measured = {name: [] for name in ("ours", "baseline")}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -384,7 +428,21 @@ def main(runs: int = 3, synthetic: bool = False) -> None:
             ours["page_bytes"] / 1e6,
             at_most=20,
             unit="MB",
-            note="the explorer's page alone; the 02 report adds its figures",
+            note=f"the explorer's page alone, frame: {built['frame']}",
+        ),
+        *(
+            [
+                target(
+                    "the 02 report's page with this explorer",
+                    built["report_02_page"]["bytes"] / 1e6,
+                    at_most=20,
+                    unit="MB",
+                    note=f"figures from {built['report_02_page']['notebook']} "
+                    f"(parameters {built['report_02_page']['parameters']})",
+                )
+            ]
+            if "report_02_page" in built
+            else []
         ),
         target(
             "baseline: map redraws per second while panning",
@@ -415,6 +473,20 @@ def main(runs: int = 3, synthetic: bool = False) -> None:
     print(f"-> {path}")
 
 
+def parse_arguments(argv: list[str]) -> dict:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="?", type=int, default=3, help="page loads per page (default 3)")
+    parser.add_argument("--synthetic", action="store_true", help="seeded stand-ins for the table's columns")
+    parser.add_argument("--table", type=Path, help="a per-image table written by per_image.write_table (Parquet)")
+    parser.add_argument("--report-notebook", type=Path, help="an executed 02_projections.ipynb: measure its page")
+    arguments = parser.parse_args(argv)
+    for path in (arguments.table, arguments.report_notebook):
+        if path is not None and not path.is_file():
+            parser.error(f"{path}: expected a file, found none")
+    return vars(arguments)
+
+
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--synthetic"]
-    main(int(arguments[0]) if arguments else 3, synthetic="--synthetic" in sys.argv[1:])
+    main(**parse_arguments(sys.argv[1:]))
