@@ -4,12 +4,13 @@ Three steps, each taking arrays and returning arrays or DataFrames:
 
 - :func:`model_probabilities`: class probabilities for every image from models that never
   saw its label, for all images given at once (for example train and test pooled), from the
-  five models of :data:`AUDIT_MODELS`; :func:`out_of_sample_probabilities` averages those of
+  audit's four models (:data:`TABLE_MODELS`; any of the five candidates of
+  :data:`AUDIT_MODELS` on request); :func:`out_of_sample_probabilities` averages those of
   :data:`ENSEMBLE_MODELS` and :func:`disagreeing_models` names the models that miss each label;
 - :func:`label_issues`: confident learning (Northcutt, Jiang and Chuang, "Confident
   learning: estimating uncertainty in dataset labels", JAIR 2021) with the cleanlab
   library: which labels are likely wrong, the label the models suggest instead, a label
-  quality score and a rank;
+  quality score and a rank (by :data:`RANKING`, the one the label-issue benchmark chose);
 - :func:`outlier_scores`: the distance of each image to its k-th nearest other image in
   principal-component space (large = unlike any other digit).
 
