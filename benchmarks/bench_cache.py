@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _run_child, fresh_summary, gzip_decode_seconds, new_caches, target, write_result  # noqa: E402
+from common import _run_child, fresh_summary, gzip_decode_seconds, new_caches, target, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = "MNIST_ANALYSIS_CACHE_DIR"

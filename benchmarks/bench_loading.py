@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh_runs, fresh_summary, gzip_decode_seconds, target, write_result  # noqa: E402
+from common import fresh_runs, fresh_summary, gzip_decode_seconds, target, write_result
 
 TARGET_WARM_S = 0.050
 

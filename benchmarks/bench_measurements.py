@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh_runs, fresh_summary, summary, target, time_runs, write_result  # noqa: E402
+from common import fresh_runs, fresh_summary, summary, target, time_runs, write_result
 
-import mnist_analysis as mx  # noqa: E402
-from mnist_analysis import measurements, morphometrics  # noqa: E402
+import mnist_analysis as mx
+from mnist_analysis import measurements, morphometrics
 
 TARGET_S = 15.0
 BASELINE_SUBSET = 2_000

@@ -55,9 +55,9 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh_summary, gzip_decode_seconds, new_caches, target, write_result  # noqa: E402
+from common import fresh_summary, gzip_decode_seconds, new_caches, target, write_result
 
-from mnist_analysis.build.schedule import SHIPPED_PROFILE, PeakMemory  # noqa: E402
+from mnist_analysis.build.schedule import SHIPPED_PROFILE, PeakMemory
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {

@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh_runs, fresh_summary, target, write_result  # noqa: E402
+from common import fresh_runs, fresh_summary, target, write_result
 
 TARGET_SPEEDUP = 2.5
 TARGET_TRUSTWORTHINESS_GAP = 0.01

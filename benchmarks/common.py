@@ -348,7 +348,7 @@ def check_targets(targets) -> None:
     if not isinstance(targets, list):
         raise ValueError(f"targets must be a list of target(...) entries, got {type(targets).__name__}")
     for i, entry in enumerate(targets):
-        if not isinstance(entry, dict) or not TARGET_KEYS <= set(entry):
+        if not isinstance(entry, dict) or not set(entry) >= TARGET_KEYS:
             raise ValueError(f"targets[{i}] must be a dict with keys {sorted(TARGET_KEYS)}, got {entry!r}")
         if entry["figure"] is not None and not isinstance(entry["figure"], (int, float)):
             raise ValueError(f"targets[{i}]['figure'] must be a number or null, got {entry['figure']!r}")
@@ -476,9 +476,12 @@ def _imports_of(source: str, module: str, is_package: bool) -> set[str]:
                 base = node.module or ""
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if re.fullmatch(rf"{PACKAGE}(\.\w+)+", node.value):
-                names.add(node.value)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(rf"{PACKAGE}(\.\w+)+", node.value)
+        ):
+            names.add(node.value)
     return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
 
 

@@ -323,7 +323,7 @@ def umap(
         raise ValueError(f"data: UMAP needs at least {minimum} rows ({why}), found {n_rows}")
     if not 2 <= n_neighbors < n_rows:
         raise ValueError(f"n_neighbors: expected 2 <= n_neighbors < n rows ({n_rows}), found {n_neighbors}")
-    if not 0 <= float(min_dist):
+    if not float(min_dist) >= 0:
         raise ValueError(f"min_dist: expected a non-negative number, found {min_dist!r}")
     if init not in ("spectral", "pca", "random", "tswspectral"):
         raise ValueError(f"init: expected 'spectral', 'pca', 'random' or 'tswspectral', found {init!r}")

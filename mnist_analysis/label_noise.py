@@ -239,7 +239,7 @@ def plant_label_noise(
             raise ValueError(f"probabilities: expected {n_classes} columns, found {probabilities.shape[1]}")
         shares = confusion_shares(labels[rows], probabilities)
     rng = np.random.default_rng(check_seed(seed))
-    n_planted = max(1, int(round(fraction * len(rows))))
+    n_planted = max(1, round(fraction * len(rows)))
     if kind == "instance":
         weights = ambiguity(labels[rows], probabilities) + 0.01
         chosen = np.sort(rng.choice(len(rows), size=n_planted, replace=False, p=weights / weights.sum()))

@@ -217,7 +217,7 @@ def _measure_block(images, threshold):
         thickness = 2 * np.bincount(image_idx, weights=distance, minlength=n) / counts - 1
         slant = np.degrees(np.arctan(-second[:, 2] / second[:, 0]))
     components, holes = _components_and_holes(inked)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "is_empty": empty,
             "ink": mass / 255.0,
@@ -238,7 +238,6 @@ def _measure_block(images, threshold):
             "holes": holes,
         }
     )
-    return frame
 
 
 def measure(images, *, threshold: int = INK_THRESHOLD, cache: bool = True) -> pd.DataFrame:

@@ -49,6 +49,7 @@ the distance transform runs image by image, on the box around each digit.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -261,7 +262,7 @@ def medial_axes(masks, distance, tie_rank) -> np.ndarray:
     neighbours = np.array([dr * (w + 2) + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc])
     weights = np.array([1, 2, 4, 8, 32, 64, 128, 256], dtype=np.int32)
     keep = _keep_table()
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in itertools.pairwise(bounds):
         at = flat[start:stop]
         code = 16 + state[at[:, None] + neighbours] @ weights
         state[at] = keep[code]

@@ -12,6 +12,8 @@ for a gallery.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -33,7 +35,7 @@ def _levels(column: pd.Series, n_bins: int):
             yield str(level), np.nan, np.nan, (values == level).to_numpy()
         return
     edges = np.unique(np.nanquantile(values.to_numpy(dtype=float), np.linspace(0, 1, n_bins + 1)))
-    for i, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+    for i, (low, high) in enumerate(itertools.pairwise(edges)):
         last = i == len(edges) - 2
         mask = (values >= low) & ((values <= high) if last else (values < high))
         yield f"{low:.3g} to {high:.3g}", float(low), float(high), mask.to_numpy()

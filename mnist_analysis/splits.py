@@ -215,8 +215,8 @@ def _error_row(wrong, writers, n_boot, seed):
         "error": ci["estimate"],
         "ci_low": ci["ci_low"],
         "ci_high": ci["ci_high"],
-        "n": int(len(wrong)),
-        "writers": int(len(np.unique(writers))),
+        "n": len(wrong),
+        "writers": len(np.unique(writers)),
     }
 
 

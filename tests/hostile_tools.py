@@ -59,7 +59,7 @@ def run_cli(*args: str, env: dict | None = None, unprivileged: bool = False) -> 
 def _run_forked(args: list, environment: dict) -> subprocess.CompletedProcess:
     import requests  # noqa: F401
 
-    import mnist_analysis.build.reports  # noqa: F401
+    import mnist_analysis.build.reports
     import mnist_analysis.cli as cli  # everything the child needs is imported before it drops privileges
     import mnist_analysis.data.sources  # noqa: F401
 
@@ -71,7 +71,7 @@ def _run_forked(args: list, environment: dict) -> subprocess.CompletedProcess:
             try:
                 os.environ.clear()
                 os.environ.update(environment)
-                sys.stdout, sys.stderr = open(out, "w"), open(err, "w")
+                sys.stdout, sys.stderr = open(out, "w"), open(err, "w")  # noqa: SIM115 (the child's streams until it exits)
                 if os.geteuid() == 0:
                     os.setgroups([])
                     os.setgid(NOBODY)

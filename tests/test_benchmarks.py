@@ -109,7 +109,8 @@ def test_declared_dependencies_replace_the_default(repo):
 def test_results_without_a_known_commit_are_unknown(repo):
     assert check.freshness({}, "x", repo) == {"status": "unknown", "changed": [], "reason": "no commit recorded"}
     state = check.freshness({"commit": "0" * 40}, "x", repo)
-    assert state["status"] == "unknown" and "not in this repository" in state["reason"]
+    assert state["status"] == "unknown"
+    assert "not in this repository" in state["reason"]
 
 
 def test_check_lists_every_result_and_fails_only_on_an_unreadable_one(repo):
@@ -121,8 +122,10 @@ def test_check_lists_every_result_and_fails_only_on_an_unreadable_one(repo):
     out = io.StringIO()
     assert check.check(results, repo, out) == 0  # stale results do not fail the check
     text = out.getvalue()
-    assert "stale   fresh_one.json" in text and "changed since: mnist_analysis/a.py" in text
-    assert "unknown old_one.json" in text and "no commit recorded" in text
+    assert "stale   fresh_one.json" in text
+    assert "changed since: mnist_analysis/a.py" in text
+    assert "unknown old_one.json" in text
+    assert "no commit recorded" in text
     assert "0 fresh, 1 stale, 1 unknown" in text
 
     (results / "broken.json").write_text('{"commit": ')
@@ -136,10 +139,12 @@ def test_check_lists_every_result_and_fails_only_on_an_unreadable_one(repo):
 def test_check_command_exit_codes(tmp_path):
     command = [sys.executable, str(BENCHMARKS / "check.py"), "--results"]
     missing = subprocess.run([*command, str(tmp_path / "none")], capture_output=True, text=True)
-    assert missing.returncode == 2 and "expected a folder of result JSONs" in missing.stderr
+    assert missing.returncode == 2
+    assert "expected a folder of result JSONs" in missing.stderr
     (tmp_path / "bad.json").write_text("not json")
     bad = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True)
-    assert bad.returncode == 1 and "bad.json: cannot be read as JSON" in bad.stdout
+    assert bad.returncode == 1
+    assert "bad.json: cannot be read as JSON" in bad.stdout
 
 
 def test_readme_table_is_generated_from_the_results(repo):
@@ -203,7 +208,9 @@ def test_write_result_records_what_was_measured(tmp_path, monkeypatch):
     stick = {"what": "given", "gzip_decode": {"median_s": 0.4}}
     path = common.write_result("demo", {"what": "demo", "yardstick": stick, "targets": [common.target("t", 1.0)]})
     result = json.loads(path.read_text())
-    assert result["benchmark"] == "demo" and "measured_at" in result and "machine" in result
+    assert result["benchmark"] == "demo"
+    assert "measured_at" in result
+    assert "machine" in result
     assert (
         result["commit"]
         == subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -259,10 +266,12 @@ print(json.dumps({"seen": seen, "data": os.environ.get("MNIST_ANALYSIS_DATA_DIR"
 def test_cold_runs_are_fresh_processes_with_new_empty_caches(monkeypatch):
     monkeypatch.setenv("MNIST_ANALYSIS_DATA_DIR", "/some/data")
     runs = common.fresh_runs(CACHES_SCRIPT, runs=3)
-    assert len(runs) == 3 and len({r["pid"] for r in runs} | {os.getpid()}) == 4
+    assert len(runs) == 3
+    assert len({r["pid"] for r in runs} | {os.getpid()}) == 4
     for variable in common.CACHE_VARIABLES:
         folders = [r["seen"][variable][0] for r in runs]
-        assert len(set(folders)) == 3 and all(r["seen"][variable][1] == [] for r in runs)
+        assert len(set(folders)) == 3
+        assert all(r["seen"][variable][1] == [] for r in runs)
         assert all(not Path(f).exists() for f in folders)  # removed afterwards
     assert all(r["data"] == "/some/data" and r["process_s"] > 0 and not r["modules"] for r in runs)
     assert {"process_cpu_s", "load_1min_before"} <= set(runs[0])
@@ -286,7 +295,7 @@ def test_fresh_runs_refuses_what_would_break_the_protocol():
         common.fresh_runs("1 / 0", runs=1)
     with pytest.raises(RuntimeError, match="printed no JSON object as its last stdout line"):
         common.fresh_runs("print('done')", runs=1)
-    with pytest.raises(RuntimeError, match="did not finish within 0.5 s"):
+    with pytest.raises(RuntimeError, match=r"did not finish within 0.5 s"):
         common.fresh_runs("import time; time.sleep(5)", runs=1, timeout=0.5)
     with pytest.raises(KeyError, match="have no number under 'seconds'"):
         common.fresh_summary([{"process_s": 1.0}], "seconds")

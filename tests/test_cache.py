@@ -70,7 +70,8 @@ def test_the_key_names_the_library_versions_the_code_imports():
     parts = cache.key_parts(measurements._measure_uncached, digits(), 128)
     assert {"scikit-image", "scipy", "numpy", "pandas", "python"} <= set(parts["libraries"])
     assert "umap-learn" not in parts["libraries"]  # measurements never import umap
-    assert "mnist_analysis.measurements" in parts["code"] and "mnist_analysis.plotting" not in parts["code"]
+    assert "mnist_analysis.measurements" in parts["code"]
+    assert "mnist_analysis.plotting" not in parts["code"]
 
 
 def test_a_changed_library_version_recomputes(monkeypatch):
@@ -120,7 +121,8 @@ def test_results_round_trip_without_pickle():
     images, labels = digits(80), np.arange(80) % 2
     result = fit_predict("knn_pca", images, labels, images, seed=0)
     again = fit_predict("knn_pca", images, labels, images, seed=0)
-    assert type(again).__name__ == "ModelResult" and again.fit_seconds == result.fit_seconds
+    assert type(again).__name__ == "ModelResult"
+    assert again.fit_seconds == result.fit_seconds
     np.testing.assert_array_equal(again.probabilities, result.probabilities)
     (entry,) = entries("models")
     assert sorted(p.suffix for p in entry.iterdir()) == [".json", ".npy", ".npy", ".npy"]
@@ -268,14 +270,18 @@ def test_cache_command_shows_and_clears_kinds(capsys):
     measurements.measure(digits())
     assert main(["cache"]) == 0
     shown = capsys.readouterr().out
-    assert "measurements" in shown and "1 entries" in shown and str(cache.cache_dir()) in shown
+    assert "measurements" in shown
+    assert "1 entries" in shown
+    assert str(cache.cache_dir()) in shown
     legacy = cache.cache_dir() / "results" / "joblib"
     legacy.mkdir(parents=True)
     (legacy / "output.pkl").write_bytes(b"old")
     assert main(["cache", "clear", "measurements"]) == 0
-    assert entries("measurements") == [] and legacy.exists()
+    assert entries("measurements") == []
+    assert legacy.exists()
     assert main(["cache", "clear"]) == 0
     assert not legacy.exists()
     assert main(["cache", "clear", "nonsense"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "kind: expected one of the cached kinds" in error
+    assert error.count("\n") == 1
+    assert "kind: expected one of the cached kinds" in error

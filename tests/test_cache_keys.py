@@ -180,7 +180,8 @@ def test_names_the_package_reexports_are_followed_to_their_module(tmp_path, monk
     monkeypatch.setattr(fingerprints, "_ROOT", copy)
     (copy / "probe.py").write_text("from mnist_analysis import load_frame\nfrom . import load_sample\n")
     modules = fingerprints.code_closure("mnist_analysis.probe")[0]
-    assert "mnist_analysis.data.loaders" in modules and "mnist_analysis.data.idx" in modules
+    assert "mnist_analysis.data.loaders" in modules
+    assert "mnist_analysis.data.idx" in modules
 
 
 def test_the_closure_follows_imports_into_and_within_a_wing_and_runs_each_wings_init(tmp_path, monkeypatch):
@@ -223,7 +224,7 @@ def test_callables_without_a_key_are_refused():
 def test_an_old_function_object_from_before_a_reload_is_refused(monkeypatch):
     stale = measurements._measure_uncached
     monkeypatch.setattr(measurements, "_measure_uncached", lambda images, threshold: images)
-    with pytest.raises(TypeError, match="not what mnist_analysis.measurements defines now"):
+    with pytest.raises(TypeError, match=r"not what mnist_analysis.measurements defines now"):
         cache.cached_call("examples", stale, digits(), 128)
 
 

@@ -82,7 +82,7 @@ def test_no_size_or_a_large_size_returns_everything(frame):
 
 
 @pytest.mark.parametrize(
-    "size, error", [(0, ValueError), (-5, ValueError), (2.5, TypeError), ("100", TypeError), (True, TypeError)]
+    ("size", "error"), [(0, ValueError), (-5, ValueError), (2.5, TypeError), ("100", TypeError), (True, TypeError)]
 )
 def test_bad_sample_sizes_are_refused(frame, size, error):
     with pytest.raises(error, match="size: expected a positive integer or None"):
@@ -100,7 +100,8 @@ def test_load_sample_gives_the_sampled_rows_and_their_images(real_data):
     frame, images = mx.load_sample(500, seed=4)
     expected = sample_frame(mx.load_frame(), 500, seed=4)
     pd.testing.assert_frame_equal(frame, expected)
-    assert images.shape == (500, 28, 28) and images.flags["C_CONTIGUOUS"]
+    assert images.shape == (500, 28, 28)
+    assert images.flags["C_CONTIGUOUS"]
     np.testing.assert_array_equal(images, load_images("all")[expected.index.to_numpy()])
     everything, all_images = mx.load_sample(None)
     assert len(everything) == len(all_images) == 70_000

@@ -82,5 +82,6 @@ def test_fetch_rehashes_and_repairs(true_test_labels, capsys):
     flip_last_byte(npy)
     assert main(["fetch", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert out.count("repaired:") == 1 and "t10k-labels-idx1-ubyte" in out
+    assert out.count("repaired:") == 1
+    assert "t10k-labels-idx1-ubyte" in out
     np.testing.assert_array_equal(np.load(npy), true_test_labels)

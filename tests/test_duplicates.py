@@ -32,8 +32,9 @@ def test_exact_duplicates_lists_every_pair_of_identical_images():
     images[6] = images[2]
     pairs = exact_duplicates(images)
     assert list(pairs.columns) == list(PAIR_COLUMNS)
-    assert pairs[["first", "second"]].values.tolist() == [[1, 5], [1, 7], [2, 6], [5, 7]]
-    assert pairs["exact"].all() and (pairs["distance"] == 0).all()
+    assert pairs[["first", "second"]].to_numpy().tolist() == [[1, 5], [1, 7], [2, 6], [5, 7]]
+    assert pairs["exact"].all()
+    assert (pairs["distance"] == 0).all()
 
 
 def test_exact_duplicates_flags_pairs_that_cross_splits():
@@ -41,7 +42,7 @@ def test_exact_duplicates_flags_pairs_that_cross_splits():
     images[3] = images[0]
     images[2] = images[1]
     pairs = exact_duplicates(images, splits=np.array(["train", "train", "train", "test"]))
-    assert pairs[["first", "second", "split_first", "split_second", "cross_split"]].values.tolist() == [
+    assert pairs[["first", "second", "split_first", "split_second", "cross_split"]].to_numpy().tolist() == [
         [0, 3, "train", "test", True],
         [1, 2, "train", "train", False],
     ]
@@ -59,7 +60,7 @@ def test_near_duplicates_finds_planted_near_copies_and_exact_copies():
     images[21] = images[4]
     images[21, 10, 10:20] = np.clip(images[4, 10, 10:20].astype(int) + 40, 0, 255)  # a small change
     pairs = near_duplicates(images, cache=False)
-    assert pairs[["first", "second"]].values.tolist() == [[3, 20], [4, 21]]
+    assert pairs[["first", "second"]].to_numpy().tolist() == [[3, 20], [4, 21]]
     assert pairs["exact"].tolist() == [True, False]
     expected = np.linalg.norm(images[21].astype(float) / 255 - images[4].astype(float) / 255)
     assert pairs["distance"].tolist() == pytest.approx([0.0, expected])
@@ -84,7 +85,7 @@ def test_near_duplicates_misses_no_pair_a_brute_force_search_finds():
     expected = sorted(brute_force_pairs(images, threshold), key=lambda pair: (pair[2], pair[0], pair[1]))
     found = near_duplicates(images, threshold=threshold, n_components=5, cache=False)
     assert 0 < len(expected) < len(within_clusters)
-    assert found[["first", "second"]].values.tolist() == [[i, j] for i, j, _ in expected]
+    assert found[["first", "second"]].to_numpy().tolist() == [[i, j] for i, j, _ in expected]
     np.testing.assert_allclose(found["distance"], [d for *_, d in expected])
 
 
@@ -92,7 +93,7 @@ def test_near_duplicates_cross_split_and_float_input():
     images = random_images(6).astype(np.float64) / 255
     images[5] = images[0] + 0.001
     pairs = near_duplicates(images, splits=["train"] * 3 + ["test"] * 3, cache=False)
-    assert pairs[["first", "second", "cross_split"]].values.tolist() == [[0, 5, True]]
+    assert pairs[["first", "second", "cross_split"]].to_numpy().tolist() == [[0, 5, True]]
     assert pairs["distance"].iloc[0] == pytest.approx(0.001 * 28)
 
 
@@ -110,7 +111,7 @@ def test_near_duplicates_is_cached(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    ("call", "message"),
     [
         (lambda: exact_duplicates(np.zeros(5)), "images: expected an array of shape"),
         (lambda: exact_duplicates(random_images(3), splits=["a", "b"]), r"splits: expected 3 values \(one per row\)"),

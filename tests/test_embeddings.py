@@ -12,7 +12,7 @@ from mnist_analysis import embeddings
 from mnist_analysis.utils import sample_rows
 
 
-@pytest.fixture()
+@pytest.fixture
 def cache_folder(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path))
     return tmp_path
@@ -175,7 +175,8 @@ def test_compute_seconds_are_kept_with_the_cached_result(blobs, cache_folder):
     assert cached_seconds == seconds
     basis, pca_seconds = embeddings.fit_pca(data, 2, return_seconds=True)
     cached_basis = embeddings.fit_pca(data, 2)
-    assert isinstance(cached_basis, embeddings.PCABasis) and pca_seconds > 0
+    assert isinstance(cached_basis, embeddings.PCABasis)
+    assert pca_seconds > 0
     np.testing.assert_array_equal(cached_basis.components, basis.components)
 
 
@@ -211,4 +212,5 @@ def test_reconstruction_error_in_blocks_equals_the_error_over_the_whole_stack(mo
     monkeypatch.setattr(embeddings, "_BLOCK_ROWS", 8)  # 6 blocks, the last one short
     errors = basis.reconstruction_rmse(images, [1, 3, 36])
     assert errors == pytest.approx(expected, rel=1e-6, abs=1e-4)  # k=36 leaves float32 noise only
-    assert errors[1] > errors[3] > errors[36] and errors[36] < 1e-3  # all 36 components rebuild the pixels
+    assert errors[1] > errors[3] > errors[36]
+    assert errors[36] < 1e-3

@@ -22,7 +22,8 @@ LABELS = [0, 1, 2]
 def test_confusion_matrix_counts_by_hand():
     matrix = ev.confusion_matrix(Y_TRUE, Y_PRED, labels=LABELS)
     assert matrix.to_numpy().tolist() == [[2, 1, 0], [0, 1, 2], [1, 0, 3]]
-    assert matrix.index.name == "true" and matrix.columns.name == "predicted"
+    assert matrix.index.name == "true"
+    assert matrix.columns.name == "predicted"
 
 
 def test_confusion_matrix_normalised_by_true_class():
@@ -83,7 +84,7 @@ def wilson(errors, n, z=1.959963984540054):
     return centre - half, centre + half
 
 
-@pytest.mark.parametrize("errors, n", [(5, 100), (140, 10_000), (0, 50)])
+@pytest.mark.parametrize(("errors", "n"), [(5, 100), (140, 10_000), (0, 50)])
 def test_error_rate_matches_the_wilson_formula(errors, n):
     result = ev.error_rate(np.zeros(n), np.r_[np.ones(errors), np.zeros(n - errors)])
     assert (result["errors"], result["n"]) == (errors, n)
@@ -105,7 +106,8 @@ def test_clopper_pearson_is_wider_than_wilson():
     y_pred = np.r_[np.ones(5), np.zeros(95)]
     exact = ev.error_rate(np.zeros(100), y_pred, method="clopper-pearson")
     score = ev.error_rate(np.zeros(100), y_pred, method="wilson")
-    assert exact["ci_low"] < score["ci_low"] and exact["ci_high"] > score["ci_high"]
+    assert exact["ci_low"] < score["ci_low"]
+    assert exact["ci_high"] > score["ci_high"]
 
 
 def test_error_rate_table_sorted_best_first():
@@ -129,7 +131,7 @@ def test_reliability_table_by_hand():
 
 
 @pytest.mark.parametrize(
-    "call, parameter",
+    ("call", "parameter"),
     [
         (lambda: ev.confusion_matrix([0, 1], [0]), "y_pred"),
         (lambda: ev.confusion_matrix([[0, 1]], [[0, 1]]), "y_true"),
@@ -152,12 +154,15 @@ def test_plots_return_labelled_axes():
     import matplotlib.pyplot as plt
 
     ax = plot_confusion_matrix(ev.confusion_matrix(Y_TRUE, Y_PRED, labels=LABELS, normalize="true"), title="hand")
-    assert ax.get_title() == "hand" and ax.get_xlabel() == "predicted label"
+    assert ax.get_title() == "hand"
+    assert ax.get_xlabel() == "predicted label"
     annotations = [text.get_text() for text in ax.texts]
-    assert "66.7" in annotations and "75.0" in annotations
+    assert "66.7" in annotations
+    assert "75.0" in annotations
     table = ev.reliability_table(Y_TRUE, np.eye(3)[Y_PRED], classes=LABELS)
     ax = plot_reliability_diagram({"hand": table})
-    assert ax.get_ylabel() == "accuracy" and len(ax.lines) == 2
+    assert ax.get_ylabel() == "accuracy"
+    assert len(ax.lines) == 2
     plt.close("all")
     assert isinstance(table, pd.DataFrame)
 

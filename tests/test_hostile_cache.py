@@ -101,15 +101,15 @@ def test_a_bad_entry_that_cannot_be_removed_is_named_once_and_bypassed():
     expected = measurements.measure(images)
     entry = only_entry("measurements")
     (entry / "0.parquet").write_bytes(b"garbage")
-    with read_only(entry, entry.parent):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            results = [measurements.measure(images) for _ in range(3)]
+    with read_only(entry, entry.parent), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [measurements.measure(images) for _ in range(3)]
     for result in results:
         pd.testing.assert_frame_equal(result, expected)
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1, messages
-    assert str(entry) in messages[0] and "cannot be removed" in messages[0]
+    assert str(entry) in messages[0]
+    assert "cannot be removed" in messages[0]
 
 
 def test_cache_clear_with_a_read_only_entry_clears_the_rest_and_names_what_is_left(capsys):
@@ -119,8 +119,10 @@ def test_cache_clear_with_a_read_only_entry_clears_the_rest_and_names_what_is_le
     with read_only(stuck.parent):
         assert main(["cache", "clear"]) == 1
     error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and "Traceback" not in error
-    assert str(stuck) in error and "could not remove" in error
+    assert error.count("\n") == 0
+    assert "Traceback" not in error
+    assert str(stuck) in error
+    assert "could not remove" in error
     assert not list((cache.cache_dir() / cache.COMPUTED / "embeddings").glob("*/entry.json"))  # the rest went
 
 
@@ -135,6 +137,10 @@ def test_cache_lists_and_clears_the_executed_notebooks(capsys):
     (set_aside / "executed").mkdir(parents=True)
     assert main(["cache"]) == 0
     shown = capsys.readouterr().out
-    assert "notebooks" in shown and "3 entries" in shown and str(set_aside) in shown
+    assert "notebooks" in shown
+    assert "3 entries" in shown
+    assert str(set_aside) in shown
     assert main(["cache", "clear", "notebooks"]) == 0
-    assert not executed.exists() and not set_aside.exists() and profile.is_file()  # the schedule's timings kept
+    assert not executed.exists()
+    assert not set_aside.exists()
+    assert profile.is_file()

@@ -50,9 +50,12 @@ def test_info_shows_each_files_state_and_fails_on_truncated_or_swapped_files(tin
     captured = capsys.readouterr()
     train_line = next(line for line in captured.out.splitlines() if line.startswith(specs["tiny-train"].filename))
     test_line = next(line for line in captured.out.splitlines() if line.startswith(specs["tiny-test"].filename))
-    assert "mismatch" in train_line and "truncated: 601 of 608 bytes" in train_line
-    assert "mismatch" in test_line and "holds the content of tiny-train-labels-idx1-ubyte.gz" in test_line
-    assert "2 of 2 files are bad" in captured.err and "images by split" not in captured.out
+    assert "mismatch" in train_line
+    assert "truncated: 601 of 608 bytes" in train_line
+    assert "mismatch" in test_line
+    assert "holds the content of tiny-train-labels-idx1-ubyte.gz" in test_line
+    assert "2 of 2 files are bad" in captured.err
+    assert "images by split" not in captured.out
 
 
 def test_info_says_verified_for_good_files_and_missing_is_not_a_fault(tiny_registry, tmp_path, capsys):
@@ -95,7 +98,8 @@ def test_an_unreadable_data_folder_is_one_line_saying_how_to_fix_it(world, comma
     for result, setting in ((by_argument, "--data-dir"), (by_setting, "$MNIST_ANALYSIS_DATA_DIR")):
         line = one_line_error(result.stderr, f"mnist-analysis {command}")
         assert f"{setting}={folder}: the folder is not readable (permission denied)" in line
-        assert f"chmod u+rx {folder}" in line and "Errno" not in line
+        assert f"chmod u+rx {folder}" in line
+        assert "Errno" not in line
 
 
 def test_report_with_a_missing_notebooks_folder_or_name_is_a_bad_argument(tmp_path, capsys):
@@ -119,9 +123,11 @@ def test_info_names_an_unreadable_file(world):
         env={"MNIST_ANALYSIS_CACHE_DIR": str(world.make("cache", 0o777))},
         unprivileged=True,
     )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("train-labels-idx1-ubyte.gz"))
-    assert "unreadable" in line and "cannot be read (Permission denied)" in line
+    assert "unreadable" in line
+    assert "cannot be read (Permission denied)" in line
 
 
 def test_fetch_into_an_unwritable_cache_blames_the_cache_not_the_mirrors(world):
@@ -132,15 +138,17 @@ def test_fetch_into_an_unwritable_cache_blames_the_cache_not_the_mirrors(world):
         env={"MNIST_ANALYSIS_CACHE_DIR": str(cache), "MNIST_ANALYSIS_MIRRORS": "http://127.0.0.1:9/"},
         unprivileged=True,
     )
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == 1
+    assert result.stdout == ""
     line = one_line_error(result.stderr, "mnist-analysis fetch")
     assert f"cache folder {cache / 'mnist'} is not writable (Permission denied)" in line
-    assert "MNIST_ANALYSIS_CACHE_DIR" in line and "could not download" not in line
+    assert "MNIST_ANALYSIS_CACHE_DIR" in line
+    assert "could not download" not in line
 
 
 # ------------------------------------------------------------------ bad arguments: exit 2, one line, no work
 @pytest.mark.parametrize(
-    "args, expected",
+    ("args", "expected"),
     [
         (
             ["export", "--sample-size", "-5"],
@@ -195,7 +203,8 @@ def test_export_with_bad_data_exits_1_with_one_line(tmp_path, capsys):
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(encode_idx(labels)[:-3]))
     assert main(["export", "--data-dir", str(tmp_path), "--output", str(tmp_path / "out")]) == 1
     line = one_line_error(capsys.readouterr().err, "mnist-analysis export")
-    assert str(tmp_path / "train-labels-idx1-ubyte.gz") in line and "truncated" in line
+    assert str(tmp_path / "train-labels-idx1-ubyte.gz") in line
+    assert "truncated" in line
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -207,14 +216,16 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypat
     monkeypatch.setattr("mnist_analysis.data.sources.file_status", broken)
     assert main(["info"]) == 1
     line = one_line_error(capsys.readouterr().err, "mnist-analysis info")
-    assert "unexpected KeyError: 'internal slip'" in line and "--debug" in line
+    assert "unexpected KeyError: 'internal slip'" in line
+    assert "--debug" in line
     with pytest.raises(KeyError, match="internal slip"):
         main(["info", "--debug"])
 
 
 def test_a_real_bad_argument_run_prints_no_usage_block():
     result = run_cli("report", "--sample-size", "0")
-    assert result.returncode == 2 and result.stdout == ""
+    assert result.returncode == 2
+    assert result.stdout == ""
     one_line_error(result.stderr, "mnist-analysis report")
 
 
@@ -240,7 +251,8 @@ def test_an_export_killed_while_writing_never_leaves_files_of_two_runs(tmp_path)
     assert result.returncode == -9
     present = {p.suffix: p for p in tmp_path.glob(f"{per_image.TABLE_NAME}.*")}
     runs = {set(per_image.read_table(path)["run"]).pop() for path in present.values()}
-    assert len(runs) == 1 and present  # the files present all come from one run
+    assert len(runs) == 1
+    assert present
     assert list(tmp_path.glob(".*.part")) == []
     per_image.write_table(pd.DataFrame({"run": ["next"] * 3}), tmp_path)  # the next run cleans up
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -263,8 +275,10 @@ def test_report_into_the_notebooks_folder_is_refused_and_the_sources_untouched(t
     line = one_line_error(result.stderr, "mnist-analysis report")
     assert result.returncode == 2
     where = f"is inside the notebooks folder {notebooks}" if inside else "is the notebooks folder"
-    assert f"--output: {output} {where}" in line and "overwrite" in line
-    assert source.read_bytes() == before and sorted(notebooks.iterdir()) == [source]
+    assert f"--output: {output} {where}" in line
+    assert "overwrite" in line
+    assert source.read_bytes() == before
+    assert sorted(notebooks.iterdir()) == [source]
 
 
 @pytest.mark.parametrize("kind", ["a file", "an empty folder", "not JSON", "JSON but no notebook"])
@@ -312,7 +326,8 @@ def test_a_part_file_of_a_killed_writer_is_removed_by_the_next_run_and_live_ones
     from mnist_analysis.utils import atomic_write_bytes
 
     atomic_write_bytes(tmp_path / "mnist-records.parquet", b"next run")
-    assert not left.exists() and live.exists()
+    assert not left.exists()
+    assert live.exists()
     assert (tmp_path / "mnist-records.parquet").read_bytes() == b"next run"
 
 
@@ -342,9 +357,11 @@ def test_a_warning_on_the_command_line_is_one_clean_line_printed_once(tiny_regis
     )
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert "UserWarning" not in result.stderr and "warnings.warn" not in result.stderr
+    assert "UserWarning" not in result.stderr
+    assert "warnings.warn" not in result.stderr
     warned = [line for line in lines if "skipped bad copies" in line]
-    assert len(warned) == 2 and all(line.startswith("mnist-analysis fetch: warning: ") for line in warned)
+    assert len(warned) == 2
+    assert all(line.startswith("mnist-analysis fetch: warning: ") for line in warned)
     assert len(lines) == 2  # one line per run, nothing else
 
 
@@ -357,9 +374,11 @@ def test_an_unreadable_mnist_subfolder_is_named_not_taken_for_missing(world):
     info = run_cli("info", "--data-dir", str(folder), env=env, unprivileged=True)
     fetch = run_cli("fetch", "--no-progress", "--data-dir", str(folder), env=env, unprivileged=True)
     for result in (info, fetch):
-        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
         line = next(line for line in result.stdout.splitlines() if line.startswith("t10k-labels-idx1-ubyte.gz"))
-        assert "missing" not in line and "could not download" not in line
+        assert "missing" not in line
+        assert "could not download" not in line
         assert f"{hidden}: cannot read this folder (permission denied)" in line
     assert "unreadable" in next(line for line in info.stdout.splitlines() if line.startswith("t10k-labels"))
     qmnist = next(line for line in info.stdout.splitlines() if line.startswith("qmnist-test"))
@@ -401,10 +420,10 @@ def test_notebooks_into_an_unwritable_destination_is_one_line_exit_2(tmp_path, c
         code_inside = main(["notebooks", str(tmp_path)])
     assert code == code_inside == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2 and all(
-        line.startswith("mnist-analysis notebooks: error: destination: cannot write to") for line in lines
-    )
-    assert "choose a folder you can write to" in lines[0] and sorted(tmp_path.iterdir()) == []
+    assert len(lines) == 2
+    assert all(line.startswith("mnist-analysis notebooks: error: destination: cannot write to") for line in lines)
+    assert "choose a folder you can write to" in lines[0]
+    assert sorted(tmp_path.iterdir()) == []
 
 
 def test_a_full_disk_during_export_names_the_folder_and_leaves_nothing(monkeypatch, capsys):
@@ -414,7 +433,8 @@ def test_a_full_disk_during_export_names_the_folder_and_leaves_nothing(monkeypat
         output = disk / "exports"
         assert main(["export", "--output", str(output)]) == 1
         line = one_line_error(capsys.readouterr().err, "mnist-analysis export")
-        assert f"no space left on device while writing {output}" in line and "nothing was left half-written" in line
+        assert f"no space left on device while writing {output}" in line
+        assert "nothing was left half-written" in line
         assert list(output.iterdir()) == []
 
 
@@ -446,7 +466,8 @@ def test_a_full_cache_disk_during_a_download_is_blamed_once_not_on_the_mirrors(m
         mirror.close()
     message = str(caught.value)
     assert f"no space left on device while writing {disk / 'cache' / 'mnist' / spec.filename}" in message
-    assert "the other mirrors were not tried" in message and "could not download" not in message
+    assert "the other mirrors were not tried" in message
+    assert "could not download" not in message
     assert [r.split("/")[1] for r in mirror.requests] == ["good"]
 
 
@@ -456,7 +477,8 @@ def test_report_with_a_sample_too_small_for_the_notebooks_is_refused_before_anyt
 
     result = run_cli("report", "--sample-size", size, "--output", str(tmp_path / "reports"))
     line = one_line_error(result.stderr, "mnist-analysis report")
-    assert result.returncode == 2 and not (tmp_path / "reports").exists()
+    assert result.returncode == 2
+    assert not (tmp_path / "reports").exists()
     assert f"from {MIN_SAMPLE_SIZE}, the smallest sample every notebook can analyse, to 70,000" in line
     assert f"found '{size}'" in line
 

@@ -50,12 +50,15 @@ def write_bad(path: Path, labels: np.ndarray) -> Path:
 def test_a_bad_gz_found_first_falls_through_to_a_good_uncompressed_copy_with_a_warning(spec, labels, tmp_path):
     bad = write_bad(tmp_path / spec.filename, labels)
     write_idx(tmp_path / spec.stem, labels)
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(UserWarning, match="truncated") as caught:
         found = locate_verified(spec, tmp_path)
-    assert found.located == Located(tmp_path / spec.stem, "argument") and not found.reused
+    assert found.located == Located(tmp_path / spec.stem, "argument")
+    assert not found.reused
     np.testing.assert_array_equal(found.array, labels)
     message = str(caught[0].message)
-    assert str(bad) in message and "truncated" in message and f"using {tmp_path / spec.stem}" in message
+    assert str(bad) in message
+    assert "truncated" in message
+    assert f"using {tmp_path / spec.stem}" in message
 
 
 def test_a_bad_copy_in_the_data_folder_falls_through_to_the_good_copy_in_mnist(spec, labels, tmp_path, monkeypatch):
@@ -74,9 +77,11 @@ def test_when_no_copy_verifies_the_error_names_every_bad_copy(spec, labels, tmp_
     with pytest.raises(NoVerifiedCopyError) as info:
         locate_verified(spec, tmp_path)
     message = str(info.value)
-    assert f"{first}: " in message and "truncated" in message
+    assert f"{first}: " in message
+    assert "truncated" in message
     assert f"{second}: content SHA-256" in message
-    assert "2 found" in message and "mnist-analysis fetch" in message
+    assert "2 found" in message
+    assert "mnist-analysis fetch" in message
     assert [path for path, _ in info.value.failures] == [first, second]
 
 
@@ -84,7 +89,8 @@ def test_a_single_bad_copy_raises_its_own_error(spec, labels, tmp_path):
     bad = write_bad(tmp_path / spec.filename, labels)
     with pytest.raises(IdxFormatError, match="truncated") as info:
         locate_verified(spec, tmp_path)
-    assert info.value.path == str(bad) and not isinstance(info.value, NoVerifiedCopyError)
+    assert info.value.path == str(bad)
+    assert not isinstance(info.value, NoVerifiedCopyError)
 
 
 def test_no_copy_at_all_means_a_download_is_needed(spec, tmp_path):
@@ -95,12 +101,14 @@ def test_reuse_serves_a_vouched_copy_without_reading_it(spec, labels, tmp_path):
     write_bad(tmp_path / spec.filename, labels)  # would fail if it were read
     vouched = np.zeros(3)
     found = locate_verified(spec, tmp_path, reuse=lambda located: vouched)
-    assert found.reused and found.array is vouched and found.located.path == tmp_path / spec.filename
+    assert found.reused
+    assert found.array is vouched
+    assert found.located.path == tmp_path / spec.filename
 
 
 # ------------------------------------------------------------------ a flipped header byte
 @pytest.mark.parametrize(
-    "position, flipped, expected",
+    ("position", "flipped", "expected"),
     [
         (7, 0x89, "header dimension 1 of 1 (bytes 4-7) is 5,001, expected 5,000"),
         (6, 0x12, "header dimension 1 of 1 (bytes 4-7) is 4,744, expected 5,000"),
@@ -116,7 +124,8 @@ def test_a_flipped_header_byte_names_the_field_and_the_values(spec, labels, tmp_
     path.write_bytes(gzip.compress(bytes(data)))
     with pytest.raises(IdxFormatError) as info:
         verify(path, spec)
-    assert expected in str(info.value) and str(path) in str(info.value)
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
     assert "truncated" not in str(info.value)
 
 
@@ -155,14 +164,16 @@ def test_file_status_tells_verified_missing_mismatch_and_unreadable(spec, labels
     assert file_status(spec, tmp_path).state == "missing"
     write_bad(tmp_path / spec.filename, labels)
     status = file_status(spec, tmp_path)
-    assert (status.state, status.ok) == ("mismatch", False) and "truncated" in status.detail
+    assert (status.state, status.ok) == ("mismatch", False)
+    assert "truncated" in status.detail
     assert str(tmp_path / spec.filename) in status.detail
     (tmp_path / spec.filename).unlink()
     (tmp_path / spec.filename).mkdir()
     assert file_status(spec, tmp_path).state == "unreadable"
     write_idx(tmp_path / spec.stem, labels)
     status = file_status(spec, tmp_path)
-    assert (status.state, status.located.path) == ("verified", tmp_path / spec.stem) and "a folder" in status.detail
+    assert (status.state, status.located.path) == ("verified", tmp_path / spec.stem)
+    assert "a folder" in status.detail
 
 
 # ------------------------------------------------------------------ mirrors and the cache folder
@@ -178,7 +189,8 @@ def test_a_trickling_mirror_is_given_up_at_the_deadline_and_the_next_one_used(sp
     start = time.monotonic()
     path = download(spec, urls=urls, timeout=5, deadline=1.0, progressbar=False)
     assert time.monotonic() - start < 5  # every read got a byte within the timeout: only the deadline stops it
-    assert path == isolated_cache / "mnist" / spec.filename and verify(path, spec) is not None
+    assert path == isolated_cache / "mnist" / spec.filename
+    assert verify(path, spec) is not None
     assert [r.split("/")[1] for r in mirror.requests] == ["trickle", "good"]
     assert sorted(p.name for p in (isolated_cache / "mnist").iterdir()) == [spec.filename]  # no .part left
 
@@ -202,7 +214,8 @@ def test_stale_part_files_of_killed_downloads_are_removed_and_live_ones_kept(spe
     old = time.time() - 3600
     os.utime(stale, (old, old))
     download(spec, urls=[mirror.url("good", spec.filename)], timeout=5, progressbar=False)
-    assert not stale.exists() and live.exists()
+    assert not stale.exists()
+    assert live.exists()
 
 
 def test_every_mirror_failing_gives_each_full_reason_on_its_own_line(spec, isolated_cache):
@@ -212,7 +225,8 @@ def test_every_mirror_failing_gives_each_full_reason_on_its_own_line(spec, isola
     lines = str(info.value).splitlines()
     for url in urls:
         line = next(line for line in lines if url in line)
-        assert len(line) > 200 and line.rstrip().endswith(")")  # not cut at 200 characters
+        assert len(line) > 200
+        assert line.rstrip().endswith(")")
         assert "Connection refused" in line or "Errno" in line
 
 
@@ -224,8 +238,10 @@ def test_an_unwritable_cache_is_reported_as_such_before_any_mirror_is_tried(spec
         download(spec, urls=[mirror.url("good", spec.filename)], progressbar=False)
     message = str(info.value)
     assert f"cache folder {blocker / 'cache' / 'mnist'} is not writable" in message
-    assert "MNIST_ANALYSIS_CACHE_DIR" in message and "mirrors were not tried" in message
-    assert "could not download" not in message and mirror.requests == []
+    assert "MNIST_ANALYSIS_CACHE_DIR" in message
+    assert "mirrors were not tried" in message
+    assert "could not download" not in message
+    assert mirror.requests == []
 
 
 def test_load_array_serves_the_next_good_copy_when_a_bad_gz_comes_first(spec, labels, tmp_path):
@@ -243,7 +259,8 @@ def test_fetch_names_every_bad_copy_when_none_verifies(spec, labels, tmp_path):
     write_idx(other, (labels + 1) % 10)
     with pytest.raises(NoVerifiedCopyError) as info:
         fetch(spec.key, data_dir=tmp_path, progressbar=False)
-    assert str(bad) in str(info.value) and str(other) in str(info.value)
+    assert str(bad) in str(info.value)
+    assert str(other) in str(info.value)
 
 
 # ------------------------------------------------------------------ issue 25
@@ -254,7 +271,8 @@ def test_a_mirror_streaming_endless_data_is_stopped_at_the_registered_size(spec,
     start = time.monotonic()
     path = download(spec, urls=urls, timeout=5, progressbar=False)
     assert time.monotonic() - start < 10  # not until the disk fills or the deadline passes
-    assert verify(path, spec) is not None and [r.split("/")[1] for r in mirror.requests] == ["endless", "good"]
+    assert verify(path, spec) is not None
+    assert [r.split("/")[1] for r in mirror.requests] == ["endless", "good"]
     assert max_download_bytes(spec) < mirror.bytes_sent < max_download_bytes(spec) + 4 * 2**20
     assert not list(path.parent.glob("*.part"))
 
@@ -286,7 +304,8 @@ def test_a_decoded_array_whose_stamp_was_rewritten_after_a_byte_flip_is_caught_b
     assert f"decoded cache failed verification and was rebuilt ({npy})" in note  # ... fetch does
     assert (load_array(spec.key, data_dir=tmp_path) == labels).all()
     doc = sources.__doc__
-    assert "The stamp is not a hash of the content" in doc and "`mnist-analysis fetch`" in doc
+    assert "The stamp is not a hash of the content" in doc
+    assert "`mnist-analysis fetch`" in doc
 
 
 def test_info_says_truthfully_what_serves_a_cached_array_without_its_source(spec, labels, tmp_path, capsys):
@@ -308,10 +327,13 @@ def test_mirrors_naming_no_url_are_said_so_not_a_crash(spec, tmp_path, setting, 
     monkeypatch.setenv("MNIST_ANALYSIS_MIRRORS", setting)
     code = main(["info", "--data-dir", str(tmp_path)])
     captured = capsys.readouterr()
-    assert "unexpected" not in captured.err and "IndexError" not in captured.err
+    assert "unexpected" not in captured.err
+    assert "IndexError" not in captured.err
     missing = next(line for line in captured.out.splitlines() if line.startswith(spec.filename))
     if setting.strip():
-        assert code == 0 and "names no URL" in captured.out and "cannot download it" in missing
+        assert code == 0
+        assert "names no URL" in captured.out
+        assert "cannot download it" in missing
         with pytest.raises(
             DownloadError,
             match="no URL to try: MNIST_ANALYSIS_MIRRORS=' , ,' names no base URL"

@@ -74,7 +74,7 @@ def test_extra_bytes_after_the_data_are_refused(test_images_file):
 
 
 @pytest.mark.parametrize(
-    "header, message",
+    ("header", "message"),
     [
         (bytes([0x12, 0x34, 0x08, 0x01]), "wrong magic number 0x12340801"),
         (bytes([0, 0, 0x42, 0x01]), "wrong magic number 0x00004201"),
@@ -129,7 +129,7 @@ def test_html_page_saved_as_gz_is_recognised(tmp_path, compress):
 def test_expectations_on_type_dimensions_and_shape(tmp_path):
     path = tmp_path / "labels"
     write_idx(path, np.zeros((3, 2), dtype=np.int32))
-    with pytest.raises(IdxFormatError, match="element type is int32.*expected uint8"):
+    with pytest.raises(IdxFormatError, match=r"element type is int32.*expected uint8"):
         read_idx(path, dtype=np.uint8)
     with pytest.raises(IdxFormatError, match="has 2 dimensions, expected 1"):
         read_idx(path, ndim=1)
@@ -144,7 +144,8 @@ def test_image_and_label_counts_must_agree(tmp_path):
     write_idx(labels, np.zeros(10_000, dtype=np.uint8))
     with pytest.raises(IdxFormatError, match="labels say 10,000 items, images say 60,000") as info:
         read_labelled_images(images, labels)
-    assert str(labels) in str(info.value) and str(images) in str(info.value)
+    assert str(labels) in str(info.value)
+    assert str(images) in str(info.value)
 
 
 def test_encoding_refuses_types_idx_cannot_hold():
@@ -157,9 +158,8 @@ def test_encoding_refuses_types_idx_cannot_hold():
 def test_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "report.html"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_output(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError, match="interrupted"), atomic_output(target) as tmp:  # noqa: PT012 (a write cut short)
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]

@@ -40,7 +40,8 @@ def parse_or_project_error(data: bytes, **expectations):
     try:
         return parse_idx(data, "fuzz.idx", **expectations)
     except IdxFormatError as error:
-        assert error.path == "fuzz.idx" and error.problem
+        assert error.path == "fuzz.idx"
+        assert error.problem
         return None
 
 
@@ -56,7 +57,8 @@ def test_random_bytes_give_an_array_or_an_idx_format_error(data):
 @given(idx_arrays())
 def test_every_encodable_array_reads_back_exactly(array):
     parsed = parse_idx(encode_idx(array))
-    assert parsed.dtype == array.dtype and parsed.shape == array.shape
+    assert parsed.dtype == array.dtype
+    assert parsed.shape == array.shape
     np.testing.assert_array_equal(parsed.view(np.uint8), np.ascontiguousarray(array).view(np.uint8))
 
 

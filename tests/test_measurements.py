@@ -42,7 +42,8 @@ def test_measure_returns_documented_columns_one_row_per_image():
     images = np.concatenate([rectangle(3, 3, 4, 4), rectangle(10, 10, 5, 2)])
     frame = m.measure(images, cache=False)
     assert list(frame.columns) == list(m.COLUMNS)
-    assert isinstance(frame.index, pd.RangeIndex) and len(frame) == 2
+    assert isinstance(frame.index, pd.RangeIndex)
+    assert len(frame) == 2
 
 
 def test_filled_rectangle_area_box_centre_and_ink():
@@ -55,7 +56,8 @@ def test_filled_rectangle_area_box_centre_and_ink():
     assert row["var_row"] == pytest.approx((10**2 - 1) / 12)  # variance of a discrete uniform
     assert row["var_col"] == pytest.approx((6**2 - 1) / 12)
     assert row["slant_deg"] == pytest.approx(0.0, abs=1e-9)
-    assert row["components"] == 1 and row["holes"] == 0
+    assert row["components"] == 1
+    assert row["holes"] == 0
 
 
 def test_area_counts_pixels_from_the_threshold_but_box_counts_any_grey():
@@ -103,7 +105,8 @@ def test_sheared_bar_measures_its_slant_and_deskewing_makes_it_upright(angle):
     bar = sheared_bar(angle)
     assert m.measure(bar, cache=False).iloc[0]["slant_deg"] == pytest.approx(angle, abs=1.0)
     upright = m.deskew(bar)
-    assert upright.shape == bar.shape and upright.dtype == np.uint8
+    assert upright.shape == bar.shape
+    assert upright.dtype == np.uint8
     assert abs(m.slant_angles(upright)[0]) < 1.0
     # Upright: the ink of every row is centred on the same column.
     weights = upright[0].astype(float)
@@ -136,7 +139,8 @@ def test_deskew_keeps_the_centre_of_mass_row_and_upright_digits_unchanged():
 def test_deskew_on_floats_returns_floats():
     bar = sheared_bar(25.0).astype(np.float32)
     out = m.deskew(bar)
-    assert out.dtype == np.float32 and abs(m.slant_angles(out)[0]) < 1.0
+    assert out.dtype == np.float32
+    assert abs(m.slant_angles(out)[0]) < 1.0
 
 
 def test_ring_has_one_hole_two_rings_two_a_disk_none():
@@ -167,7 +171,8 @@ def test_empty_image_is_flagged_with_explicit_nans_and_does_not_disturb_others()
     images = np.concatenate([blank(), rectangle(5, 7, 10, 6)])
     frame = m.measure(images, cache=False)
     empty = frame.iloc[0]
-    assert bool(empty["is_empty"]) and not bool(frame.iloc[1]["is_empty"])
+    assert bool(empty["is_empty"])
+    assert not bool(frame.iloc[1]["is_empty"])
     assert empty[["ink", "area", "bbox_height", "bbox_width", "length", "components", "holes"]].tolist() == [0] * 7
     for column in ["com_row", "com_col", "slant_deg", "thickness", "bbox_top", "bbox_left"]:
         assert np.isnan(empty[column]), column
@@ -181,7 +186,8 @@ def test_empty_image_is_flagged_with_explicit_nans_and_does_not_disturb_others()
 
 def test_no_images_gives_an_empty_frame():
     frame = m.measure(np.zeros((0, 28, 28), dtype=np.uint8), cache=False)
-    assert list(frame.columns) == list(m.COLUMNS) and len(frame) == 0
+    assert list(frame.columns) == list(m.COLUMNS)
+    assert len(frame) == 0
 
 
 def test_distance_to_background_matches_scipy_edt():
@@ -210,7 +216,8 @@ def test_center_by_mass_moves_the_centre_of_mass_within_half_a_pixel_of_the_midd
     image[0, 2:6, 3:5] = 255
     image[0, 2, 3:12] = 255  # lopsided: box centre and mass centre differ
     row = m.measure(m.center_by_mass(image), cache=False).iloc[0]
-    assert abs(row["com_row"] - 13.5) <= 0.5 and abs(row["com_col"] - 13.5) <= 0.5
+    assert abs(row["com_row"] - 13.5) <= 0.5
+    assert abs(row["com_col"] - 13.5) <= 0.5
     boxed = m.measure(m.center_by_bounding_box(image), cache=False).iloc[0]
     assert abs(boxed["com_col"] - 13.5) > 0.5
 
@@ -219,7 +226,8 @@ def test_distance_to_class_mean_is_zero_for_identical_members_and_grows_for_outl
     images = np.repeat(rectangle(4, 10, 20, 3), 5, axis=0)
     images[4] = ring()[0]
     distance = m.distance_to_class_mean(images, [1, 1, 1, 1, 1])
-    assert distance.argmax() == 4 and np.allclose(distance[:4], distance[0])
+    assert distance.argmax() == 4
+    assert np.allclose(distance[:4], distance[0])
     assert np.allclose(m.distance_to_class_mean(images[:4], [1, 1, 2, 2]), 0)
 
 
@@ -235,7 +243,7 @@ def test_results_are_cached_by_image_content(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "bad, message",
+    ("bad", "message"),
     [
         (np.zeros((28, 28)), "images: expected an array of shape"),
         (np.zeros((2, 28, 28), dtype=bool), "images: expected integer or float"),
@@ -264,4 +272,5 @@ def test_measuring_in_blocks_gives_what_one_pass_over_the_stack_gives(monkeypatc
     monkeypatch.setattr(m, "MEASURE_BLOCK", 8)
     blocked = m._measure_uncached(images, 128)
     pd.testing.assert_frame_equal(blocked, whole)
-    assert blocked.index.equals(pd.RangeIndex(37)) and bool(blocked["is_empty"].iloc[0])
+    assert blocked.index.equals(pd.RangeIndex(37))
+    assert bool(blocked["is_empty"].iloc[0])

@@ -51,7 +51,8 @@ def shapes():
 def test_columns_types_and_order(shapes):
     images, table = shapes
     assert list(table.columns) == list(mm.COLUMNS)
-    assert isinstance(table.index, pd.RangeIndex) and len(table) == len(images)
+    assert isinstance(table.index, pd.RangeIndex)
+    assert len(table) == len(images)
     assert all(table[c].dtype == np.float64 for c in mm.COLUMNS)
 
 
@@ -87,10 +88,14 @@ def test_slant_is_the_shear_in_radians(shapes):
 
 def test_width_and_height_of_the_slant_corrected_box(shapes):
     _, table = shapes
-    assert table.height[1] == pytest.approx(20, rel=0.02) and table.width[2] == pytest.approx(20, rel=0.02)
-    assert table.width[1] == pytest.approx(table.height[2]) and table.height[1] == pytest.approx(table.width[2])
-    assert table.width[3] == pytest.approx(10, rel=0.06) and table.height[3] == pytest.approx(12, rel=0.04)
-    assert table.width[0] < table.width[3] and table.height[0] > table.height[3]
+    assert table.height[1] == pytest.approx(20, rel=0.02)
+    assert table.width[2] == pytest.approx(20, rel=0.02)
+    assert table.width[1] == pytest.approx(table.height[2])
+    assert table.height[1] == pytest.approx(table.width[2])
+    assert table.width[3] == pytest.approx(10, rel=0.06)
+    assert table.height[3] == pytest.approx(12, rel=0.04)
+    assert table.width[0] < table.width[3]
+    assert table.height[0] > table.height[3]
     # Along its slant the sheared bar is about as wide as the upright one, far from its 8-pixel span
     # (its anti-aliased edges spread a little more intensity sideways than the upright bar's).
     assert table.width[5] == pytest.approx(table.width[4], rel=0.06)
@@ -118,7 +123,8 @@ def test_an_image_without_contrast_has_no_measurements():
 
 def test_no_images_gives_an_empty_table():
     table = mm.morphometrics(np.zeros((0, 28, 28), np.uint8), cache=False)
-    assert list(table.columns) == list(mm.COLUMNS) and len(table) == 0
+    assert list(table.columns) == list(mm.COLUMNS)
+    assert len(table) == 0
 
 
 def test_upsampling_matches_scikit_image_pyramid_expand():
@@ -197,7 +203,7 @@ def test_bad_images_are_refused(images, error, message):
 
 
 def test_bad_worker_counts_are_refused():
-    with pytest.raises(TypeError, match="n_jobs: expected a positive integer, found float 1.5"):
+    with pytest.raises(TypeError, match=r"n_jobs: expected a positive integer, found float 1.5"):
         mm.morphometrics(_canvas(), n_jobs=1.5, cache=False)
     with pytest.raises(ValueError, match="n_jobs: expected a positive integer, found 0"):
         mm.morphometrics(_canvas(), n_jobs=0, cache=False)
@@ -227,4 +233,5 @@ def test_real_digits_follow_the_procedure_step_by_step(real_data):
         assert row.area == mask.sum() / 16
         assert row.thickness == pytest.approx(2 * distance[axis].mean() / 4, rel=1e-12)
     assert table.notna().all().all()
-    assert table.thickness.between(1, 8).all() and table.slant.abs().lt(1.2).all()
+    assert table.thickness.between(1, 8).all()
+    assert table.slant.abs().lt(1.2).all()

@@ -31,10 +31,12 @@ def test_kernel_is_python3(notebook):
 
 def test_starts_with_title_and_questions_then_one_parameters_cell(notebook):
     first, second = notebook.cells[0], notebook.cells[1]
-    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert first.cell_type == "markdown"
+    assert first.source.startswith("# ")
     assert len(first.source.splitlines()) > 2, "the first cell should state the questions the notebook answers"
     tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
-    assert tagged == [1] and second.cell_type == "code"
+    assert tagged == [1]
+    assert second.cell_type == "code"
     names = {p.name for p in PythonTranslator.inspect(second)}
     assert {"sample_size", "seed"} <= names, f"papermill parses only {sorted(names)} from the parameters cell"
     assert len(names) == len([line for line in second.source.splitlines() if line and not line.startswith("#")])
@@ -583,7 +585,8 @@ def test_a_changed_default_or_constant_makes_the_typed_prose_fail(monkeypatch):
     assert any("'4x upsampl" in s for s in _typed_settings_check(by_stem["01_pixel_statistics"])[0])
     monkeypatch.setitem(splits.compare_validation_splits.__kwdefaults__, "validation_fraction", 0.25)
     stale = _typed_settings_check(by_stem["04_writer_split"])[0]
-    assert any("'cuts 20 % of'" in s for s in stale) and any("'remaining 80 %'" in s for s in stale)
+    assert any("'cuts 20 % of'" in s for s in stale)
+    assert any("'remaining 80 %'" in s for s in stale)
     monkeypatch.setitem(per_image.per_image_table.__kwdefaults__, "n_splits", 10)
     assert len(_typed_settings_check(by_stem["05_data_quality"])[0]) == 2  # "stratified 5-fold", "5-fold"
     monkeypatch.setitem(writer_groups.error_concentration.__kwdefaults__, "top_share", 0.2)

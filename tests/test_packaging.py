@@ -51,7 +51,8 @@ def test_python_versions_agree():
 def test_readme_shows_the_two_commands_first_and_ci_runs_its_test_command():
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```(?:sh|bash|console)?\n(.*?)```", readme, re.S)
-    assert blocks and blocks[0].split() == ["make", "report", "make", "test"]
+    assert blocks
+    assert blocks[0].split() == ["make", "report", "make", "test"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M), ".ci/run must run the README's test command, exactly"
 

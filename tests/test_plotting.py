@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-from mnist_analysis.plotting import (  # noqa: E402
+from mnist_analysis.plotting import (
     class_distributions,
     class_images,
     class_pixel_images,
@@ -41,9 +41,13 @@ def test_class_pixel_images_computes_per_class_mean_and_std():
     images, labels = labelled_images()
     classes, means = class_pixel_images(images, labels)
     assert classes.tolist() == [3, 7, 9]
-    assert means[0, 7, 7] == 255 and means[1, 22, 0] == 50 and means[2, 0, 0] == 20
+    assert means[0, 7, 7] == 255
+    assert means[1, 22, 0] == 50
+    assert means[2, 0, 0] == 20
     _, stds = class_pixel_images(images, labels, statistic="std")
-    assert stds[0, 7, 7] == 0 and stds[1, 22, 0] == 50 and stds[2, 0, 0] == 10
+    assert stds[0, 7, 7] == 0
+    assert stds[1, 22, 0] == 50
+    assert stds[2, 0, 0] == 10
 
 
 def test_class_images_draws_one_tile_per_class_on_the_given_axes():
@@ -53,7 +57,8 @@ def test_class_images_draws_one_tile_per_class_on_the_given_axes():
     assert [t.get_text() for t in ax.texts] == ["3", "7", "9"]
     shown = ax.get_images()[0].get_array()
     assert shown.shape == (28, 3 * 28 + 2 * 2)
-    assert shown[7, 7] == 255 and shown[22, 30 + 0] == 50
+    assert shown[7, 7] == 255
+    assert shown[22, 30 + 0] == 50
     assert ax.get_title() == "Per-class mean image"
 
 
@@ -132,7 +137,7 @@ def test_map_scatter_colours_each_point_by_its_value_and_lists_every_value():
     coordinates = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     values = np.array(["student", "census", "student", "census"])
     palette = {"census": (1.0, 0.0, 0.0), "student": (0.0, 0.0, 1.0)}
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     assert map_scatter(coordinates, values, ax=ax, palette=palette, seed=1) is ax
     points = ax.collections[0]
     for xy, colour in zip(points.get_offsets(), points.get_facecolors()):
@@ -157,7 +162,8 @@ def test_plot_intervals_draws_each_row_with_its_interval_top_down_on_the_given_a
     assert returned is ax
     assert {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())} == {"svm": 2, "knn": 1, "cnn": 0}
     dots = ax.lines[0]
-    assert np.allclose(dots.get_xdata(), [2, 5, 1]) and np.allclose(dots.get_ydata(), [2.2, 1.2, 0.2])
+    assert np.allclose(dots.get_xdata(), [2, 5, 1])
+    assert np.allclose(dots.get_ydata(), [2.2, 1.2, 0.2])
     bars = ax.collections[0].get_segments()
     assert [tuple(np.round(b[:, 0], 6)) for b in bars] == [(1, 3), (4, 7), (0.5, 2)]
 

@@ -28,9 +28,12 @@ TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 def test_shapes_and_types(real_data):
     for split, n in (("train", 60_000), ("test", 10_000), ("all", 70_000)):
         images, labels = mx.load_images(split), mx.load_labels(split)
-        assert images.shape == (n, 28, 28) and images.dtype == np.uint8
-        assert labels.shape == (n,) and labels.dtype == np.uint8
-    assert mx.load_images("train").max() == 255 and mx.load_images("train").min() == 0
+        assert images.shape == (n, 28, 28)
+        assert images.dtype == np.uint8
+        assert labels.shape == (n,)
+        assert labels.dtype == np.uint8
+    assert mx.load_images("train").max() == 255
+    assert mx.load_images("train").min() == 0
 
 
 def test_label_counts_match_the_published_ones(real_data):
@@ -57,7 +60,8 @@ def test_every_file_verifies_against_its_pinned_hash(real_data, key):
 def test_warm_loads_are_read_only_memory_maps_with_the_same_content(real_data):
     first = np.array(mx.load_images("test"))
     warm = mx.load_images("test")
-    assert isinstance(warm, np.memmap) and not warm.flags.writeable
+    assert isinstance(warm, np.memmap)
+    assert not warm.flags.writeable
     np.testing.assert_array_equal(warm, first)
 
 
@@ -90,11 +94,12 @@ def test_swapped_train_and_test_files_are_refused(real_data, tmp_path, monkeypat
     # With a good copy further down the search order, the bad one is named and skipped.
     with pytest.warns(UserWarning, match="holds the content of t10k-labels-idx1-ubyte.gz, not of train-labels"):
         labels = mx.load_labels("train", data_dir=tmp_path)
-    assert labels.shape == (60_000,) and labels[:3].tolist() == [5, 0, 4]
+    assert labels.shape == (60_000,)
+    assert labels[:3].tolist() == [5, 0, 4]
     # With no other copy, it is refused.
     monkeypatch.delenv("MNIST_ANALYSIS_DATA_DIR")
     monkeypatch.setenv("MNIST_ANALYSIS_CACHE_DIR", str(tmp_path / "empty-cache"))
-    with pytest.raises(ChecksumError, match="holds the content of t10k-labels-idx1-ubyte.gz, not of train-labels"):
+    with pytest.raises(ChecksumError, match=r"holds the content of t10k-labels-idx1-ubyte.gz, not of train-labels"):
         mx.load_labels("train", data_dir=tmp_path)
 
 

@@ -27,13 +27,16 @@ def test_the_failing_bin_comes_first_and_is_flagged(data):
     errors, features, writers = data
     table = slice_errors(errors, features, writers, n_boot=500)
     top = table.iloc[0]
-    assert top["feature"] == "thickness" and top["low"] == pytest.approx(np.quantile(features["thickness"], 0.75))
-    assert top["above_overall"] and not table.iloc[1:]["above_overall"].any()
+    assert top["feature"] == "thickness"
+    assert top["low"] == pytest.approx(np.quantile(features["thickness"], 0.75))
+    assert top["above_overall"]
+    assert not table.iloc[1:]["above_overall"].any()
     assert table.attrs["slices_tried"] == 2 + 10 + 4
     assert table.attrs["adjusted_confidence"] == pytest.approx(1 - 0.05 / 16)
     assert table["n"].groupby(table["feature"]).sum().eq(len(errors)).all()  # the slices of a feature cover every digit
     mask = slice_mask(features, top)
-    assert mask.sum() == top["n"] and errors[mask].sum() == top["errors"]
+    assert mask.sum() == top["n"]
+    assert errors[mask].sum() == top["errors"]
     assert slice_mask(features, table[table["slice"] == "student"].iloc[0]).sum() == 400
 
 

@@ -86,7 +86,8 @@ def test_with_the_cache_filled_a_load_makes_no_network_request(spec, server, lab
     server.close()  # from here on, any request would fail
     again = load_array(spec.key, progressbar=False)
     np.testing.assert_array_equal(again, labels)
-    assert isinstance(again, np.memmap) and not again.flags.writeable
+    assert isinstance(again, np.memmap)
+    assert not again.flags.writeable
     assert len(server.requests) == 1
 
 
@@ -126,9 +127,9 @@ def test_lookup_order_is_argument_then_data_folder_then_cache(spec, labels, tmp_
 
 def test_a_named_data_folder_that_does_not_exist_is_an_error(spec, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_ANALYSIS_DATA_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError, match="MNIST_ANALYSIS_DATA_DIR=.*nowhere: not an existing folder"):
+    with pytest.raises(FileNotFoundError, match=r"MNIST_ANALYSIS_DATA_DIR=.*nowhere: not an existing folder"):
         locate(spec)
-    with pytest.raises(FileNotFoundError, match="data_dir=.*elsewhere"):
+    with pytest.raises(FileNotFoundError, match=r"data_dir=.*elsewhere"):
         locate(spec, tmp_path / "elsewhere")
 
 
@@ -145,7 +146,7 @@ def test_swapped_files_are_named_for_what_they_hold(labels, tmp_path, monkeypatc
     test = make_spec(labels[:1000], "tiny-test", "tiny-t10k-labels-idx1-ubyte.gz")
     monkeypatch.setattr(registry, "REGISTRY", {train.key: train, test.key: test})
     write_idx(tmp_path / train.filename, labels[:1000])
-    with pytest.raises(ChecksumError, match="holds the content of tiny-t10k-labels-idx1-ubyte.gz, not of tiny-train"):
+    with pytest.raises(ChecksumError, match=r"holds the content of tiny-t10k-labels-idx1-ubyte.gz, not of tiny-train"):
         verify(tmp_path / train.filename, train)
 
 

@@ -26,7 +26,8 @@ def test_split_covers_every_row_once_with_index_labels(by_writer):
     train, validation = validation_split(frame, seed=3, by_writer=by_writer)
     assert np.intersect1d(train, validation).size == 0
     assert np.array_equal(np.sort(np.concatenate([train, validation])), frame.index.to_numpy())
-    assert np.all(np.diff(train) > 0) and np.all(np.diff(validation) > 0)
+    assert np.all(np.diff(train) > 0)
+    assert np.all(np.diff(validation) > 0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -67,7 +68,7 @@ def test_balance_beats_a_random_choice_of_writers():
 def test_stratifying_by_group_balances_the_writer_groups_too():
     frame = synthetic_frame(n_writers=300)
     frame.loc[frame["writer_group"] == "census", "label"] = frame.loc[frame["writer_group"] == "census", "label"] % 5
-    train, validation = validation_split(frame, validation_fraction=0.2, seed=0, stratify_by_group=True)
+    _train, validation = validation_split(frame, validation_fraction=0.2, seed=0, stratify_by_group=True)
     by_stratum = frame.groupby(["writer_group", "label"]).size()
     in_validation = (
         frame.loc[validation].groupby(["writer_group", "label"]).size().reindex(by_stratum.index, fill_value=0)
@@ -136,9 +137,11 @@ def test_compare_validation_splits_shows_the_optimism_of_a_random_split():
         images, frame, models=["knn_pixels"], stratify_by_group=False, n_boot=200, cache=False
     )
     random, disjoint = table.loc["knn_pixels", "random"], table.loc["knn_pixels", "writer-disjoint"]
-    assert random["shared_writers"] > 0 and disjoint["shared_writers"] == 0
+    assert random["shared_writers"] > 0
+    assert disjoint["shared_writers"] == 0
     assert random["validation_error"] < 0.1  # recognises the writer's own way of drawing the class
-    assert disjoint["validation_error"] > 0.3 and random["test_error"] > 0.3  # new hands: near chance
+    assert disjoint["validation_error"] > 0.3
+    assert random["test_error"] > 0.3
     assert random["validation_error"] < disjoint["validation_error"]
     assert random["gap"] > disjoint["gap"] - 0.1
     assert {"validation_low", "validation_high", "test_low", "test_high"} <= set(table.columns)

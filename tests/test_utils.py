@@ -12,7 +12,8 @@ def test_nearest_other_rows_never_returns_the_row_itself_even_behind_an_exact_co
     distances, rows = nearest_other_rows(points, 2)
     assert rows.shape == distances.shape == (5, 2)
     assert all(i not in rows[i] for i in range(5))
-    assert rows[0].tolist() == [1, 2] and rows[1].tolist() == [0, 2]
+    assert rows[0].tolist() == [1, 2]
+    assert rows[1].tolist() == [0, 2]
     np.testing.assert_allclose(distances[0], [0.0, 5.0])
     assert np.all(np.diff(distances, axis=1) >= 0)
 
@@ -31,7 +32,8 @@ def test_nearest_other_rows_agrees_with_a_brute_force_search_on_queried_rows():
 def test_nearest_other_rows_drops_the_farthest_when_more_copies_than_k_tie():
     points = np.zeros((4, 2))
     distances, rows = nearest_other_rows(points, 2)
-    assert np.all(distances == 0) and all(i not in rows[i] for i in range(4))
+    assert np.all(distances == 0)
+    assert all(i not in rows[i] for i in range(4))
 
 
 def test_sample_rows_is_seeded_sorted_and_all_rows_when_large_enough():

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..locations import DATA_DIR_ENV, cache_dir, cached_path  # noqa: F401 (DATA_DIR_ENV: imported from here)
+from ..locations import DATA_DIR_ENV, cache_dir, cached_path
 from ..utils import atomic_output, atomic_write_bytes
 from .checksums import ChecksumError, NotAFileError, UnreadableFileError, verify  # noqa: F401 (imported from here)
 from .idx import IdxFormatError, encode_idx
@@ -337,9 +337,14 @@ def _open_verified(npy: Path, spec: DataFile, *, rehash: bool = False) -> np.nda
     try:
         array = np.load(npy, mmap_mode="r", allow_pickle=False)
         stamp = _read_stamp(npy)
-        if not rehash and stamp.get("sha256") == spec.sha256 and stamp.get("npy") == _file_stamp(npy):
-            if array.shape == spec.shape and array.dtype == np.dtype(spec.dtype):
-                return array
+        if (
+            not rehash
+            and stamp.get("sha256") == spec.sha256
+            and stamp.get("npy") == _file_stamp(npy)
+            and array.shape == spec.shape
+            and array.dtype == np.dtype(spec.dtype)
+        ):
+            return array
         if _content_matches(array, spec):
             _write_stamp(npy, spec, stamp.get("source"))
             return array
@@ -362,9 +367,8 @@ def _write_stamp(npy: Path, spec: DataFile, source: dict | None) -> None:
 def _store(npy: Path, array: np.ndarray, source: Path, spec: DataFile) -> np.ndarray:
     """Cache the verified ``array`` as ``npy`` (atomically) and return it memory-mapped; fall back to ``array``."""
     try:
-        with atomic_output(npy) as tmp:
-            with open(tmp, "wb") as handle:
-                np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        with atomic_output(npy) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
         _write_stamp(npy, spec, _source_stamp(source))
     except OSError as error:
         warnings.warn(f"could not cache decoded arrays in {npy.parent} ({error}); loads stay slow", stacklevel=3)
