@@ -15,7 +15,7 @@ const state = {colour: meta.colour_by, focus: -1, dragging: false, galleryToken:
 // ---- the payload: columns and neighbours (one gzip of little-endian arrays), sprite sheets -----
 function payloadParts(k) {  // 0: the columns (one text), 1: the sprite sheets
   const parts = payload.data.parts;  // a widget carries them in its model, a static page in the page
-  if (parts && parts.length) return k === 0 ? parts.slice(0, 1) : parts.slice(1);
+  if (parts?.length) return k === 0 ? parts.slice(0, 1) : parts.slice(1);
   const element = document.getElementById(`${payload.tags[0]}-${k}`);
   if (!element) throw new Error(`explorer: its data (#${payload.tags[0]}-${k}) is missing from the page`);
   return element.textContent.split(" ");
@@ -47,7 +47,7 @@ function sheet(k) {
   if (!decoded[k]) {
     sheetTexts = sheetTexts || payloadParts(1);
     const im = new Image();
-    im.src = "data:image/png;base64," + sheetTexts[k];
+    im.src = `data:image/png;base64,${sheetTexts[k]}`;
     decoded[k] = im.decode().then(() => im);
   }
   return decoded[k];
@@ -124,13 +124,13 @@ function recolourPoints(name) {
 function legendHtml(name) {  // as interactive._legend_html writes the first one
   const s = specs[name];
   const head = `<div class="mx-legend-items" data-column="${esc(name)}"><b>${esc(name)}</b>: `;
-  if (!s.palette) return head + "colour bar at the right</div>";
+  if (!s.palette) return `${head}colour bar at the right</div>`;
   const names = s.names || Array.from({length: s.high - s.low + 1}, (_, k) => String(s.low + k));
   const pal = s.palette;
-  return head + names.map((v, k) =>
+  return `${head + names.map((v, k) =>
     `<span class="mx-legend-item" data-value="${esc(v)}" data-colour="${pal[k % pal.length]}" ` +
     "style=\"white-space:nowrap;margin-right:8px\"><span style=\"display:inline-block;width:10px;height:10px;" +
-    `margin-right:3px;background:${pal[k % pal.length]}"></span>${esc(v)}</span> `).join("") + "</div>";
+    `margin-right:3px;background:${pal[k % pal.length]}"></span>${esc(v)}</span> `).join("")}</div>`;
 }
 
 // ---- drawing the points: one bitmap per paint instead of 70,000 canvas paths ----------------
@@ -251,7 +251,7 @@ function install() {
     el.addEventListener("pointerdown", () => { state.dragging = true; }, true);
     window.addEventListener("pointerup", () => {
       state.dragging = false;
-      if (drawn && drawn.shifted) pv.request_paint(rv);  // the map in full where it came to rest
+      if (drawn?.shifted) pv.request_paint(rv);  // the map in full where it came to rest
     }, true);
     pv.request_paint(rv);
   }
@@ -273,7 +273,7 @@ const GALLERY_HINT = "<i>box or lasso select to list digits</i>";
 const api = {
   state,
   install,
-  hover: async function (indices) {
+  hover: async (indices) => {
     if (state.dragging || !indices.length) return;  // no hover work while panning or selecting
     const token = ++state.hoverToken;
     const i = indices[0];
@@ -283,7 +283,7 @@ const api = {
     hover_div.text = `<div class="mx-hover-row" data-row="${i}">${image}<br>` +
       shown.map((c) => `${esc(c)}: ${esc(value(c, i))}`).join("<br>") + "</div>";
   },
-  show: async function (i) {
+  show: async (i) => {
     const k = meta.neighbours[3];
     const nn = Array.from(neighbours.slice(i * k, i * k + k));
     const others = sameWriter(i);
@@ -298,10 +298,10 @@ const api = {
       `<div class="mx-writer" data-rows="${writer.join(",")}"><b>same writer (${others.length} more)</b><br>` +
       `${writerImages}</div><table style="font-size:11px">${rows}</table></div>`;
   },
-  focus: function (i) {  // select one digit, mark it on the map and show its details
+  focus: (i) => {  // select one digit, mark it on the map and show its details
     source.selected.indices = [i];
   },
-  selected: function () {
+  selected: () => {
     const sel = source.selected.indices.slice().sort((a, b) => a - b);
     const focus = sel.length === 1 ? sel[0] : -1;
     if (focus !== state.focus) {
@@ -321,8 +321,8 @@ const api = {
         const v = value(c, i);
         m.set(v, (m.get(v) || 0) + 1);
       }
-      return `<b>${esc(c)}</b>: ` + Array.from(m.entries()).sort()
-        .map(([v, k]) => `${esc(v)} <span data-count="${esc(c)}=${esc(v)}">${k}</span>`).join(", ");
+      return `<b>${esc(c)}</b>: ${Array.from(m.entries()).sort()
+        .map(([v, k]) => `${esc(v)} <span data-count="${esc(c)}=${esc(v)}">${k}</span>`).join(", ")}`;
     }).join("<br>");
     if (!sel.length) {
       gallery.text = `<div class="mx-selection" data-count="0">${GALLERY_HINT}</div>`;
@@ -335,11 +335,11 @@ const api = {
         `<b>${sel.length.toLocaleString("en")} selected</b>${more}<br>${counts}<br>${thumbs.join("")}</div>`;
     });
   },
-  csv: function () {
+  csv: () => {
     const sel = source.selected.indices.slice().sort((a, b) => a - b);
-    return meta.ids.join(",") + "\n" + sel.map((i) => meta.ids.map((c) => value(c, i)).join(",")).join("\n") + "\n";
+    return `${meta.ids.join(",")}\n${sel.map((i) => meta.ids.map((c) => value(c, i)).join(",")).join("\n")}\n`;
   },
-  download: function () {
+  download: () => {
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([api.csv()], {type: "text/csv"}));
     a.download = "selection.csv";
@@ -347,7 +347,7 @@ const api = {
     a.click();
     a.remove();
   },
-  find: function (inputs) {
+  find: (inputs) => {
     const want = inputs.map((w) => String(w.value).trim());
     for (let i = 0; i < n; i++) {
       if (meta.ids.every((c, k) => value(c, i) === want[k])) {
@@ -357,7 +357,7 @@ const api = {
     }
     details.text = `<div class="mx-detail" data-row="-1">no digit ${esc(want.join(" #"))}</div>`;
   },
-  refilter: function (widgets) {
+  refilter: (widgets) => {
     const xs = source.data.x;
     const ys = source.data.y;
     const keep = Array.from(xs, (x, i) => Number.isFinite(x) && Number.isFinite(ys[i]));
@@ -368,7 +368,7 @@ const api = {
       let test = null;
       if (s.kind === "bool") {
         if (w.active.length) test = (v) => v === 1;
-      } else if (w.value !== undefined && w.value.length) {
+      } else if (w.value?.length) {
         const raw = typeof w.value === "string" ? w.value.split(",") : w.value;
         const wanted = new Set(raw.map((v) => v.trim()).filter((v) => v));
         if (wanted.size) test = s.names ? (v) => wanted.has(s.names[v]) : (v) => wanted.has(String(v));
@@ -378,7 +378,7 @@ const api = {
     view.filter.booleans = keep;
     source.selected.indices = source.selected.indices.filter((i) => keep[i]);
   },
-  recolour: function (name) {
+  recolour: (name) => {
     state.colour = name;
     recolourPoints(name);
     const categorical = Boolean(specs[name].palette);
