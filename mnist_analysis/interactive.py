@@ -666,13 +666,71 @@ def explorer(
     False
     """
     from bokeh.document import Document
-    from bokeh.layouts import column, row
-    from bokeh.models import BooleanFilter, Button, CDSView, ColumnDataSource, CustomJS, Div, HoverTool, Select
+    from bokeh.models import BooleanFilter, CDSView, ColumnDataSource, CustomJS, HoverTool
 
     coords, images, neighbours = _checked_inputs(frame, coords, images, neighbours, id_columns, seed)
     if writer_column is not None and writer_column not in frame.columns:
         writer_column = None
     data, columns, specs = _encode_columns(frame, coords)
+    colour_options, colour_by, filters = _checked_options(specs, colour_by, filters, id_columns, writer_column)
+    parts, column_layout, near = _payload(columns, neighbours, images)
+    digest = hashlib.sha256("".join(parts).encode("ascii")).hexdigest()[:16]
+    payload = ColumnDataSource({}, tags=[f"mx-payload-{digest}"], name="mx-payload")  # filled in a widget
+    source = ColumnDataSource(data)
+    source.tags = [
+        _page_meta(
+            specs,
+            layout=column_layout,
+            neighbours=near,
+            id_columns=id_columns,
+            writer_column=writer_column,
+            count_columns=[c for c in count_columns if c in specs],
+            image_shape=images.shape[1:],
+            colour_by=colour_by,
+        )
+    ]
+    view = CDSView(filter=BooleanFilter(booleans=np.isfinite(coords).all(axis=1)))
+    plot, renderer, bar = _map_figure(source, view, colour_by, specs, title=title, width=width, height=height)
+    hover = HoverTool(tooltips=None, renderers=[renderer])
+    plot.add_tools(hover)
+    widgets = _widgets(specs, colour_by, colour_options, filters, id_columns, width=width, height=height)
+    library = CustomJS(
+        args={
+            "source": source,
+            "payload": payload,
+            "view": view,
+            "plot": plot,
+            "renderer": renderer,
+            "hover_div": widgets["hover"],
+            "details": widgets["details"],
+            "gallery": widgets["gallery"],
+            "legend": widgets["legend"],
+            "bar": bar,
+        },
+        code=browser_code(),
+        name="mx-library",
+    )
+    _wire(
+        library,
+        plot=plot,
+        source=source,
+        colour_select=widgets["colour"],
+        filter_widgets=widgets["filters"],
+        find_inputs=widgets["find"],
+        find_button=widgets["find_button"],
+        download=widgets["download"],
+        hover=hover,
+    )
+    layout = _arrange(plot, widgets, width=width)
+    document = Document()
+    document.add_root(layout)
+    # take over the drawing as soon as the page is ready
+    document.js_on_event("document_ready", CustomJS(args={"lib": library}, code="lib.execute(cb_obj);"))
+    return Explorer(frame.copy(), layout, source, widget, payload=(payload, parts))
+
+
+def _checked_options(specs: dict, colour_by, filters, id_columns, writer_column) -> tuple[list, str, list]:
+    """The columns offered in "colour by", the first colouring and the filtered columns (checked)."""
     colour_options = [c for c, s in specs.items() if s["kind"] != "text" and (c not in id_columns or "palette" in s)]
     colour_by = colour_by or ("label" if "label" in specs else colour_options[0])
     if colour_by not in colour_options:
@@ -683,90 +741,80 @@ def explorer(
     unknown = [c for c in filters if c not in specs]
     if unknown:
         raise ValueError(f"filters: expected columns of frame, found {unknown}")
+    return colour_options, colour_by, list(filters)
 
-    source = ColumnDataSource(data)
-    view = CDSView(filter=BooleanFilter(booleans=np.isfinite(coords).all(axis=1)))
-    parts, layout, near = _payload(columns, neighbours, images)
-    digest = hashlib.sha256("".join(parts).encode("ascii")).hexdigest()[:16]
-    payload = ColumnDataSource({}, tags=[f"mx-payload-{digest}"], name="mx-payload")  # filled in a widget
-    plot, renderer, bar = _map_figure(source, view, colour_by, specs, title=title, width=width, height=height)
-    source.tags = [
-        json.dumps(
-            {
-                "specs": specs,
-                "layout": layout,
-                "neighbours": near,
-                "ids": list(id_columns),
-                "writer": writer_column,
-                "counts": [c for c in count_columns if c in specs],
-                "tiles": ATLAS_TILES,
-                "h": int(images.shape[1]),
-                "w": int(images.shape[2]),
-                "gallery": GALLERY_SIZE,
-                "colour_by": colour_by,
-                "viridis": list(_viridis()),
-                "missing": MISSING_COLOUR,
-                "size": POINT_SIZE,
-                "alpha": POINT_ALPHA,
-                "selected_alpha": SELECTED_ALPHA,
-                "faded_alpha": FADED_ALPHA,
-            }
-        )
-    ]
+
+def _page_meta(specs: dict, *, layout, neighbours, id_columns, writer_column, count_columns, image_shape, colour_by):
+    """What ``explorer.js`` needs to know, as JSON: columns, payload layout, identifiers, drawing settings."""
+    return json.dumps(
+        {
+            "specs": specs,
+            "layout": layout,
+            "neighbours": neighbours,
+            "ids": list(id_columns),
+            "writer": writer_column,
+            "counts": list(count_columns),
+            "tiles": ATLAS_TILES,
+            "h": int(image_shape[0]),
+            "w": int(image_shape[1]),
+            "gallery": GALLERY_SIZE,
+            "colour_by": colour_by,
+            "viridis": list(_viridis()),
+            "missing": MISSING_COLOUR,
+            "size": POINT_SIZE,
+            "alpha": POINT_ALPHA,
+            "selected_alpha": SELECTED_ALPHA,
+            "faded_alpha": FADED_ALPHA,
+        }
+    )
+
+
+def _widgets(specs: dict, colour_by: str, colour_options, filters, id_columns, *, width: int, height: int) -> dict:
+    """Every widget around the map: colour choice, filters, find, download, legend and the three panels."""
+    from bokeh.models import Button, Div, Select
+
     panel_width = 300
     scroll = {"overflow-y": "auto"}
-    legend = Div(text="", width=width, height=44, name="mx-legend", styles=scroll)
-    hover_div = Div(text="<i>hover a point</i>", width=panel_width, height=120, name="mx-hover", styles=scroll)
-    details = Div(text="<i>click a point, or find one</i>", width=panel_width, height=height - 170, name="mx-details")
-    details.styles = scroll
-    gallery = Div(
-        text="<i>box or lasso select to list digits</i>", width=width + panel_width, height=240, name="mx-gallery"
+    return {
+        "colour": Select(title="colour by", value=colour_by, options=colour_options, width=140, name="mx-colour"),
+        "filters": _filter_widgets(specs, filters),
+        "find": _find_widgets(specs, id_columns),
+        "find_button": Button(label="find", width=60, name="mx-find"),
+        "download": Button(label="download selection (CSV)", width=200, name="mx-download"),
+        "legend": Div(
+            text=_legend_html(colour_by, specs[colour_by]), width=width, height=44, name="mx-legend", styles=scroll
+        ),
+        "hover": Div(text="<i>hover a point</i>", width=panel_width, height=120, name="mx-hover", styles=scroll),
+        "details": Div(
+            text="<i>click a point, or find one</i>",
+            width=panel_width,
+            height=height - 170,
+            name="mx-details",
+            styles=scroll,
+        ),
+        "gallery": Div(
+            text="<i>box or lasso select to list digits</i>",
+            width=width + panel_width,
+            height=240,
+            name="mx-gallery",
+            styles=scroll,
+        ),
+    }
+
+
+def _arrange(plot, widgets: dict, *, width: int):
+    """The page: controls and legend above the map, find, download and panels beside it, the gallery below.
+
+    Every part keeps its size whatever it shows: a click or a selection moves nothing on the page.
+    """
+    from bokeh.layouts import column, row
+
+    controls = row(
+        widgets["colour"], *widgets["filters"], styles={"flex-wrap": "wrap", "align-items": "end"}, width=width
     )
-    gallery.styles = scroll
-    colour_select = Select(title="colour by", value=colour_by, options=colour_options, width=140, name="mx-colour")
-    filter_widgets = _filter_widgets(specs, filters)
-    find_inputs = _find_widgets(specs, id_columns)
-    find_button = Button(label="find", width=60, name="mx-find")
-    download = Button(label="download selection (CSV)", width=200, name="mx-download")
-    hover = HoverTool(tooltips=None, renderers=[renderer])
-    plot.add_tools(hover)
-    library = CustomJS(
-        args={
-            "source": source,
-            "payload": payload,
-            "view": view,
-            "plot": plot,
-            "renderer": renderer,
-            "hover_div": hover_div,
-            "details": details,
-            "gallery": gallery,
-            "legend": legend,
-            "bar": bar,
-        },
-        code=browser_code(),
-        name="mx-library",
-    )
-    _wire(
-        library,
-        plot=plot,
-        source=source,
-        colour_select=colour_select,
-        filter_widgets=filter_widgets,
-        find_inputs=find_inputs,
-        find_button=find_button,
-        download=download,
-        hover=hover,
-    )
-    legend.text = _legend_html(colour_by, specs[colour_by])
-    controls = row(colour_select, *filter_widgets, styles={"flex-wrap": "wrap", "align-items": "end"}, width=width)
-    # every part keeps its size whatever it shows: a click or a selection moves nothing on the page
-    panel = column(row(*find_inputs, find_button, styles={"align-items": "end"}), download, hover_div, details)
-    layout = column(controls, legend, row(plot, panel), gallery, name="mx-explorer")
-    document = Document()
-    document.add_root(layout)
-    # take over the drawing as soon as the page is ready
-    document.js_on_event("document_ready", CustomJS(args={"lib": library}, code="lib.execute(cb_obj);"))
-    return Explorer(frame.copy(), layout, source, widget, payload=(payload, parts))
+    find = row(*widgets["find"], widgets["find_button"], styles={"align-items": "end"})
+    panel = column(find, widgets["download"], widgets["hover"], widgets["details"])
+    return column(controls, widgets["legend"], row(plot, panel), widgets["gallery"], name="mx-explorer")
 
 
 def _legend_html(name: str, spec: dict) -> str:
