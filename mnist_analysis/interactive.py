@@ -26,8 +26,15 @@ Where it goes:
 - Elsewhere (nbconvert, papermill with ``MNIST_ANALYSIS_STATIC_HTML=1`` as set by the report
   build, or ``widget=False``) the output is self-contained HTML with Bokeh's JavaScript inline.
 
-Images travel as 4-bit greyscale PNG sprite sheets of 1,024 digits (16 grey levels; 70,000
-digits weigh about 7 MB, against 12 MB at 8 bits); neighbours as one ``int32`` array.
+What the page carries: Bokeh's document holds the map's ``x`` and ``y`` (its hit tests need
+them) and the widgets; everything else travels beside it, in a static page as two script
+elements that never run, in a widget in its document (the payload): every column as a compact
+array and the neighbours as ``int32``, packed little-endian and gzipped; the images as 4-bit
+greyscale PNG sprite sheets of 1,024 digits (16 grey levels; 70,000 digits weigh about 7 MB,
+against 12 MB at 8 bits). The browser decodes them natively (``Uint8Array.fromBase64``,
+``DecompressionStream``): Bokeh's own decoding, in JavaScript, and its parsing of the sheets inside
+its document took about half of the first render (2.3 s against 1.2 s with the payload, 70,000
+digits, medians of 5 page loads at load 12).
 """
 
 from __future__ import annotations
