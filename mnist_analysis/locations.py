@@ -14,8 +14,14 @@ Nothing here creates a folder: that happens only when something is written into 
 
 The keyed stores
 ----------------
-Five stores keep work for reuse. Each is reused only when its key matches and its content
-verifies; anything else is recomputed, never served.
+Seven stores keep work for reuse; this list is their one inventory (a new store is added here).
+Each is reused only when its key matches and its content verifies; anything else is recomputed
+or fetched again, never served.
+
+- **downloaded files**, ``<cache>/<subdir>/<file name>`` (:func:`cached_path`): named by the
+  registry's entry; used only after its decompressed content matches the registered SHA-256
+  (:mod:`mnist_analysis.data.checksums`), written whole or not at all
+  (:mod:`mnist_analysis.data.downloads`).
 
 - **computed results**, ``<cache>/computed/<kind>/<key>/``: keyed by the inputs' content, the
   code that runs and its changed settings, the storage format and the library versions
@@ -28,10 +34,14 @@ verifies; anything else is recomputed, never served.
   the parameters, the project code they import and the library versions; each run bound to
   its notebook's path and code, its outputs checksummed (:mod:`mnist_analysis.build.execution_cache`).
 - **rendered pages**, ``<reports>/.<notebook>.render.json``: keyed by the executed
-  notebook's SHA-256 and the renderer's (nbconvert and the templates); the page verified by
-  its SHA-256 (:mod:`mnist_analysis.build.reports`).
+  notebook's SHA-256 and the renderer's (the reports module's source, the ``mnist_report``
+  template, ``hide_code``, nbconvert and the libraries it requires); the page verified by its
+  SHA-256 (:mod:`mnist_analysis.build.reports`).
 - **schedule profiles**, ``<cache>/notebooks/profile.json``: one per set of notebook
   parameters; only positive times and peaks are read (:mod:`mnist_analysis.build.schedule`).
+- **import names**, ``<cache>/computed/.import-names.json``: which installed distribution
+  provides each import name, keyed by the folders of ``sys.path`` and their modification times;
+  the versions themselves are always read fresh (:mod:`mnist_analysis.caching.fingerprints`).
 """
 
 from __future__ import annotations

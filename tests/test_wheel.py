@@ -59,6 +59,7 @@ def test_the_wheel_carries_every_file_of_the_package_and_its_wings(wheel):
         "mnist_analysis/build/reports.py",
         "mnist_analysis/build/notebook_profile.json",
         "mnist_analysis/build/templates/mnist_report/conf.json",
+        "mnist_analysis/build/templates/pages/index.html.j2",
         "mnist_analysis/explorer_js/explorer.js",
         "mnist_analysis/cli.py",
     } <= files  # the listing found the wings, the data files and the JavaScript

@@ -26,7 +26,6 @@ kind with the line so that :func:`unsourced_numbers` can check where every numbe
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import string
 from dataclasses import dataclass, field
@@ -172,19 +171,12 @@ class Datasheet:
 
     def html(self, title: str = "Datasheet for MNIST") -> str:
         import mistune
+        from markupsafe import Markup
 
-        body = mistune.create_markdown(plugins=["table"])(self.markdown())
-        return (
-            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body>\n{body}</body></html>\n"
-        )
+        from .pages import render_page
 
-
-STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;line-height:1.5;"
-    "color:#222}table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #ddd;"
-    "padding:.2rem .6rem;text-align:left}code{font-size:.85rem}"
-)
+        body = mistune.create_markdown(plugins=["table"])(self.markdown())  # mistune escapes the text
+        return render_page("datasheet.html.j2", title=title, body=Markup(body))
 
 
 def _one_line(error: Exception) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..findings import read_findings
 from ..utils import DiskFullError, atomic_write_bytes, is_disk_full, sha256_of_file, staging_folder
+from .pages import TEMPLATES
 from .report_index import index_html
 
 #: What ``--quick`` passes to every notebook: a small stratified sample, for tests.
@@ -30,8 +31,6 @@ QUICK_PARAMETERS = {"sample_size": 2000}
 #: 20 digits) fail, with 100 also 03 and 04 (PCA with 100 components on 87 training rows).
 MIN_SAMPLE_SIZE = 500
 KERNEL_NAME = "python3"
-#: nbconvert templates shipped with the package (``mnist_report``: no CDN scripts, contents, hide-code).
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class ReportError(RuntimeError):
@@ -410,7 +409,7 @@ def _render_record(staged: Path, hide_code: bool) -> dict:
     """
     from ..caching.fingerprints import library_versions
 
-    templates = sorted(p for p in TEMPLATES.rglob("*") if p.is_file())
+    templates = sorted(p for p in (TEMPLATES / "mnist_report").rglob("*") if p.is_file())
     how = [str(hide_code), sha256_of_file(__file__)]
     how += [f"{name}=={version}" for name, version in library_versions({"nbconvert"}).items()]
     how += [f"{p.relative_to(TEMPLATES)}:{sha256_of_file(p)}" for p in templates]
@@ -710,7 +709,7 @@ def build_reports(
     shown = results
     datasheet_note = None
     if only:  # the index keeps the reports this build did not render, marked as such
-        shown = sorted(results + _earlier_reports(notebooks_dir, output_dir, results), key=lambda r: r.notebook.name)
+        shown = results + _earlier_reports(notebooks_dir, output_dir, results)
         mode += f"; this build rendered {', '.join(r.notebook.stem for r in results)}"
         if datasheet is None and datasheet_error is None and (output_dir / "datasheet.html").is_file():
             datasheet = output_dir / "datasheet.html"
