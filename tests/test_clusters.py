@@ -21,6 +21,29 @@ def test_well_separated_blobs_give_ari_and_ami_of_one():
     assert scores["n_clusters"] == 3 and scores["clustered"] > 0.95
 
 
+def test_a_size_cap_keeps_two_touching_blobs_from_being_taken_for_one():
+    points, labels = blobs(centres=((0, 0), (4, 0), (30, 0)))
+    merged = cl.cluster_scores(labels, cl.hdbscan_clusters(points, min_cluster_size=50, min_samples=10, cache=False))
+    assert merged["n_clusters"] == 2  # without the cap the touching pair is one cluster
+    capped = cl.hdbscan_clusters(points, min_cluster_size=50, min_samples=10, max_cluster_size=300, cache=False)
+    scores = cl.cluster_scores(labels, capped)
+    assert scores["n_clusters"] == 3 and scores["ari"] > 0.95 and scores["ari"] > merged["ari"] + 0.3
+    with pytest.raises(ValueError, match="max_cluster_size: expected 0 .* at least min_cluster_size=50, found 20"):
+        cl.hdbscan_clusters(points, min_cluster_size=50, max_cluster_size=20, cache=False)
+
+
+def test_cluster_digits_scales_the_settings_and_the_cap_with_the_stack(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(cl, "cluster_map", lambda images, **_: np.zeros((len(images), 2)))
+    monkeypatch.setattr(cl, "hdbscan_clusters", lambda points, **kw: seen.update(kw) or np.zeros(len(points), int))
+    cl.cluster_digits(np.zeros((7_000, 28, 28), np.uint8), cache=False)
+    assert (seen["min_cluster_size"], seen["min_samples"], seen["max_cluster_size"]) == (50, 40, 1_000)
+    cl.cluster_digits(np.zeros((7_000, 28, 28), np.uint8), cap=False, cache=False)
+    assert seen["max_cluster_size"] == 0
+    cl.cluster_digits(np.zeros((140, 28, 28), np.uint8), cache=False)
+    assert (seen["min_cluster_size"], seen["min_samples"], seen["max_cluster_size"]) == (10, 10, 20)
+
+
 def test_scores_leave_noise_out_and_fall_for_a_wrong_clustering():
     labels = np.repeat([0, 1], 50)
     assert cl.cluster_scores(labels, np.where(np.arange(100) % 10 == 0, -1, labels))["clustered"] == 0.9
@@ -55,7 +78,7 @@ def test_cluster_digits_finds_two_kinds_of_synthetic_digit():
     images = rng.integers(0, 30, (400, 28, 28), dtype=np.uint8)
     images[:200, 4:24, 12:16] = 255  # a bar
     images[200:, 12:16, 4:24] = 255  # a dash
-    found, embedding = cl.cluster_digits(images, seed=0, cache=False)
+    found, embedding = cl.cluster_digits(images, seed=0, cap=False, cache=False)  # two kinds: each half the stack
     assert embedding.shape == (400, 2)
     assert cl.cluster_scores(np.repeat([0, 1], 200), found)["ari"] == pytest.approx(1.0)
 

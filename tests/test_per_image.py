@@ -97,7 +97,8 @@ def test_digit_space_columns_are_notebook_06s_with_clear_dtypes(digits, table):
     assert table["cluster"].dtype == np.int64 and table["typicality"].dtype == np.float64
     found, _ = clusters.cluster_digits(images, seed=0, cache=False)
     np.testing.assert_array_equal(table["cluster"], found)
-    assert clusters.cluster_scores(labels, table["cluster"])["ari"] == 1.0  # four bands, four clusters
+    # four bands, each a quarter of the stack: above the cap of a seventh, so no band may be one cluster
+    assert (table["cluster"] == -1).all()
     np.testing.assert_array_equal(table["typicality"], typicality.image_typicality(images, given, cache=False))
     assert ((table["typicality"] > 0) & (table["typicality"] <= 1)).all()
     for row in FLIPPED:  # a band of another class is the least typical digit of the class it is labelled
