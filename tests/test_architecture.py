@@ -187,3 +187,30 @@ def test_every_module_has_a_floor_and_every_wing_is_a_package(graph):
         assert (PACKAGE / wing / "__init__.py").is_file()
     tops = {module.split(".")[0] for module in graph}
     assert tops - GROUND - set(WINGS) - {"cli"}, "no analysis module found"
+
+
+# --------------------------------------------------------------------------- the test suite's own layout
+TESTS = Path(__file__).resolve().parent
+
+
+def test_no_test_module_imports_another_and_no_fixture_is_named_like_a_test():
+    """Shared test code lives in helper modules (tests/helpers.py, tests/chromium.py...), never in a test module."""
+    modules = sorted(TESTS.glob("test_*.py"))
+    assert len(modules) > 20
+    imports, fixtures = [], []
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                names = []
+            imports += [f"{path.name}: {n}" for n in names if n.split(".")[-1].startswith("test_")]
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                for decorator in node.decorator_list:
+                    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                    if ast.unparse(target).endswith("fixture"):
+                        fixtures.append(f"{path.name}: {node.name}")
+    assert imports == []
+    assert fixtures == []

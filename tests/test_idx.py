@@ -53,24 +53,24 @@ def test_big_endian_int32_matches_the_qmnist_layout():
 
 
 @pytest.fixture
-def test_images_file(tmp_path):
+def images_file(tmp_path):
     """An uncompressed file shaped like MNIST's test images (10,000 x 28 x 28)."""
     path = tmp_path / "t10k-images-idx3-ubyte"
     write_idx(path, np.zeros((10_000, 28, 28), dtype=np.uint8))
     return path
 
 
-def test_truncated_file_says_how_many_bytes_of_how_many(test_images_file):
-    test_images_file.write_bytes(test_images_file.read_bytes()[:7_839_000])
+def test_truncated_file_says_how_many_bytes_of_how_many(images_file):
+    images_file.write_bytes(images_file.read_bytes()[:7_839_000])
     with pytest.raises(IdxFormatError, match="truncated: 7,839,000 of 7,840,016 bytes") as info:
-        read_idx(test_images_file)
-    assert str(test_images_file) in str(info.value)
+        read_idx(images_file)
+    assert str(images_file) in str(info.value)
 
 
-def test_extra_bytes_after_the_data_are_refused(test_images_file):
-    test_images_file.write_bytes(test_images_file.read_bytes() + b"\0" * 5)
+def test_extra_bytes_after_the_data_are_refused(images_file):
+    images_file.write_bytes(images_file.read_bytes() + b"\0" * 5)
     with pytest.raises(IdxFormatError, match="5 unexpected bytes after the data"):
-        read_idx(test_images_file)
+        read_idx(images_file)
 
 
 @pytest.mark.parametrize(

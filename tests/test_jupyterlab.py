@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.chromium import chromium_executable
-from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS, box_select, wait_for_explorer
+from tests.chromium import ARTIFACTS, CHROMIUM_ARGS, box_select, chromium_executable, wait_for_explorer
 
 pytestmark = pytest.mark.slow
 
