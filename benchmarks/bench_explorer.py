@@ -95,6 +95,10 @@ def module_at(revision: str):
         capture_output=True,
         text=True,
     ).stdout
+    # the package has moved its result cache since (the wings of issue 26); the baseline never uses it
+    source = source.replace(
+        "from mnist_analysis.cache import cached_call", "from mnist_analysis.caching.cache import cached_call"
+    )
     path = Path(tempfile.mkdtemp()) / "old_interactive.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_interactive", path)
