@@ -33,7 +33,7 @@ Targets (issue 18): no change and markdown edit <= 5 s; code edit <= that notebo
 gzip decode of the image files, timed before and after, shows how fast the machine was.
 
 With ``--write-profile`` the sequential cold build's time and kernel peak of every notebook
-become the profile shipped with the package (``mnist_analysis/notebook_profile.json``), which a
+become the profile shipped with the package (``mnist_analysis/build/notebook_profile.json``), which a
 machine's first full build schedules by.
 
 Run: MNIST_ANALYSIS_DATA_DIR=../shared/data python benchmarks/bench_report.py [--skip-baseline] [--write-profile]

@@ -383,6 +383,50 @@ def _aligned(frame, rows, name):
     return rows
 
 
+def _checked_inputs(
+    frame, measurements, predictions, count_tolerance, share_tolerance, fraction_holds, n_boot, seed, confidence
+) -> _Inputs:
+    """The audit's inputs, checked: the frame's columns, the optional tables aligned to it, the fractions."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame: expected a DataFrame from load_frame, found {type(frame).__name__}")
+    missing = {"split", "index", "label", "writer_id", "writer_group"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"frame: missing columns {sorted(missing)} (expected the output of load_frame)")
+    measurements = _aligned(frame, measurements, "measurements")
+    if measurements is not None:
+        missing = {"bbox_height", "bbox_width", "com_row", "com_col"} - set(measurements.columns)
+        if missing:
+            raise ValueError(f"measurements: missing columns {sorted(missing)}")
+    predictions = _aligned(frame, predictions, "predictions")
+    for name, value in (
+        ("count_tolerance", count_tolerance),
+        ("share_tolerance", share_tolerance),
+        ("fraction_holds", fraction_holds),
+    ):
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name}: expected a fraction between 0 and 1, found {value!r}")
+    return _Inputs(
+        frame, measurements, predictions, count_tolerance, share_tolerance, fraction_holds, n_boot, seed, confidence
+    )
+
+
+def _claim_row(claim, inputs: _Inputs) -> dict:
+    """One row of the audit: the claim, what was measured and the verdict ("not measured" without its input)."""
+    given = {"measurements": inputs.measurements, "predictions": inputs.predictions}.get(claim.needs, inputs.frame)
+    if given is None:
+        measured, verdict, evidence = "", "not measured", f"needs {claim.needs}, which were not given"
+    else:
+        measured, verdict, evidence = claim.check(inputs)
+    return {
+        "claim": claim.claim,
+        "source": claim.source,
+        "expected": claim.expected,
+        "measured": measured,
+        "verdict": verdict,
+        "evidence": evidence,
+    }
+
+
 def audit_dataset_card(
     frame: pd.DataFrame,
     measurements: pd.DataFrame | None = None,
@@ -439,42 +483,10 @@ def audit_dataset_card(
     >>> audit.loc["box_20x20", "verdict"]
     'not measured'
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame: expected a DataFrame from load_frame, found {type(frame).__name__}")
-    missing = {"split", "index", "label", "writer_id", "writer_group"} - set(frame.columns)
-    if missing:
-        raise ValueError(f"frame: missing columns {sorted(missing)} (expected the output of load_frame)")
-    measurements = _aligned(frame, measurements, "measurements")
-    if measurements is not None:
-        missing = {"bbox_height", "bbox_width", "com_row", "com_col"} - set(measurements.columns)
-        if missing:
-            raise ValueError(f"measurements: missing columns {sorted(missing)}")
-    predictions = _aligned(frame, predictions, "predictions")
-    for name, value in (
-        ("count_tolerance", count_tolerance),
-        ("share_tolerance", share_tolerance),
-        ("fraction_holds", fraction_holds),
-    ):
-        if not 0 <= value <= 1:
-            raise ValueError(f"{name}: expected a fraction between 0 and 1, found {value!r}")
-    inputs = _Inputs(
+    inputs = _checked_inputs(
         frame, measurements, predictions, count_tolerance, share_tolerance, fraction_holds, n_boot, seed, confidence
     )
-    rows = {}
-    for claim in CLAIMS:
-        given = {"measurements": measurements, "predictions": predictions}.get(claim.needs, frame)
-        if given is None:
-            measured, verdict, evidence = "", "not measured", f"needs {claim.needs}, which were not given"
-        else:
-            measured, verdict, evidence = claim.check(inputs)
-        rows[claim.id] = {
-            "claim": claim.claim,
-            "source": claim.source,
-            "expected": claim.expected,
-            "measured": measured,
-            "verdict": verdict,
-            "evidence": evidence,
-        }
+    rows = {claim.id: _claim_row(claim, inputs) for claim in CLAIMS}
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
     table.index.name = "claim_id"
     return table

@@ -359,8 +359,7 @@ def _add_data_dir(command) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .build.schedule import DEFAULT_MAX_MEMORY
-
+    """The command line's parser: one sub-command per job, each added by its own function below."""
     parser = _Parser(
         prog="mnist-analysis",
         description="Verified MNIST data, analyses and reports.",
@@ -368,16 +367,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mnist-analysis {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        _add_fetch,
+        _add_info,
+        _add_export,
+        _add_croissant,
+        _add_datasheet,
+        _add_cache,
+        _add_notebooks,
+        _add_report,
+    ):
+        add(commands)
+    return parser
 
+
+def _add_fetch(commands) -> None:
+    """The command fetch: get and verify every data file."""
     fetch = commands.add_parser("fetch", help="get and verify every data file; print where each is")
     _add_data_dir(fetch)
     fetch.add_argument("--no-progress", action="store_true", help="no download progress bars")
     fetch.set_defaults(run=_fetch)
 
+
+def _add_info(commands) -> None:
+    """The command info: configuration and where each file is."""
     info = commands.add_parser("info", help="show configuration, where each file is, and counts (never downloads)")
     _add_data_dir(info)
     info.set_defaults(run=_info)
 
+
+def _add_export(commands) -> None:
+    """The command export: the per-image table as Parquet and CSV."""
     export = commands.add_parser(
         "export", help="write the per-image table (all measurements and scores) as Parquet and CSV"
     )
@@ -389,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(export)
     export.set_defaults(run=_export)
 
+
+def _add_croissant(commands) -> None:
+    """The command croissant: Croissant metadata."""
     croissant = commands.add_parser(
         "croissant",
         help="write Croissant JSON-LD metadata with the raw files and a "
@@ -398,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(croissant)
     croissant.set_defaults(run=_croissant)
 
+
+def _add_datasheet(commands) -> None:
+    """The command datasheet: the datasheet from the reports folder."""
     datasheet = commands.add_parser(
         "datasheet",
         help="write a datasheet for MNIST (Markdown and HTML) from the data "
@@ -411,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(datasheet)
     datasheet.set_defaults(run=_datasheet)
 
+
+def _add_cache(commands) -> None:
+    """The command cache: show or clear the cache."""
     cache = commands.add_parser("cache", help="show what is cached (kind, entries, size, where) or clear it")
     cache.add_argument(
         "action",
@@ -428,10 +457,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cache.set_defaults(run=_cache)
 
+
+def _add_notebooks(commands) -> None:
+    """The command notebooks: copy the notebooks out for editing."""
     notebooks = commands.add_parser("notebooks", help="copy the project's notebooks into a folder, to edit them")
     notebooks.add_argument("destination", help="folder to copy them into (created if needed)")
     notebooks.add_argument("--force", action="store_true", help="overwrite notebooks of the same name there")
     notebooks.set_defaults(run=_notebooks)
+
+
+def _add_report(commands) -> None:
+    """The command report: execute and render every notebook."""
+    from .build.schedule import DEFAULT_MAX_MEMORY
 
     report = commands.add_parser("report", help="execute every notebook and write HTML reports with an index")
     report.add_argument(
@@ -464,7 +501,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)"
     )
     report.set_defaults(run=_report)
-    return parser
 
 
 def _known_data_errors() -> tuple:

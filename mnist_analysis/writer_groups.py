@@ -478,6 +478,43 @@ def error_concentration(errors, writers, *, top_share: float = 0.1, n_sim: int =
 
 
 # --------------------------------------------------------------------------- domain shift
+def _equal_size_training_sets(is_train, group, groups, train_size, seed) -> dict:
+    """``{first group, second group, "mixed": sorted training rows}``, all of one size, drawn with ``seed``."""
+    first, second = groups
+    pools = {g: np.flatnonzero(is_train & (group == g)) for g in groups}
+    smallest = min(len(p) for p in pools.values())
+    if smallest < 2:
+        found = [len(p) for p in pools.values()]
+        raise ValueError(f"group: expected training rows of both groups {groups}, found {found}")
+    size = smallest if train_size is None else integer(train_size, "train_size", minimum=2)
+    if size > smallest:
+        raise ValueError(f"train_size: expected at most {smallest} (training rows of the smaller group), found {size}")
+    rng = np.random.default_rng(seed)
+    draws = {g: rng.choice(pools[g], size=size, replace=False) for g in groups}  # in random order
+    half = size // 2
+    return {
+        first: np.sort(draws[first]),
+        second: np.sort(draws[second]),
+        "mixed": np.sort(np.concatenate([draws[first][:half], draws[second][: size - half]])),
+    }
+
+
+def _errors_by_test_group(wrong, test_group, test_writers, groups, n_boot: int, seed: int) -> dict:
+    """``{test group or "all": errors, n, error rate and its writer-clustered interval}`` of one model's test errors."""
+    rows = {}
+    for tested_on in (*groups, "all"):
+        mask = np.ones(len(wrong), bool) if tested_on == "all" else test_group == tested_on
+        ci = clustered_bootstrap_ci(wrong[mask], test_writers[mask], n_boot=n_boot, seed=seed)
+        rows[tested_on] = {
+            "errors": int(wrong[mask].sum()),
+            "n": int(mask.sum()),
+            "error_rate": ci["estimate"],
+            "ci_low": ci["ci_low"],
+            "ci_high": ci["ci_high"],
+        }
+    return rows
+
+
 def domain_shift(
     images,
     labels,
@@ -531,41 +568,12 @@ def domain_shift(
     group = vector(group, "group", len(images)).astype(str)
     is_train = vector(is_train, "is_train", len(images)).astype(bool)
     writers = vector(writers, "writers", len(images))
-    first, second = groups
-    pools = {g: np.flatnonzero(is_train & (group == g)) for g in groups}
-    smallest = min(len(p) for p in pools.values())
-    if smallest < 2:
-        found = [len(p) for p in pools.values()]
-        raise ValueError(f"group: expected training rows of both groups {groups}, found {found}")
-    size = smallest if train_size is None else integer(train_size, "train_size", minimum=2)
-    if size > smallest:
-        raise ValueError(f"train_size: expected at most {smallest} (training rows of the smaller group), found {size}")
-    rng = np.random.default_rng(seed)
-    draws = {g: rng.choice(pools[g], size=size, replace=False) for g in groups}  # in random order
-    half = size // 2
-    training_sets = {
-        first: np.sort(draws[first]),
-        second: np.sort(draws[second]),
-        "mixed": np.sort(np.concatenate([draws[first][:half], draws[second][: size - half]])),
-    }
+    training_sets = _equal_size_training_sets(is_train, group, groups, train_size, seed)
     test = np.flatnonzero(~is_train)
     rows = []
     for trained_on, rows_train in training_sets.items():
         result = fit_predict(model, images[rows_train], labels[rows_train], images[test], seed=seed, cache=cache)
         wrong = (result.predictions != labels[test]).astype(float)
-        for tested_on in (first, second, "all"):
-            mask = np.ones(len(test), bool) if tested_on == "all" else group[test] == tested_on
-            ci = clustered_bootstrap_ci(wrong[mask], writers[test][mask], n_boot=n_boot, seed=seed)
-            rows.append(
-                {
-                    "trained_on": trained_on,
-                    "tested_on": tested_on,
-                    "train_size": len(rows_train),
-                    "errors": int(wrong[mask].sum()),
-                    "n": int(mask.sum()),
-                    "error_rate": ci["estimate"],
-                    "ci_low": ci["ci_low"],
-                    "ci_high": ci["ci_high"],
-                }
-            )
+        for tested_on, row in _errors_by_test_group(wrong, group[test], writers[test], groups, n_boot, seed).items():
+            rows.append({"trained_on": trained_on, "tested_on": tested_on, "train_size": len(rows_train), **row})
     return pd.DataFrame(rows).set_index(["trained_on", "tested_on"])

@@ -246,9 +246,16 @@ def _motivation(sheet):
 
 
 def _composition(sheet, data):
-    from ..card_audit import CLAIMS
-
     sheet.text("## Composition")
+    _instances(sheet, data)
+    _writers(sheet, data)
+    _checked_claims(sheet)
+    _writer_findings(sheet, data)
+    _digit_space(sheet, data)
+
+
+def _instances(sheet, data):
+    """What an instance is, how many there are, and how many of each class in each split."""
     if len({array.shape[1:] for spec, array in data.verified if spec.key.endswith("-images")}) == 1:
         sheet.computed(
             "Each instance is one greyscale image of a handwritten digit ({height}x{width} pixels in the "
@@ -265,6 +272,10 @@ def _composition(sheet, data):
     sheet.text("|---|---|---|---|")
     sheet.computed_rows("| {label} | {train} | {test} | {all} |", "class_counts")
     sheet.text("")
+
+
+def _writers(sheet, data):
+    """Who wrote the digits: the two writer groups, their series, and how the splits order them."""
     sheet.cited("writer_groups")
     sheet.cited("qmnist_extended_labels")
     if "hsf_series" in data.frame.columns:
@@ -292,6 +303,12 @@ def _composition(sheet, data):
             "training_tail",
         )
     sheet.text("")
+
+
+def _checked_claims(sheet):
+    """The claims made about the data, each with its verdict in this build (or where to find it)."""
+    from ..card_audit import CLAIMS
+
     sheet.text("### Claims made about the data, checked in this build")
     sheet.text("")
     for row, claim in enumerate(CLAIMS):
@@ -303,6 +320,10 @@ def _composition(sheet, data):
         else:
             sheet.text(f"  - needs {claim.needs}: its verdict is among the writer-split notebook's findings below.")
     sheet.text("")
+
+
+def _writer_findings(sheet, data):
+    """The writer-split and data-quality notebooks' findings, quoted."""
     sheet.text("### Writers, errors and redundancy: findings of the executed notebooks")
     sheet.text("")
     for stem in ("04_writer_split", "05_data_quality"):
@@ -314,6 +335,10 @@ def _composition(sheet, data):
     sheet.cited("confident_learning")
     sheet.text("The data-quality report names the models and the ranking that produced the estimate above.")
     sheet.text("")
+
+
+def _digit_space(sheet, data):
+    """The digit space notebook's findings, and what the instances do not hold."""
     sheet.text("### Kinds of digit and degrees of freedom: the shape of the digit space")
     sheet.text("")
     sheet.text(

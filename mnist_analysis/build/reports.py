@@ -628,6 +628,36 @@ class _Progress:
         self._bar.close()
 
 
+def _outcome(result) -> str:
+    """The build's log line for one notebook: what it wrote or reused, how long it took, its kernel's peak."""
+    outcome = "failed" if result.error else ("reused " if result.reused else "wrote ") + str(result.html)
+    peak = f", kernel peak {result.peak_bytes / 1e9:.2f} GB" if result.peak_bytes else ""
+    return f"  {result.notebook.name}: {outcome} ({result.seconds:.1f} s{peak})"
+
+
+def _write_index(notebooks_dir, output_dir: Path, results, mode, data_files, datasheet, datasheet_error, *, only):
+    """Write ``index.html``; with ``only``, it keeps the reports (and datasheet) this build did not write, marked."""
+    shown, datasheet_note = results, None
+    if only:
+        shown = results + _earlier_reports(notebooks_dir, output_dir, results)
+        mode += f"; this build rendered {', '.join(r.notebook.stem for r in results)}"
+        if datasheet is None and datasheet_error is None and (output_dir / "datasheet.html").is_file():
+            datasheet = output_dir / "datasheet.html"
+            datasheet_note = "not written in this build: from an earlier one"
+    page = index_html(shown, output_dir, mode, data_files, datasheet=datasheet, datasheet_note=datasheet_note)
+    atomic_write_bytes(output_dir / "index.html", page.encode("utf-8"))
+
+
+def _summary(results, seconds: float, index: Path) -> str:
+    """The build's last log line: which notebooks it executed and reused, how long it took, where the index is."""
+    executed = [r.notebook.stem for r in results if not r.reused and r.error is None]
+    reused = [r.notebook.stem for r in results if r.reused]
+    return (
+        f"executed {len(executed)} ({', '.join(executed) or 'none'}); reused {len(reused)} "
+        f"({', '.join(reused) or 'none'}); {seconds:.0f} s in all; index: {index}"
+    )
+
+
 def build_reports(
     notebooks_dir="notebooks",
     output_dir="reports",
@@ -689,9 +719,7 @@ def build_reports(
         )
         bar.done(notebook.name)
         if not bar.shown:
-            outcome = "failed" if result.error else ("reused " if result.reused else "wrote ") + str(result.html)
-            peak = f", kernel peak {result.peak_bytes / 1e9:.2f} GB" if result.peak_bytes else ""
-            log(f"  {notebook.name}: {outcome} ({result.seconds:.1f} s{peak})")
+            log(_outcome(result))
         return result
 
     with _absolute_path_settings():
@@ -703,30 +731,11 @@ def build_reports(
     bar.close()
     results = [rendered[n] for n in notebooks]
     record_runs(merged, results)
-    mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
     with _absolute_path_settings():
         datasheet, datasheet_error = _datasheet(output_dir, results, log)
-    shown = results
-    datasheet_note = None
-    if only:  # the index keeps the reports this build did not render, marked as such
-        shown = results + _earlier_reports(notebooks_dir, output_dir, results)
-        mode += f"; this build rendered {', '.join(r.notebook.stem for r in results)}"
-        if datasheet is None and datasheet_error is None and (output_dir / "datasheet.html").is_file():
-            datasheet = output_dir / "datasheet.html"
-            datasheet_note = "not written in this build: from an earlier one"
-    atomic_write_bytes(
-        output_dir / "index.html",
-        index_html(shown, output_dir, mode, data_files, datasheet=datasheet, datasheet_note=datasheet_note).encode(
-            "utf-8"
-        ),
-    )
-    executed = [r.notebook.stem for r in results if not r.reused and r.error is None]
-    reused = [r.notebook.stem for r in results if r.reused]
-    log(
-        f"executed {len(executed)} ({', '.join(executed) or 'none'}); reused {len(reused)} "
-        f"({', '.join(reused) or 'none'}); {time.perf_counter() - start:.0f} s in all; "
-        f"index: {output_dir / 'index.html'}"
-    )
+    mode = ("quick " if quick else "full ") + (", ".join(f"{k}={v}" for k, v in merged.items()) or "default parameters")
+    _write_index(notebooks_dir, output_dir, results, mode, data_files, datasheet, datasheet_error, only=only)
+    log(_summary(results, time.perf_counter() - start, output_dir / "index.html"))
     failures = [r.error for r in results if r.error] + ([datasheet_error] if datasheet_error else [])
     if failures:
         raise ReportError(
