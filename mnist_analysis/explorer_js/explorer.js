@@ -241,10 +241,33 @@ function onClick(event) {
   const target = event.composedPath().find((e) => e.dataset && e.dataset.row !== undefined);
   if (target && Number(target.dataset.row) >= 0) api.focus(Number(target.dataset.row));
 }
+function everyFrame(pv) {
+  // Bokeh paints at most once per 1/60 s *and then* waits for the next animation frame, which in
+  // practice is every other frame: 30 redraws per second however little a redraw costs. The
+  // explorer's redraws are cheap (a shifted bitmap, an outline), so it paints at the next frame.
+  let request = null;
+  let waiting = [];
+  pv.throttled_paint = () => new Promise((resolve, reject) => {
+    waiting.push([resolve, reject]);
+    if (request !== null) return;
+    request = requestAnimationFrame(() => {
+      const settle = waiting;
+      request = null;
+      waiting = [];
+      try {
+        if (!pv.is_destroyed) pv.repaint();
+        for (const [done] of settle) done();
+      } catch (error) {
+        for (const [, failed] of settle) failed(error);
+      }
+    });
+  });
+}
 function install() {
   const pv = index.find_one(plot);
   if (pv && !pv._mx) {
     pv._mx = true;
+    everyFrame(pv);
     const rv = pv.computed_renderer_views.find((v) => v.model === renderer);
     rv._paint = (ctx) => paintPoints(rv, ctx);
     const el = pv.canvas_view.el;
