@@ -15,6 +15,7 @@ import contextlib
 import errno
 import glob
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -235,6 +236,19 @@ def in_worker_processes(calls, n_jobs: int | None = None) -> list:
     finally:
         if effective_n_jobs(n_jobs) > 1:
             get_reusable_executor().shutdown(wait=True)
+
+
+def json_digest(value) -> str:
+    """SHA-256 (hex) of ``value`` as canonical JSON (sorted keys; anything JSON cannot hold as its ``str``).
+
+    The one way the package turns a key made of plain data into a digest.
+
+    Examples
+    --------
+    >>> json_digest({"b": 1, "a": [2, 3]}) == json_digest({"a": [2, 3], "b": 1})
+    True
+    """
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def sha256_of_file(path) -> str:

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import ast
 import copy
-import hashlib
-import json
 from datetime import datetime
 from pathlib import Path
 
 from ..caching.fingerprints import parse_python
+from ..utils import json_digest
 
 #: Key under the notebook's ``kernelspec`` metadata that carries the inputs' digest while hashing
 #: (jupyter-cache hashes the code cells and the kernelspec).
@@ -99,7 +98,7 @@ def notebook_inputs(node, parameters: dict) -> dict:
 
 def _keyed(node, inputs: dict):
     keyed = copy.deepcopy(node)
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    digest = json_digest(inputs)
     keyed.metadata["kernelspec"] = {**keyed.metadata.get("kernelspec", {}), INPUTS_KEY: digest}
     return keyed
 
@@ -116,10 +115,6 @@ BINDING_KEY = "mnist_analysis_run"
 
 class BrokenCacheWarning(UserWarning):
     """The execution cache (or one of its entries) was damaged, altered or could not be written."""
-
-
-def _sha256_json(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _code_cells(node) -> list:
@@ -142,8 +137,8 @@ def run_binding(node, uri: str) -> dict:
     cells = _code_cells(node)
     return {
         "uri": str(uri),
-        "code_sha256": _sha256_json([c.source for c in cells]),
-        "outputs_sha256": _sha256_json([[c.get("execution_count"), c.get("outputs", [])] for c in cells]),
+        "code_sha256": json_digest([c.source for c in cells]),
+        "outputs_sha256": json_digest([[c.get("execution_count"), c.get("outputs", [])] for c in cells]),
     }
 
 

@@ -54,9 +54,7 @@ for the first and then read its entry, instead of computing it again.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import os
 import shutil
 import sys
@@ -66,6 +64,7 @@ from pathlib import Path
 
 from ..locations import CACHE_ENV, COMPUTED, cache_dir  # noqa: F401 (CACHE_ENV: imported from here)
 from ..running_code import UnkeyableSetting
+from ..utils import json_digest
 from . import stored_results
 from .fingerprints import (
     CodeChangedError,
@@ -119,7 +118,7 @@ def key_parts(function, *args, **kwargs) -> dict:
 
 
 def _key(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return json_digest(parts)
 
 
 def entry_folder(kind: str, key: str) -> Path:
