@@ -388,12 +388,9 @@ def main(runs: int = 3, synthetic: bool = False, table: Path | None = None, repo
         "runs": runs,
         "drag_seconds": DRAG_SECONDS,
         "chromium_args": CHROMIUM_ARGS,
-        "depends_on": [
-            "mnist_analysis/interactive.py",
-            "mnist_analysis/explorer_js",
-            "benchmarks/bench_explorer.py",
-            "benchmarks/common.py",
-        ],
+        # depends_on: the package code this process imported (the explorer, the baseline page's, the
+        # report template's) and notebook 02, whose executed copy gives the 02 page's size.
+        "notebooks_run": ["notebooks/02_projections.ipynb"],
         "plain_page_moves_per_s": {"median": statistics.median(plain), "all": plain},
     }
     for name, values in measured.items():
