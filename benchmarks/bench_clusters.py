@@ -31,7 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import target, write_result  # noqa: E402
+import contextlib
+
+from common import target, write_result
 
 TARGETS = {"ari": 0.93, "ami": 0.91, "clustered": 0.992}
 
@@ -84,12 +86,10 @@ def implementations(embedding, labels) -> dict:
             found = make().fit_predict(embedding)
             runs.append(time.perf_counter() - start)
         out[name] = {**clusters.cluster_scores(labels, found), "seconds_first": runs[0], "seconds_second": runs[-1]}
-        try:
+        with contextlib.suppress(Exception):
             out[name]["version"] = __import__("importlib.metadata").metadata.version(
                 {"sklearn": "scikit-learn", "fast_hdbscan": "fast-hdbscan"}.get(name, name)
             )
-        except Exception:  # noqa: BLE001 (a version is a note, not a result)
-            pass
     return out
 
 

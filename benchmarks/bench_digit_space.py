@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, _run_child, fresh_summary, new_caches, target, write_result  # noqa: E402
+from common import ROOT, _run_child, fresh_summary, new_caches, target, write_result
 
 NOTEBOOK = ROOT / "notebooks" / "06_digit_space.ipynb"
 

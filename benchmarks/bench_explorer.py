@@ -61,12 +61,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import target, write_result  # noqa: E402
+from common import target, write_result
 
-import mnist_analysis as mx  # noqa: E402
-from mnist_analysis import embeddings  # noqa: E402
-from mnist_analysis.interactive import explorer, explorer_frame  # noqa: E402
-from mnist_analysis.per_image import per_image_table, read_table  # noqa: E402
+import mnist_analysis as mx
+from mnist_analysis import embeddings
+from mnist_analysis.interactive import explorer, explorer_frame
+from mnist_analysis.per_image import per_image_table, read_table
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -299,7 +299,7 @@ def synthetic_table(frame, seed: int = 0):
     rng = np.random.default_rng(seed)
     n, labels = len(frame), frame["label"].to_numpy()
     wrong = lambda share: np.where(rng.random(n) < share, rng.integers(0, 10, n), labels)  # noqa: E731
-    table = frame.reset_index(drop=True).assign(
+    return frame.reset_index(drop=True).assign(
         ink=rng.gamma(4, 25, n),
         slant_deg=rng.normal(0, 12, n),
         thickness=rng.gamma(9, 0.3, n),
@@ -310,7 +310,6 @@ def synthetic_table(frame, seed: int = 0):
         outlier_score=rng.gamma(2, 0.5, n),
         **{f"predicted_{m}": wrong(share) for m, share in [("a", 0.02), ("b", 0.03), ("c", 0.05), ("d", 0.08)]},
     )
-    return table
 
 
 def build_pages(folder: Path, synthetic: bool, table_path: Path | None = None) -> dict:

@@ -168,7 +168,7 @@ def cluster_scores(labels, clusters) -> dict:
         "ari": float(adjusted_rand_score(labels[kept], clusters[kept])),
         "ami": float(adjusted_mutual_info_score(labels[kept], clusters[kept])),
         "clustered": float(kept.mean()),
-        "n_clusters": int(len(np.unique(clusters[kept]))),
+        "n_clusters": len(np.unique(clusters[kept])),
     }
 
 

@@ -282,7 +282,7 @@ def explorer_frame(table: pd.DataFrame) -> tuple[pd.DataFrame, str, float]:
     accuracy = {c: float((table[c] == table["label"]).mean()) for c in predictions}
     best = max(accuracy, key=accuracy.get)
     digit_space = [c for c in DIGIT_SPACE_COLUMNS if c in table.columns]
-    shown = table[[c for c in SHOWN_COLUMNS[:10]] + predictions + list(SHOWN_COLUMNS[10:]) + digit_space]
+    shown = table[list(SHOWN_COLUMNS[:10]) + predictions + list(SHOWN_COLUMNS[10:]) + digit_space]
     shown = shown.assign(misclassified=(table[best] != table["label"]).to_numpy())
     if "cluster" in digit_space:
         shown["cluster"] = _cluster_classes(table["cluster"])
@@ -494,7 +494,7 @@ def _payload(columns: dict, neighbours: np.ndarray, images: np.ndarray) -> tuple
     ``[dtype, offset, length, k]``.
     """
     packed, layout = _pack([*columns.values(), neighbours.ravel()])
-    near = layout.pop() + [int(neighbours.shape[1])]
+    near = [*layout.pop(), int(neighbours.shape[1])]
     sheets = cached_call("explorer", _sheets_as_arrays, np.ascontiguousarray(images))
     parts = [base64.b64encode(gzip.compress(packed, compresslevel=6, mtime=0)).decode("ascii")]
     parts += [base64.b64encode(sheet.tobytes()).decode("ascii") for sheet in sheets]

@@ -214,7 +214,7 @@ def dimension_estimates(distances, ks=(5, 10, 20), *, writers=None, n_boot: int 
     from .clustered_statistics import clustered_bootstrap_ci
 
     ks = [positive_int(k, "ks") for k in ks]
-    distances = _distances(distances, max(ks + [2]))
+    distances = _distances(distances, max([*ks, 2]))
     if writers is not None:
         writers = vector(writers, "writers", len(distances))
     rows = []

@@ -352,7 +352,7 @@ def read_table(path) -> pd.DataFrame:
         return pd.read_parquet(path, engine="pyarrow")
     if path.suffix != ".csv":
         raise ValueError(f"path: expected a .parquet or .csv file, found {path.name!r}")
-    table = pd.read_csv(path, dtype={column: str for column in _TEXT})
+    table = pd.read_csv(path, dtype=dict.fromkeys(_TEXT, str))
     for column, categories in _CATEGORIES.items():
         if column in table.columns:
             table[column] = pd.Categorical(table[column], categories=categories)

@@ -182,7 +182,8 @@ def test_the_projections_report_explorer_answers_a_hover_and_a_click(browser, qu
     assert all(word in hovered["text"] for word in ("label", "split", "writer")), hovered["text"]
     assert (thumbnail(hovered["src"]) < 128).sum() > 20, "the hover shows no digit image"
     details = click(page, row)
-    assert details["row"] == row and len(details["neighbours"]) == 10
+    assert details["row"] == row
+    assert len(details["neighbours"]) == 10
     assert problems == []
     page.close()
 
@@ -244,7 +245,8 @@ def test_hover_shows_the_digit_under_the_mouse(explorer_page, small_explorer):
     row = isolated_row(explorer_page)
     shown = hover(explorer_page, row)
     assert shown["row"] == row
-    assert f"split: {frame.split[row]}" in shown["text"] and f"index: {frame['index'][row]}" in shown["text"]
+    assert f"split: {frame.split[row]}" in shown["text"]
+    assert f"index: {frame['index'][row]}" in shown["text"]
     image = thumbnail(shown["src"])[::3, ::3]  # drawn 3x, pixel for pixel
     np.testing.assert_array_equal(image, 255 - 17 * np.rint(images[row] / 17).astype(int))
 
@@ -331,7 +333,8 @@ def test_filters_hide_points_and_keep_them_out_of_a_selection(explorer_page, sma
         f"() => {{ {FIND} return find('mx-gallery').text.includes('data-count=\"{len(expected)}\"') }}"
     )
     selected = bokeh(explorer_page, "return Array.from(find('mx-map').renderers[0].data_source.selected.indices);")
-    assert sorted(selected) == expected.tolist() and set(selected) <= set(np.flatnonzero(wanted))
+    assert sorted(selected) == expected.tolist()
+    assert set(selected) <= set(np.flatnonzero(wanted))
 
 
 def pixel(page, row: int) -> tuple:
@@ -405,14 +408,18 @@ def test_classes_get_a_legend_with_their_names_and_numbers_a_colour_bar(explorer
     def bar_visible():
         return bokeh(explorer_page, "return find('mx-colour-bar').visible;")
 
-    assert legend() == {str(k): _PALETTE[k] for k in range(10)} and not bar_visible()
+    assert legend() == {str(k): _PALETTE[k] for k in range(10)}
+    assert not bar_visible()
     bokeh(explorer_page, "find('mx-colour').value = 'writer_group';")
     explorer_page.wait_for_function(f"() => {{ {FIND} return find('mx-legend').text.includes('census') }}")
-    assert legend() == {"census": _PALETTE[0], "student": _PALETTE[1]} and not bar_visible()
+    assert legend() == {"census": _PALETTE[0], "student": _PALETTE[1]}
+    assert not bar_visible()
     bokeh(explorer_page, "find('mx-colour').value = 'is_label_issue';")
-    assert legend() == {"False": BOOL_COLOURS[0], "True": BOOL_COLOURS[1]} and not bar_visible()
+    assert legend() == {"False": BOOL_COLOURS[0], "True": BOOL_COLOURS[1]}
+    assert not bar_visible()
     bokeh(explorer_page, "find('mx-colour').value = 'ink';")
-    assert legend() == {} and bar_visible()
+    assert legend() == {}
+    assert bar_visible()
     assert bokeh(explorer_page, "return find('mx-colour-bar').title;") == "ink"
 
 
@@ -448,7 +455,8 @@ def test_a_lasso_selects_once_on_release_exactly_the_points_inside(explorer_page
         f"() => {{ {FIND} return find('mx-gallery').text.includes('data-count=\"{len(inside)}\"') }}", timeout=5000
     )
     selected = bokeh(explorer_page, "return Array.from(find('mx-map').renderers[0].data_source.selected.indices);")
-    assert sorted(selected) == inside.tolist() and len(inside) > 10
+    assert sorted(selected) == inside.tolist()
+    assert len(inside) > 10
 
 
 def test_panning_moves_the_drawn_points_and_does_no_hover_work(explorer_page, small_explorer):
@@ -471,7 +479,8 @@ def test_panning_moves_the_drawn_points_and_does_no_hover_work(explorer_page, sm
     assert explorer_page.evaluate("() => window.__paths") < 20
     repainted(explorer_page)
     moved, _ = screen_positions(explorer_page)
-    assert abs(moved[row, 0] - xy[row, 0] - 120) < 2 and abs(moved[row, 1] - xy[row, 1] - 120) < 2
+    assert abs(moved[row, 0] - xy[row, 0] - 120) < 2
+    assert abs(moved[row, 1] - xy[row, 1] - 120) < 2
     from mnist_analysis.interactive import _PALETTE
 
     expected = [round(255 + 0.7 * (c - 255)) for c in rgb(_PALETTE[frame.label[row]])]
@@ -536,7 +545,8 @@ def test_a_click_keeps_the_download_button_and_gallery_in_place(explorer_page):
     click(explorer_page, isolated_row(explorer_page))
     explorer_page.locator(".mx-detail").wait_for(state="visible")
     after = button.bounding_box(), gallery()
-    assert after == before and after[0]["y"] + after[0]["height"] < 900
+    assert after == before
+    assert after[0]["y"] + after[0]["height"] < 900
 
 
 def test_colour_by_changes_the_colour_of_the_points(explorer_page):
@@ -545,7 +555,8 @@ def test_colour_by_changes_the_colour_of_the_points(explorer_page):
     colour = pixel(explorer_page, row)
     bokeh(explorer_page, "find('mx-colour').value = 'ink';")
     repainted(explorer_page)
-    assert before == "label" and pixel(explorer_page, row) != colour
+    assert before == "label"
+    assert pixel(explorer_page, row) != colour
 
 
 def test_while_panning_the_bitmap_moves_with_the_map_and_the_release_redraws_it_in_full(explorer_page, small_explorer):
@@ -565,7 +576,8 @@ def test_while_panning_the_bitmap_moves_with_the_map_and_the_release_redraws_it_
         explorer_page.mouse.move(xy[row, 0] + 15 + 5 * step, xy[row, 1] + 15 - 3 * step)
     repainted(explorer_page)
     during, _ = screen_positions(explorer_page)
-    assert abs(during[row, 0] - xy[row, 0] - 50) < 2 and abs(during[row, 1] - xy[row, 1] + 30) < 2
+    assert abs(during[row, 0] - xy[row, 0] - 50) < 2
+    assert abs(during[row, 1] - xy[row, 1] + 30) < 2
     # drawn again from the last bitmap, shifted: no point drawn anew, yet the point is where the map puts it
     assert explorer_page.evaluate("() => window.__full") == 0
     assert all(abs(a - b) <= 2 for a, b in zip(pixel(explorer_page, row), expected))

@@ -52,7 +52,8 @@ def test_at_most_jobs_run_at_once_when_memory_allows():
 
 def test_a_notebook_larger_than_the_budget_still_runs_alone():
     seen = running_together(["huge", "other"], jobs=2, max_memory=1.0, peaks={"huge": 5, "other": 0.1})
-    assert frozenset({"huge"}) in seen and not any(len(group) > 1 for group in seen)
+    assert frozenset({"huge"}) in seen
+    assert not any(len(group) > 1 for group in seen)
 
 
 def test_an_unrecorded_notebook_counts_as_an_equal_share_of_the_budget():

@@ -56,7 +56,8 @@ def test_one_row_per_claim_with_a_verdict(frame):
     assert audit.index.tolist() == [claim.id for claim in CLAIMS]
     assert audit.columns.tolist() == list(COLUMNS)
     assert audit["verdict"].isin(VERDICTS).all()
-    assert (audit["evidence"].str.len() > 0).all() and (audit["source"].str.len() > 0).all()
+    assert (audit["evidence"].str.len() > 0).all()
+    assert (audit["source"].str.len() > 0).all()
 
 
 def test_claims_without_their_inputs_are_not_measured_rather_than_guessed(frame):

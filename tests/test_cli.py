@@ -14,7 +14,9 @@ def test_fetch_verifies_every_file_and_says_where_it_is(real_data, capsys):
     lines = capsys.readouterr().out.splitlines()
     for spec in REGISTRY.values():
         line = next(line for line in lines if line.startswith(spec.filename))
-        assert "verified" in line and "data folder" in line and str(real_data) in line
+        assert "verified" in line
+        assert "data folder" in line
+        assert str(real_data) in line
 
 
 def test_fetch_reports_each_failure_and_exits_non_zero(tmp_path, monkeypatch, capsys):

@@ -17,8 +17,10 @@ def test_well_separated_blobs_give_ari_and_ami_of_one():
     points, labels = blobs()
     found = cl.hdbscan_clusters(points, min_cluster_size=50, min_samples=5, cache=False)
     scores = cl.cluster_scores(labels, found)
-    assert scores["ari"] == pytest.approx(1.0) and scores["ami"] == pytest.approx(1.0)
-    assert scores["n_clusters"] == 3 and scores["clustered"] > 0.95
+    assert scores["ari"] == pytest.approx(1.0)
+    assert scores["ami"] == pytest.approx(1.0)
+    assert scores["n_clusters"] == 3
+    assert scores["clustered"] > 0.95
 
 
 def test_a_size_cap_keeps_two_touching_blobs_from_being_taken_for_one():
@@ -27,8 +29,10 @@ def test_a_size_cap_keeps_two_touching_blobs_from_being_taken_for_one():
     assert merged["n_clusters"] == 2  # without the cap the touching pair is one cluster
     capped = cl.hdbscan_clusters(points, min_cluster_size=50, min_samples=10, max_cluster_size=300, cache=False)
     scores = cl.cluster_scores(labels, capped)
-    assert scores["n_clusters"] == 3 and scores["ari"] > 0.95 and scores["ari"] > merged["ari"] + 0.3
-    with pytest.raises(ValueError, match="max_cluster_size: expected 0 .* at least min_cluster_size=50, found 20"):
+    assert scores["n_clusters"] == 3
+    assert scores["ari"] > 0.95
+    assert scores["ari"] > merged["ari"] + 0.3
+    with pytest.raises(ValueError, match=r"max_cluster_size: expected 0 .* at least min_cluster_size=50, found 20"):
         cl.hdbscan_clusters(points, min_cluster_size=50, max_cluster_size=20, cache=False)
 
 
@@ -58,7 +62,8 @@ def test_composition_names_the_mixed_cluster():
     found = np.array([0] * 10 + [1] * 5)
     table = cl.cluster_composition(labels, found)
     assert table.loc[0, ["size", "majority", "second", "second_count"]].tolist() == [10, 4, 9, 4]
-    assert table.loc[0, "purity"] == pytest.approx(0.6) and table.loc[1, "purity"] == 1.0
+    assert table.loc[0, "purity"] == pytest.approx(0.6)
+    assert table.loc[1, "purity"] == 1.0
     assert table.loc[1, "second"] == -1
 
 

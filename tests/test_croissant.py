@@ -88,7 +88,7 @@ def small_dataset(folder):
 
 
 def test_metadata_is_valid_croissant_and_its_records_read_back(mlc, tmp_path):
-    path, table, images = small_dataset(tmp_path)
+    path, _table, images = small_dataset(tmp_path)
     dataset = mlc.Dataset(jsonld=str(path))  # raises on any validation error
     assert not dataset.metadata.ctx.issues.errors
     assert "@context" not in str(dataset.metadata.ctx.issues.warnings)  # the standard context
@@ -109,7 +109,8 @@ def test_metadata_lists_every_file_with_the_hash_of_its_bytes(tmp_path):
         entry = files[key]
         assert entry["sha256"] == hashlib.sha256((tmp_path / entry["contentUrl"]).read_bytes()).hexdigest()
         assert entry["sha256"] != spec.sha256  # the hash of the gzip'd bytes, not the registry's decompressed one
-        assert spec.sha256 in entry["description"] and "decompressed" in entry["description"]
+        assert spec.sha256 in entry["description"]
+        assert "decompressed" in entry["description"]
         assert entry["encodingFormat"] == "application/gzip"
     fields = metadata["recordSet"][0]["field"]
     assert [f["name"] for f in fields] == list(RECORD_FIELDS)
@@ -140,7 +141,9 @@ def test_command_refuses_a_file_as_output_in_one_line(tmp_path, capsys):
     target.write_text("keep me")
     assert main(["croissant", "--output", str(target)]) == 2
     error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and str(target) in error and "is a file" in error
+    assert len(error.splitlines()) == 1
+    assert str(target) in error
+    assert "is a file" in error
     assert target.read_text() == "keep me"
 
 
@@ -198,7 +201,7 @@ def test_real_croissant_holds_every_image_and_the_verified_raw_files(real_croiss
             assert hashlib.sha256(content).hexdigest() == REGISTRY[entry["@id"]].sha256
 
 
-@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
 def test_missing_mlcroissant_fails_under_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
     monkeypatch.setitem(sys.modules, "mlcroissant", None)  # import raises ImportError
     monkeypatch.setenv("CI", ci)

@@ -87,7 +87,8 @@ def validation_table():
 def test_datasheet_has_gebru_sections_in_order():
     markdown = build_datasheet(small_frame(), fake_findings(), validation=validation_table()).markdown()
     positions = [markdown.find(section + "\n") for section in SECTIONS]
-    assert all(p >= 0 for p in positions) and positions == sorted(positions)
+    assert all(p >= 0 for p in positions)
+    assert positions == sorted(positions)
 
 
 def test_every_number_is_computed_quoted_or_cited():
@@ -219,7 +220,8 @@ def test_lines_with_untraceable_numbers_are_refused_when_added():
 def test_html_renders_the_tables_cites_every_source_and_links_back_to_the_index():
     sheet = build_datasheet(small_frame(), fake_findings(), validation=validation_table())
     page = sheet.html()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<table>") >= 3
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<table>") >= 3
     assert "<h2>Uses</h2>" in page
     assert page.count('<a href="index.html">') == 1
     for source in SOURCES.values():
@@ -261,7 +263,7 @@ def write_quoted(folder, broken_stem, broken):
 
 
 @pytest.mark.parametrize(
-    "broken, message",
+    ("broken", "message"),
     [
         (b"{not json", r"is not a readable notebook \(expected nbformat JSON\): .*Error"),
         (b"\xff\xfe\x00garbage", r"is not a readable notebook"),
@@ -279,14 +281,18 @@ def test_a_malformed_quoted_notebook_is_refused_with_its_file_and_cell_named(tmp
     # the command says it in one line, exit 1, before loading any data, and writes nothing
     assert main(["datasheet", "--output", str(tmp_path)]) == 1
     error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and str(path) in error and "Traceback" not in error
+    assert len(error.splitlines()) == 1
+    assert str(path) in error
+    assert "Traceback" not in error
     assert not (tmp_path / MARKDOWN_NAME).exists()
 
 
 def test_command_without_executed_notebooks_fails_in_one_line(tmp_path, capsys):
     assert main(["datasheet", "--output", str(tmp_path)]) == 1
     error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and "not found" in error and "mnist-analysis report" in error
+    assert len(error.splitlines()) == 1
+    assert "not found" in error
+    assert "mnist-analysis report" in error
     assert not (tmp_path / MARKDOWN_NAME).exists()
 
 

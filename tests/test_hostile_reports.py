@@ -45,7 +45,7 @@ def test_a_failing_notebook_keeps_its_last_good_report_marked_out_of_date(tmp_pa
     write_notebook(notebooks / "01_fine.ipynb", "print('fine')")
     write_notebook(notebooks / "02_broken.ipynb", "x = 1", "raise ValueError('boom in the analysis')")
     old = previous_build(reports, "02_broken")
-    with pytest.raises(ReportError, match="02_broken.ipynb: cell 3"):
+    with pytest.raises(ReportError, match=r"02_broken.ipynb: cell 3"):
         build_reports(notebooks, reports, **QUIET)
     assert (reports / "02_broken.html").read_text() == old[reports / "02_broken.html"]
     assert (reports / "02_broken.ipynb").read_text() == old[reports / "02_broken.ipynb"]
@@ -54,9 +54,12 @@ def test_a_failing_notebook_keeps_its_last_good_report_marked_out_of_date(tmp_pa
     index = (reports / "index.html").read_text()
     card = index[index.index("02_broken title") :]
     card = card[: card.index("</div></div>")]
-    assert "FAILED in this build" in card and "OUT OF DATE" in card
-    assert "cell 3" in card and "raised ValueError: boom in the analysis" in card
-    assert 'href="02_broken.html"' in card and "last good report" in card
+    assert "FAILED in this build" in card
+    assert "OUT OF DATE" in card
+    assert "cell 3" in card
+    assert "raised ValueError: boom in the analysis" in card
+    assert 'href="02_broken.html"' in card
+    assert "last good report" in card
     assert 'href="01_fine.html"' in index
     assert not list(reports.glob(f"{STAGING_PREFIX}*"))
 
@@ -67,10 +70,10 @@ def test_a_notebook_that_passes_again_replaces_its_failed_copy(tmp_path):
     write_notebook(notebooks / "01_flaky.ipynb", "raise RuntimeError('first run fails')")
     with pytest.raises(ReportError):
         build_reports(notebooks, reports, **QUIET)
-    assert (reports / "01_flaky.failed.ipynb").is_file() and not (reports / "01_flaky.html").exists()
-    assert (
-        "FAILED" in (reports / "index.html").read_text() and "OUT OF DATE" not in (reports / "index.html").read_text()
-    )
+    assert (reports / "01_flaky.failed.ipynb").is_file()
+    assert not (reports / "01_flaky.html").exists()
+    assert "FAILED" in (reports / "index.html").read_text()
+    assert "OUT OF DATE" not in (reports / "index.html").read_text()
     write_notebook(notebooks / "01_flaky.ipynb", "print('now fine')")
     build_reports(notebooks, reports, **QUIET)
     shown = sorted(p.name for p in reports.iterdir() if not p.name.startswith("."))  # .NAME.render.json: see reports
@@ -78,7 +81,7 @@ def test_a_notebook_that_passes_again_replaces_its_failed_copy(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "parameters, message",
+    ("parameters", "message"),
     [
         ({"sample_size": -5}, "sample_size: expected a positive integer or None, found -5"),
         ({"sample_size": 0}, "sample_size: expected a positive integer or None, found 0"),
@@ -94,7 +97,8 @@ def test_bad_parameters_are_refused_before_any_notebook_runs_or_anything_is_repl
     with pytest.raises(ValueError, match=message):
         build_reports(notebooks, reports, parameters=parameters, **QUIET)
     assert_unchanged(old)
-    assert sorted(reports.iterdir()) == sorted(old) and not (notebooks / "ran").exists()
+    assert sorted(reports.iterdir()) == sorted(old)
+    assert not (notebooks / "ran").exists()
 
 
 def test_a_too_large_sample_through_the_command_line_is_refused_and_nothing_deleted(tmp_path):
@@ -120,8 +124,10 @@ def test_a_too_large_sample_through_the_command_line_is_refused_and_nothing_dele
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "(MNIST has 70,000), found '10000000'" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "(MNIST has 70,000), found '10000000'" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
     assert_unchanged(old)
 
 
@@ -148,7 +154,8 @@ def test_a_killed_build_keeps_the_previous_reports_and_index_and_leaves_nothing_
     try:
         give_up = time.monotonic() + 120
         while not list(reports.glob(f"{STAGING_PREFIX}*/02_slow.ipynb")):  # the slow notebook is executing
-            assert build.poll() is None and time.monotonic() < give_up, "the build never reached the slow notebook"
+            assert build.poll() is None, "the build ended before the slow notebook"
+            assert time.monotonic() < give_up, "the build never reached the slow notebook"
             time.sleep(0.2)
         time.sleep(1.0)
     finally:
@@ -193,9 +200,11 @@ def test_edited_outputs_in_the_execution_cache_are_not_served(tmp_path, isolated
     stored.write_text(stored.read_text().replace("output of the first", "an edited output"))
     with pytest.warns(UserWarning, match=r"execution cache entry .*base.ipynb: its outputs were changed"):
         results = {r.notebook.stem: r for r in build_reports(notebooks, reports, **QUIET)}
-    assert results["01_first"].reused is None and results["02_second"].reused  # executed again, not "reused"
+    assert results["01_first"].reused is None
+    assert results["02_second"].reused
     page = (reports / "01_first.html").read_text()
-    assert "output of the first" in page and "an edited output" not in page
+    assert "output of the first" in page
+    assert "an edited output" not in page
     # The altered entry is gone; the new run is stored in its place, and served from then on.
     assert (
         "an edited output"
@@ -211,9 +220,11 @@ def test_one_notebooks_stored_run_copied_over_anothers_is_not_served(tmp_path, i
     second.write_text(first.read_text())
     with pytest.warns(UserWarning, match=r"base.ipynb: it is the run of '.*01_first.ipynb', not of '.*02_second"):
         results = {r.notebook.stem: r for r in build_reports(notebooks, reports, **QUIET)}
-    assert results["02_second"].reused is None and results["01_first"].reused
+    assert results["02_second"].reused is None
+    assert results["01_first"].reused
     page = (reports / "02_second.html").read_text()
-    assert "output of the second" in page and "output of the first" not in page
+    assert "output of the second" in page
+    assert "output of the first" not in page
 
 
 @pytest.mark.parametrize("damage", ["garbled database", "truncated database", "stored notebook deleted", "not JSON"])
@@ -248,14 +259,14 @@ def test_a_read_only_execution_cache_gives_one_warning_and_the_build_works(tmp_p
     notebooks, reports = _two_notebooks(tmp_path)
     build_reports(notebooks, reports, **QUIET)  # a cache with entries, then made read-only
     folder = isolated_cache / "notebooks"
-    with read_only(isolated_cache, folder, *folder.rglob("*")):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            results = build_reports(notebooks, reports, force=True, **QUIET)
+    with read_only(isolated_cache, folder, *folder.rglob("*")), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = build_reports(notebooks, reports, force=True, **QUIET)
     assert all(r.error is None and r.html.is_file() for r in results)
     messages = [str(w.message) for w in caught if "cache" in str(w.message)]
     assert len(messages) == 1, messages
-    assert f"execution cache {folder} cannot be written" in messages[0] and "not kept for reuse" in messages[0]
+    assert f"execution cache {folder} cannot be written" in messages[0]
+    assert "not kept for reuse" in messages[0]
 
 
 def test_a_full_disk_during_a_build_names_the_folder_and_leaves_no_truncated_notebook(tmp_path):
@@ -283,10 +294,12 @@ def test_a_build_with_only_keeps_every_report_and_the_datasheet_on_the_index_mar
         name: index.rindex('<div class="card">', 0, index.index(f"{name} title")) for name in ("01_first", "02_second")
     }
     cards = {name: index[start : index.index("</div></div>", start)] for name, start in starts.items()}
-    assert 'href="01_first.html"' in cards["01_first"] and "not rendered in this build" not in cards["01_first"]
+    assert 'href="01_first.html"' in cards["01_first"]
+    assert "not rendered in this build" not in cards["01_first"]
     assert 'href="02_second.html"' in cards["02_second"]
     assert "not rendered in this build: report from 20" in cards["02_second"]
-    assert 'href="datasheet.html"' in index and "not written in this build" in index
+    assert 'href="datasheet.html"' in index
+    assert "not written in this build" in index
     assert "this build rendered 01_first" in index
 
 
@@ -320,7 +333,8 @@ def test_ctrl_c_stops_the_running_kernels_at_once_and_keeps_the_previous_reports
         give_up = time.monotonic() + 120
         kernels = []
         while len(kernels) < 2 or len(list(reports.glob(f"{STAGING_PREFIX}*/0*_slow.ipynb"))) < 2:
-            assert build.poll() is None and time.monotonic() < give_up, "the build never ran both notebooks"
+            assert build.poll() is None, "the build ended before it ran both notebooks"
+            assert time.monotonic() < give_up, "the build never ran both notebooks"
             kernels = [
                 p for p in psutil.Process(build.pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())
             ]

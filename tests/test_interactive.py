@@ -51,7 +51,9 @@ def test_sprite_sheets_place_each_image_at_its_tile_in_16_grey_levels():
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(7, 28, 28), dtype=np.uint8)
     sheets = [np.asarray(Image.open(io.BytesIO(s)).convert("L")).astype(int) for s in sprite_sheets(images, tiles=2)]
-    assert len(sheets) == 2 and sheets[0].shape == (56, 56) and sheets[1].shape == (56, 56)
+    assert len(sheets) == 2
+    assert sheets[0].shape == (56, 56)
+    assert sheets[1].shape == (56, 56)
     for i, image in enumerate(images):
         r, c = divmod(i % 4, 2)
         np.testing.assert_array_equal(sheets[i // 4][r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28], quantised(image))
@@ -67,7 +69,8 @@ def test_pixel_neighbours_are_the_exact_nearest_other_images():
     distances = ((flat[:, None] - flat[None]) ** 2).sum(axis=2)
     np.fill_diagonal(distances, np.inf)
     expected = np.argsort(distances, axis=1, kind="stable")[:, :5]
-    assert found.shape == (80, 5) and found.dtype == np.int32
+    assert found.shape == (80, 5)
+    assert found.dtype == np.int32
     np.testing.assert_array_equal(np.take_along_axis(distances, found, 1), np.take_along_axis(distances, expected, 1))
     assert not (found == np.arange(80)[:, None]).any()
 
@@ -106,7 +109,8 @@ def test_the_page_carries_every_point_column_sprite_and_neighbour(inputs):
 
     assert list(meta["layout"]) == list(frame.columns)
     np.testing.assert_array_equal(column(*meta["layout"]["label"]), frame["label"])
-    assert meta["layout"]["label"][0] == "uint8" and meta["layout"]["writer_id"][0] == "uint8"
+    assert meta["layout"]["label"][0] == "uint8"
+    assert meta["layout"]["writer_id"][0] == "uint8"
     np.testing.assert_array_equal(column(*meta["layout"]["ink"]), frame["ink"])
     names = meta["specs"]["split"]["names"]
     assert [names[c] for c in column(*meta["layout"]["split"])] == frame["split"].tolist()
@@ -115,7 +119,8 @@ def test_the_page_carries_every_point_column_sprite_and_neighbour(inputs):
     for i in (0, 33, 59):
         r, c = divmod(i, ATLAS_TILES)
         np.testing.assert_array_equal(sheet[r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28], quantised(images[i]))
-    assert page.count(f'id="{ex._payload.tags[0]}-0"') == 1 and page.count(sheets[0]) == 1  # once, not in Bokeh's too
+    assert page.count(f'id="{ex._payload.tags[0]}-0"') == 1
+    assert page.count(sheets[0]) == 1
 
 
 def test_a_widget_carries_the_payload_in_its_document_not_in_a_page(inputs, monkeypatch):
@@ -125,7 +130,8 @@ def test_a_widget_carries_the_payload_in_its_document_not_in_a_page(inputs, monk
     static_parts = payload_of(ex.html())
     ex._repr_mimebundle_()  # the widget is made
     parts = ex.layout.document.get_model_by_name("mx-payload").data["parts"]
-    assert gzip.decompress(base64.b64decode(parts[0])) == static_parts[0] and parts[1:] == static_parts[1]
+    assert gzip.decompress(base64.b64decode(parts[0])) == static_parts[0]
+    assert parts[1:] == static_parts[1]
     assert "application/octet-stream" not in ex.html()  # once in the document, not twice in a page
 
 
@@ -134,13 +140,15 @@ def test_static_html_is_inline_and_names_no_file(inputs):
     html = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False).html()
     assert re.search(r"<script[^>]*\bsrc\s*=", html, re.IGNORECASE) is None
     assert re.search(r"<link\b", html, re.IGNORECASE) is None
-    assert "Bokeh" in html and "mx-map" in html
+    assert "Bokeh" in html
+    assert "mx-map" in html
 
 
 def test_selection_returns_the_selected_rows_as_a_frame(inputs):
     frame, coords, images = inputs
     ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
-    assert ex.selection.empty and list(ex.selection.columns) == list(frame.columns)
+    assert ex.selection.empty
+    assert list(ex.selection.columns) == list(frame.columns)
     ex.source.selected.indices = [45, 3, 7]  # as the browser reports a box selection
     pd.testing.assert_frame_equal(ex.selection, frame.iloc[[3, 7, 45]])
     ex.select([])
@@ -154,11 +162,13 @@ def test_display_is_a_widget_unless_the_report_build_asks_for_html(inputs, monke
     monkeypatch.delenv(STATIC_ENV, raising=False)
     ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32))
     bundle = ex._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" not in bundle
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "text/html" not in bundle
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.widget.model_id
     monkeypatch.setenv(STATIC_ENV, "1")
     static = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32))._repr_mimebundle_()
-    assert "text/html" in static and "application/vnd.jupyter.widget-view+json" not in static
+    assert "text/html" in static
+    assert "application/vnd.jupyter.widget-view+json" not in static
 
 
 def test_save_writes_a_standalone_page(inputs, tmp_path):
@@ -166,7 +176,8 @@ def test_save_writes_a_standalone_page(inputs, tmp_path):
     ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
     ex.save(tmp_path / "explorer.html")
     text = (tmp_path / "explorer.html").read_text()
-    assert text.startswith("<!DOCTYPE html>") and "mx-map" in text
+    assert text.startswith("<!DOCTYPE html>")
+    assert "mx-map" in text
 
 
 @pytest.mark.parametrize(
@@ -214,8 +225,10 @@ def test_show_opens_the_saved_page_in_a_browser_and_repr_says_how(inputs, tmp_pa
     opened = []
     monkeypatch.setattr(webbrowser, "open", opened.append)
     path = ex.show(tmp_path / "shown.html")
-    assert opened == [path.resolve().as_uri()] and "mx-map" in path.read_text()
-    assert ".show()" in repr(ex) and ".save(path)" in repr(ex)
+    assert opened == [path.resolve().as_uri()]
+    assert "mx-map" in path.read_text()
+    assert ".show()" in repr(ex)
+    assert ".save(path)" in repr(ex)
 
 
 def test_the_javascript_is_one_linted_file_loaded_once_per_page(inputs):
@@ -229,7 +242,8 @@ def test_the_javascript_is_one_linted_file_loaded_once_per_page(inputs):
     code = browser_code()
     lines = code.splitlines()
     assert all(len(line) <= 120 and line == line.rstrip() and "\t" not in line for line in lines)
-    assert "var " not in code and "==" not in code.replace("===", "").replace("!==", "")
+    assert "var " not in code
+    assert "==" not in code.replace("===", "").replace("!==", "")
     node = shutil.which("node")
     if node is not None:  # a syntax check (node is on the project's machines; eslint is not installed)
         checked = subprocess.run(
@@ -288,9 +302,11 @@ def test_notebook_06_columns_are_offered_in_colour_by_cluster_with_a_legend_typi
     assert not by_cluster.layout.select_one({"name": "mx-colour-bar"}).visible
     by_typicality = explorer(shown, coords, images, neighbours=np.zeros((60, 1), np.int32), colour_by="typicality")
     bar = by_typicality.layout.select_one({"name": "mx-colour-bar"})
-    assert bar.visible and bar.title == "typicality"
+    assert bar.visible
+    assert bar.title == "typicality"
     low, high = np.percentile(table["typicality"].astype(np.float32), [1, 99])
-    assert bar.color_mapper.low == pytest.approx(low) and bar.color_mapper.high == pytest.approx(high)
+    assert bar.color_mapper.low == pytest.approx(low)
+    assert bar.color_mapper.high == pytest.approx(high)
     assert "colour bar" in by_typicality.layout.select_one({"name": "mx-legend"}).text
     # without them, the frame is as before
     assert "cluster" not in explorer_frame(table.drop(columns=["cluster", "typicality"]))[0].columns

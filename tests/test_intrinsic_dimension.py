@@ -21,7 +21,8 @@ def test_mle_and_twonn_recover_the_dimension_of_uniform_cubes(dimension):
     distances, _ = idim.neighbour_distances(embedded(cube), 20, cache=False)
     table = idim.dimension_estimates(distances, ks=(5, 10, 20)).set_index("estimator")
     assert table["dimension"].to_numpy() == pytest.approx(dimension, rel=0.15)
-    assert (table["excluded"] == 0).all() and (table["n"] == 4000).all()
+    assert (table["excluded"] == 0).all()
+    assert (table["n"] == 4000).all()
 
 
 def test_points_on_a_curved_line_have_dimension_one():
@@ -42,7 +43,8 @@ def test_grouped_search_stays_within_groups_and_queries_select_rows():
     assert np.allclose(distances, np.linalg.norm(points[indices] - points[:, None], axis=2))
     assert (np.diff(distances, axis=1) >= 0).all()
     some, some_indices = idim.neighbour_distances(points, 5, groups=groups, queries=[3, 70], cache=False)
-    assert np.array_equal(some_indices, indices[[3, 70]]) and np.allclose(some, distances[[3, 70]])
+    assert np.array_equal(some_indices, indices[[3, 70]])
+    assert np.allclose(some, distances[[3, 70]])
 
 
 def test_neighbour_distances_are_exact_and_cached(monkeypatch):
@@ -51,7 +53,8 @@ def test_neighbour_distances_are_exact_and_cached(monkeypatch):
     first = idim.neighbour_distances(images, 3)
     again = idim.neighbour_distances(images.copy(), 3)
     assert computed == ["mnist_analysis.intrinsic_dimension._neighbour_distances"]
-    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    assert np.array_equal(first[0], again[0])
+    assert np.array_equal(first[1], again[1])
     flat = images.reshape(40, -1).astype(float)
     assert np.array_equal(first[0][:, 0], np.linalg.norm(flat[first[1][:, 0]] - flat, axis=1))
 
@@ -59,7 +62,8 @@ def test_neighbour_distances_are_exact_and_cached(monkeypatch):
 def test_duplicates_are_excluded_and_counted_not_given_a_value():
     distances = np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0]])
     table = idim.dimension_estimates(distances, ks=(3,)).set_index("estimator")
-    assert table["excluded"].tolist() == [1, 1] and table["n"].tolist() == [2, 2]
+    assert table["excluded"].tolist() == [1, 1]
+    assert table["n"].tolist() == [2, 2]
     assert table.loc["TwoNN", "dimension"] == pytest.approx(1 / np.log(2))
     assert table.loc["MLE k=3", "dimension"] == pytest.approx(1 / np.mean([np.log(4), np.log(2)]))
 

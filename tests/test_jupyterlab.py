@@ -75,7 +75,7 @@ def lab(tmp_path):
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "lab.log", "w"),
+        stderr=open(tmp_path / "lab.log", "w"),  # noqa: SIM115 (the server's log, open while it runs)
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -174,4 +174,4 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
         {"split": np.where(np.arange(300) < 200, "train", "test"), "index": np.r_[np.arange(200), np.arange(100)]}
     )
     assert 5 < len(expected) == count
-    assert selection == frame.iloc[expected].values.tolist()
+    assert selection == frame.iloc[expected].to_numpy().tolist()

@@ -44,24 +44,32 @@ def test_the_index_lists_cards_in_name_order_escapes_everything_and_caps_the_fin
     page = index_html(
         results, tmp_path, "quick <mode>", [(spec, SimpleNamespace(origin="data folder"))], datasheet=None
     )
-    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.rstrip().endswith("</html>")
     titles = re.findall(r"<h2>(?:<a [^>]*>)?Title of (\w+)", page)
     assert titles == ["01_good", "02_old", "03_failed", "04_reused"]  # the notebooks' order, whatever the run order
-    assert "the test set&#39;s &lt;b&gt;bold&lt;/b&gt; claim &amp; more" in page and "<b>bold" not in page
+    assert "the test set&#39;s &lt;b&gt;bold&lt;/b&gt; claim &amp; more" in page
+    assert "<b>bold" not in page
     assert page.count("<li>finding ") == MAX_FINDINGS - 1  # the first finding and four more
-    assert "cell 4 raised &lt;KeyError&gt;" in page and "quick &lt;mode&gt;" in page
-    assert "OUT OF DATE" in page and 'href="02_old.html">last good report' in page
-    assert "executed in 12 s" in page and "reused from 2026-12-01 (re-rendered in 12 s)" in page
-    assert f"<code>{'ab' * 32}</code>" in page and "data folder" in page
+    assert "cell 4 raised &lt;KeyError&gt;" in page
+    assert "quick &lt;mode&gt;" in page
+    assert "OUT OF DATE" in page
+    assert 'href="02_old.html">last good report' in page
+    assert "executed in 12 s" in page
+    assert "reused from 2026-12-01 (re-rendered in 12 s)" in page
+    assert f"<code>{'ab' * 32}</code>" in page
+    assert "data folder" in page
     assert "Datasheet for MNIST" not in page
 
 
 def test_the_index_links_the_datasheet_and_says_when_it_is_from_an_earlier_build(tmp_path):
     sheet = tmp_path / "datasheet.html"
     now = index_html([], tmp_path, "full", datasheet=sheet)
-    assert 'href="datasheet.html">Datasheet for MNIST' in now and "computed\nin this build" in now
+    assert 'href="datasheet.html">Datasheet for MNIST' in now
+    assert "computed\nin this build" in now
     earlier = index_html([], tmp_path, "full", datasheet=sheet, datasheet_note="not written in this build")
-    assert "not written in this build" in earlier and "in the build that wrote it" in earlier
+    assert "not written in this build" in earlier
+    assert "in the build that wrote it" in earlier
 
 
 def test_a_page_refuses_a_value_its_template_is_not_given():

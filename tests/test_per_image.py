@@ -64,7 +64,7 @@ def test_every_column_is_described_and_the_measurements_are_all_there():
     assert all(isinstance(text, str) and len(text) > 10 for text in per_image.COLUMNS.values())
     assert set(MEASUREMENT_COLUMNS) <= set(per_image.COLUMNS)
     assert {f"morpho_{c}" for c in MORPHO_COLUMNS} <= set(per_image.COLUMNS)
-    assert per_image.NULLABLE <= set(MEASUREMENT_COLUMNS) | {f"morpho_{c}" for c in MORPHO_COLUMNS}
+    assert set(MEASUREMENT_COLUMNS) | {f"morpho_{c}" for c in MORPHO_COLUMNS} >= per_image.NULLABLE
     assert all("original pixels" in per_image.COLUMNS[f"morpho_{c}"] for c in MORPHO_COLUMNS if c != "slant")
     assert "radians" in per_image.COLUMNS["morpho_slant"]
     markdown = per_image.columns_markdown()
@@ -92,9 +92,10 @@ def test_values_come_from_the_package_helpers(digits, table):
 
 @pytest.mark.slow
 def test_digit_space_columns_are_notebook_06s_with_clear_dtypes(digits, table):
-    frame, images, labels = digits
+    frame, images, _labels = digits
     given = frame["label"].to_numpy()
-    assert table["cluster"].dtype == np.int64 and table["typicality"].dtype == np.float64
+    assert table["cluster"].dtype == np.int64
+    assert table["typicality"].dtype == np.float64
     found, _ = clusters.cluster_digits(images, seed=0, cache=False)
     np.testing.assert_array_equal(table["cluster"], found)
     # four bands, each a quarter of the stack: above the cap of a seventh, so no band may be one cluster
@@ -161,7 +162,7 @@ def test_bad_input_is_refused(digits):
         per_image.per_image_table(frame.drop(columns="writer_id"), images, cache=False)
     with pytest.raises(TypeError, match="frame: expected a pandas DataFrame"):
         per_image.per_image_table(images, images, cache=False)
-    with pytest.raises(ValueError, match="path: expected a .parquet or .csv"):
+    with pytest.raises(ValueError, match=r"path: expected a .parquet or .csv"):
         per_image.read_table("table.xlsx")
 
 
@@ -170,8 +171,10 @@ def test_bad_input_is_refused(digits):
 def test_export_of_a_real_sample_round_trips(real_data, tmp_path):
     paths = per_image.export_table(tmp_path, sample_size=300, seed=0, data_dir=real_data)
     table = per_image.read_table(paths["parquet"])
-    assert len(table) == 300 and list(table.columns) == list(per_image.COLUMNS)
+    assert len(table) == 300
+    assert list(table.columns) == list(per_image.COLUMNS)
     assert not table.duplicated(["split", "index"]).any()
     assert not table.isna().any().any()
-    assert 2.0 < table["morpho_thickness"].median() < 3.5 and 80 < table["morpho_area"].median() < 130
+    assert 2.0 < table["morpho_thickness"].median() < 3.5
+    assert 80 < table["morpho_area"].median() < 130
     pd.testing.assert_frame_equal(per_image.read_table(paths["csv"]), table)

@@ -127,9 +127,11 @@ def test_a_damaged_or_edited_report_is_rendered_again(project, damage):
     }[damage]
     target.write_bytes(target.read_bytes()[:-20] + b"tampered")
     results = build(project)
-    assert results["01_first"].reused and results["01_first"].error is None
+    assert results["01_first"].reused
+    assert results["01_first"].error is None
     html = (reports / "01_first.html").read_text()
-    assert "tampered" not in html and html.rstrip().endswith("</html>")
+    assert "tampered" not in html
+    assert html.rstrip().endswith("</html>")
     assert outputs(reports, "01_first")[1][0]["text"] == "0\n"
 
 
@@ -142,7 +144,8 @@ def test_a_new_version_of_a_rendering_library_renders_again(project, monkeypatch
     real_version = fingerprints._version
     monkeypatch.setattr(fingerprints, "_version", lambda d: "0.0.1" if d.lower() == "mistune" else real_version(d))
     results = build(project)
-    assert all(r.reused for r in results.values()) and len(rendered) == 2
+    assert all(r.reused for r in results.values())
+    assert len(rendered) == 2
 
 
 def test_a_markdown_edit_renders_only_that_report(project):
@@ -168,7 +171,8 @@ def test_a_changed_notebook_or_input_is_executed(project, change, monkeypatch):
         real_version = fingerprints._version
         monkeypatch.setattr(fingerprints, "_version", lambda d: "0.0.1" if d == "numpy" else real_version(d))
     results = build(project, **options)
-    assert results["01_first"].reused is None and results["01_first"].error is None
+    assert results["01_first"].reused is None
+    assert results["01_first"].error is None
     printed = outputs(project[1], "01_first")[1][0]["text"]
     assert printed == {"code": "3\n", "parameters": "4\n"}.get(change, "2\n")
     if change == "code":  # the other notebook did not change
@@ -181,7 +185,8 @@ def test_editing_an_imported_project_module_changes_the_inputs(tmp_path, monkeyp
     monkeypatch.setattr(fingerprints, "_ROOT", copy)
     node = nbformat.read(write_notebook(tmp_path / "n.ipynb"), as_version=4)
     before = execution_cache.notebook_inputs(node, {"seed": 0})
-    assert "mnist_analysis.data.registry" in before["code"] and "mnist_analysis.plotting" not in before["code"]
+    assert "mnist_analysis.data.registry" in before["code"]
+    assert "mnist_analysis.plotting" not in before["code"]
     assert "numpy" in before["libraries"]
     (copy / "plotting.py").write_text((copy / "plotting.py").read_text() + "\n# edited\n")
     assert execution_cache.notebook_inputs(node, {"seed": 0}) == before
@@ -216,7 +221,7 @@ def run_intervals(reports: Path) -> dict:
     return intervals
 
 
-@pytest.mark.parametrize("recorded_peak_gb, overlap", [(0.1, True), (2.0, False)])
+@pytest.mark.parametrize(("recorded_peak_gb", "overlap"), [(0.1, True), (2.0, False)])
 def test_notebooks_run_side_by_side_only_while_their_recorded_peaks_fit_the_budget(tmp_path, recorded_peak_gb, overlap):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -256,7 +261,8 @@ def test_no_built_report_shows_stderr_output(quick_reports):
         ]
         assert not stderr, f"{result.notebook.name} shows stderr output in cells {stderr}"
         shown = json.dumps([cell.get("outputs", []) for cell in node.cells])
-        assert "IProgress not found" not in shown and str(Path(sys.prefix)) not in shown, result.notebook.name
+        assert "IProgress not found" not in shown, result.notebook.name
+        assert str(Path(sys.prefix)) not in shown, result.notebook.name
 
 
 def test_notebooks_are_parsed_one_thread_at_a_time(monkeypatch):

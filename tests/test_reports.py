@@ -46,7 +46,9 @@ def test_a_failing_cell_fails_the_build_naming_notebook_and_cell(tmp_path):
     ).read_text() == "<html>an old, successful report</html>"  # kept, marked out of date
     assert (reports / "01_fine.html").is_file()
     index = (reports / "index.html").read_text()
-    assert "FAILED" in index and "02_broken" in index and 'href="01_fine.html"' in index
+    assert "FAILED" in index
+    assert "02_broken" in index
+    assert 'href="01_fine.html"' in index
     executed = json.loads((reports / "01_fine.ipynb").read_text())
     assert any("7" in "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
 
@@ -58,7 +60,8 @@ def test_cli_report_stops_before_any_notebook_when_the_data_cannot_be_had(tmp_pa
     monkeypatch.setenv("MNIST_ANALYSIS_MIRRORS", "http://127.0.0.1:9/")
     assert main(["report", "--notebooks", str(notebooks), "--output", str(output)]) == 1
     err = capsys.readouterr().err
-    assert "could not download train-images-idx3-ubyte.gz" in err and "MNIST_ANALYSIS_DATA_DIR" in err
+    assert "could not download train-images-idx3-ubyte.gz" in err
+    assert "MNIST_ANALYSIS_DATA_DIR" in err
     assert not (output / "01_fine.ipynb").exists()
 
 
@@ -66,9 +69,9 @@ def test_only_selects_notebooks_and_unknown_names_are_refused(tmp_path):
     write_notebook(tmp_path / "01_a.ipynb")
     write_notebook(tmp_path / "02_b.ipynb")
     assert [p.name for p in find_notebooks(tmp_path, ["02_b"])] == ["02_b.ipynb"]
-    with pytest.raises(FileNotFoundError, match="no notebook named 03_c.*found 01_a, 02_b"):
+    with pytest.raises(FileNotFoundError, match=r"no notebook named 03_c.*found 01_a, 02_b"):
         find_notebooks(tmp_path, ["03_c"])
-    with pytest.raises(FileNotFoundError, match="notebooks folder .*missing: not found"):
+    with pytest.raises(FileNotFoundError, match=r"notebooks folder .*missing: not found"):
         find_notebooks(tmp_path / "missing")
 
 
@@ -86,17 +89,21 @@ def test_quick_build_renders_every_notebook_and_the_index(quick_reports):
         page = (reports / f"{name}.html").read_text()
         assert len(page) > 10_000
         assert not re.search(r"<script[^>]+src=[\"']https?:", page), f"{name}.html loads a script from the network"
-        assert "mx-toc" in page and "mx-hide-code" in page
+        assert "mx-toc" in page
+        assert "mx-hide-code" in page
         assert f'href="{name}.html"' in index
         executed = nbformat.read(reports / f"{name}.ipynb", as_version=4)
         errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert errors == []
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-        assert len(injected) == 1 and "sample_size = 2000" in injected[0].source
-        assert 3 <= len(result.findings) and result.findings == read_findings(executed)
+        assert len(injected) == 1
+        assert "sample_size = 2000" in injected[0].source
+        assert len(result.findings) >= 3
+        assert result.findings == read_findings(executed)
         for finding in result.findings[:5]:
             assert str(markupsafe.escape(finding)) in index  # as the template escapes it
-        assert result.thumbnail and f"base64,{result.thumbnail}" in index
+        assert result.thumbnail
+        assert f"base64,{result.thumbnail}" in index
 
 
 @pytest.mark.realdata
@@ -105,7 +112,8 @@ def test_a_relative_data_folder_is_resolved_from_where_the_command_runs(real_dat
     monkeypatch.chdir(real_data.parent)
     monkeypatch.setenv("MNIST_ANALYSIS_DATA_DIR", real_data.name)
     results = build_reports(NOTEBOOKS, tmp_path, quick=True, only=["00_overview"], log=lambda *_: None)
-    assert results[0].error is None and results[0].html.is_file()
+    assert results[0].error is None
+    assert results[0].html.is_file()
     assert os.environ["MNIST_ANALYSIS_DATA_DIR"] == real_data.name
 
 
@@ -127,7 +135,9 @@ def test_an_empty_injected_parameters_cell_is_not_shown_but_given_parameters_are
     write_notebook(notebooks / "01_a.ipynb", "print('body ran')")
     build_reports(notebooks, tmp_path / "plain", check_data=False, log=lambda *_: None)
     page = (tmp_path / "plain" / "01_a.html").read_text()
-    assert "body ran" in page and "# Parameters" not in page
+    assert "body ran" in page
+    assert "# Parameters" not in page
     build_reports(notebooks, tmp_path / "seeded", parameters={"seed": 3}, check_data=False, log=lambda *_: None)
     page = (tmp_path / "seeded" / "01_a.html").read_text()
-    assert "# Parameters" in page and "seed" in page.split("# Parameters", 1)[1][:400]
+    assert "# Parameters" in page
+    assert "seed" in page.split("# Parameters", 1)[1][:400]

@@ -15,10 +15,13 @@ def test_the_core_of_a_blob_is_typical_and_a_far_point_is_not():
     distances, _ = neighbour_distances(points, 20, groups=labels, cache=False)
     scores = ty.typicality(distances, labels)
     radius = np.linalg.norm(points, axis=1)
-    assert scores[-1] == scores.min() == pytest.approx(1 / 2001) and scores.max() == 1.0
-    assert scores[radius < 0.5].mean() > 0.8 and scores[(radius > 2.5) & (radius < 10)].mean() < 0.2
+    assert scores[-1] == scores.min() == pytest.approx(1 / 2001)
+    assert scores.max() == 1.0
+    assert scores[radius < 0.5].mean() > 0.8
+    assert scores[(radius > 2.5) & (radius < 10)].mean() < 0.2
     picked = ty.extremes(scores, labels, n=1)
-    assert picked.loc[0, "least"] == [2000] and radius[picked.loc[0, "most"][0]] < 1
+    assert picked.loc[0, "least"] == [2000]
+    assert radius[picked.loc[0, "most"][0]] < 1
 
 
 def test_typicality_compares_a_digit_only_with_its_own_class():
@@ -55,8 +58,10 @@ def test_substyles_find_the_two_styles_of_each_class():
     points, labels = np.concatenate([a, b]), np.repeat([0, 1], [90, 120])
     styles, table = st.substyles(points, labels, max_styles=4, cache=False)
     assert table.set_index("label")["n_styles"].to_dict() == {0: 2, 1: 3}
-    assert styles[:60].tolist() == [0] * 60 and styles[60:90].tolist() == [1] * 30  # 0 is the largest
-    assert len(set(styles[90:130])) == 1 and len(set(styles[90:])) == 3
+    assert styles[:60].tolist() == [0] * 60
+    assert styles[60:90].tolist() == [1] * 30
+    assert len(set(styles[90:130])) == 1
+    assert len(set(styles[90:])) == 3
 
 
 def test_style_shares_by_writer_group_with_clustered_intervals():
@@ -64,7 +69,8 @@ def test_style_shares_by_writer_group_with_clustered_intervals():
     group = np.where(writers < 20, "census", "student")
     styles = ((writers >= 20) & (np.arange(400) % 10 < 8)).astype(int)  # students: 80 % in style 1
     table = st.style_shares_by_group(np.zeros(400, int), styles, writers, group, n_boot=200)
-    assert table.loc[(0, 1), "first_share"] == 0.0 and table.loc[(0, 1), "second_share"] == pytest.approx(0.8)
+    assert table.loc[(0, 1), "first_share"] == 0.0
+    assert table.loc[(0, 1), "second_share"] == pytest.approx(0.8)
     assert table.loc[(0, 1), "ci_low"] > 0.5
 
 

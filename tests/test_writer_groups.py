@@ -31,7 +31,8 @@ def test_clustered_interval_is_wider_than_naive_when_a_writers_digits_are_alike(
     assert clustered["estimate"] == pytest.approx(values.mean()) == naive["estimate"]
     # design effect 1 + (30 - 1) * icc with icc ~ 0.92: the clustered interval is ~5 times wider
     assert width(clustered) > 3 * width(naive)
-    assert clustered["n_groups"] == 60 and naive["n_groups"] == len(values)
+    assert clustered["n_groups"] == 60
+    assert naive["n_groups"] == len(values)
 
 
 def test_clustered_and_naive_intervals_agree_when_writers_do_not_matter():
@@ -83,11 +84,12 @@ def test_group_difference_recovers_a_known_shift():
     result = cl.group_difference_ci(values, writers, group, n_boot=500)
     expected = values[group == "student"].mean() - values[group == "census"].mean()
     assert result["estimate"] == pytest.approx(expected)
-    assert result["ci_low"] < 2.0 < result["ci_high"] and result["ci_low"] > 1.0
+    assert result["ci_low"] < 2.0 < result["ci_high"]
+    assert result["ci_low"] > 1.0
 
 
 @pytest.mark.parametrize(
-    "bad, message",
+    ("bad", "message"),
     [
         ({"groups": np.arange(3)}, "groups: expected 8 values"),
         ({"n_boot": 0}, "n_boot"),
@@ -133,7 +135,8 @@ def test_group_separability_sees_a_group_signal_but_not_individual_hands():
     hands = rng.integers(0, 256, size=(40, 28, 28))  # each writer's own, group-independent style
     images = np.clip(hands[writers] + rng.integers(-20, 20, size=(320, 28, 28)), 0, 255)
     chance = wr.group_separability(images, group, writers, model="knn_pixels", cache=False)
-    assert 0.3 < chance["auc"] < 0.7 and chance["probabilities"].shape == (320,)
+    assert 0.3 < chance["auc"] < 0.7
+    assert chance["probabilities"].shape == (320,)
     images[group == "student", :4] = 255
     assert wr.group_separability(images, group, writers, model="knn_pixels", cache=False)["auc"] > 0.95
 
@@ -164,7 +167,8 @@ def test_variance_table_and_compare_groups_on_measurement_frames():
     noise = np.random.default_rng(0).normal(size=900)
     frame = pd.DataFrame({"ink": values + 1.0 * (group == "student"), "noise": noise})
     table = cl.variance_table(frame, writers, ["ink", "noise"])
-    assert table.loc["ink", "se_inflation"] > 3 and table.loc["noise", "se_inflation"] < 1.5
+    assert table.loc["ink", "se_inflation"] > 3
+    assert table.loc["noise", "se_inflation"] < 1.5
     comparison = cl.compare_groups(frame, writers, group, ["ink", "noise"], n_boot=500)
     ink = comparison.loc["ink"]
     assert ink["student_mean"] - ink["census_mean"] == pytest.approx(ink["difference"])
@@ -192,7 +196,8 @@ def toy_frame():
 
 def test_group_summary_counts_digits_and_writers(toy_frame):
     summary = wr.group_summary(toy_frame)
-    assert summary.loc[("train", "census"), "digits"] == 5 and summary.loc[("train", "census"), "writers"] == 2
+    assert summary.loc[("train", "census"), "digits"] == 5
+    assert summary.loc[("train", "census"), "writers"] == 2
     assert summary.loc[("test", "student"), "writers"] == 2
     assert summary.groupby(level="split")["share_of_split"].sum().tolist() == pytest.approx([1.0, 1.0])
 
@@ -207,7 +212,8 @@ def test_shared_writers_and_writer_summary(toy_frame):
 def test_block_composition_places_rows_by_their_position(toy_frame):
     blocks = wr.block_composition(toy_frame, split="test", block_size=2)
     assert blocks.index.tolist() == ["0-1", "2-3"]
-    assert blocks["student"].tolist() == [2, 1] and blocks["census"].tolist() == [0, 1]
+    assert blocks["student"].tolist() == [2, 1]
+    assert blocks["census"].tolist() == [0, 1]
     assert blocks["student_share"].tolist() == [1.0, 0.5]
 
 
@@ -215,7 +221,8 @@ def test_group_mean_images_by_class():
     images = np.stack([np.full((2, 2), v, float) for v in (0, 2, 4, 6)])
     means = wr.group_mean_images(images, [0, 0, 1, 1], ["a", "b", "a", "a"])
     assert means["a"][:, 0, 0].tolist() == [0.0, 5.0]
-    assert means["b"][0, 0, 0] == 2.0 and np.isnan(means["b"][1]).all()
+    assert means["b"][0, 0, 0] == 2.0
+    assert np.isnan(means["b"][1]).all()
 
 
 # --------------------------------------------------------------------------- errors
@@ -236,18 +243,21 @@ def test_error_concentration_separates_concentrated_from_random_errors():
     assert spread["gini"] < spread["null_gini_high"]
     concentrated = np.isin(writers, [3, 7, 11]) & (rng.random(5000) < 0.8)
     result = wr.error_concentration(concentrated, writers, n_sim=100)
-    assert result["gini"] > result["null_gini_high"] and result["top_error_share"] == 1.0
+    assert result["gini"] > result["null_gini_high"]
+    assert result["top_error_share"] == 1.0
     with pytest.raises(ValueError, match="errors"):
         wr.error_concentration(np.zeros(5000, bool), writers)
 
 
 def test_writer_error_table_and_lorenz_plot():
     table = wr.writer_error_table([True, False, True, True], [1, 1, 2, 2], group=["a", "a", "b", "b"])
-    assert table.index.tolist() == [2, 1] and table["errors"].tolist() == [2, 1]
+    assert table.index.tolist() == [2, 1]
+    assert table["errors"].tolist() == [2, 1]
     assert table.loc[2, "writer_group"] == "b"
     matplotlib.use("Agg")
     ax = plot_lorenz({"m": wr.lorenz_curve(table["errors"], table["digits"])})
-    assert ax.get_title() and ax.get_ylabel() == "share of errors"
+    assert ax.get_title()
+    assert ax.get_ylabel() == "share of errors"
 
 
 # --------------------------------------------------------------------------- domain shift
@@ -284,5 +294,7 @@ def test_error_rates_by_group_per_model_with_clustered_intervals():
     noisy = table.loc["noisy"]
     assert noisy["census_error"] == pytest.approx(wrong[group == "census"].mean())
     assert noisy["census_low"] < noisy["census_error"] < noisy["census_high"]
-    assert noisy["difference_low"] > 0 and noisy["ratio"] > 2
-    assert table.loc["good", "difference"] == 0 and np.isnan(table.loc["good", "ratio"])
+    assert noisy["difference_low"] > 0
+    assert noisy["ratio"] > 2
+    assert table.loc["good", "difference"] == 0
+    assert np.isnan(table.loc["good", "ratio"])

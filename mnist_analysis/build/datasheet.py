@@ -158,7 +158,7 @@ class Datasheet:
         """The lines as Markdown: one paragraph per line, except rows of a table and items of a list."""
         texts = [line.text for line in self.lines]
         out = []
-        for text, following in zip(texts, texts[1:] + [""]):
+        for text, following in zip(texts, [*texts[1:], ""]):
             out.append(text)
             together = (
                 (text.startswith("|") and following.startswith("|"))
@@ -597,10 +597,11 @@ def _computed_ok(line: Line, data: BuildData | None, memo: dict, literals: dict)
     except Exception:  # a computation that cannot run on this data does not source the line
         return False
     fields = _fields(line.template)
+    values = line.values  # noqa: PD011 (a dict of the line's values, not pandas)
     return (
-        set(line.values) == fields
-        and all(line.values[name] == result.get(name) for name in fields)
-        and line.template.format(**line.values) == line.text
+        set(values) == fields
+        and all(values[name] == result.get(name) for name in fields)
+        and line.template.format(**values) == line.text
     )
 
 

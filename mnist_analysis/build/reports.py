@@ -192,10 +192,8 @@ def stop_kernels() -> int:
         except psutil.Error:
             continue
         for process in tree:
-            try:
+            with contextlib.suppress(psutil.Error):
                 process.kill()
-            except psutil.Error:
-                pass
         psutil.wait_procs(tree, timeout=2)
         stopped += 1
     return stopped

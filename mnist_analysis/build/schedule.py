@@ -12,6 +12,7 @@ Until a full build has run on the machine, the profile shipped with the package 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -86,10 +87,8 @@ def record_profile(parameters: dict, executed: dict) -> None:
     stored = _read(_profile_path())
     key = _parameters_key(parameters)
     stored[key] = {**_entries(stored, key), **executed}
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache costs only the order and the estimate of the next build
         atomic_write_bytes(_profile_path(), json.dumps(stored, indent=1, sort_keys=True).encode())
-    except OSError:
-        pass  # a read-only cache costs only the order and the estimate of the next build
 
 
 def record_runs(parameters: dict, results) -> None:
