@@ -33,7 +33,7 @@ import nbformat
 import papermill
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _run_child, fresh_summary, new_caches, target, write_result  # noqa: E402
+from common import _run_child, fresh_summary, new_caches, target, write_result
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_class_confusion.ipynb"
 TARGET_COLD_S = 300.0

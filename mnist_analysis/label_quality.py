@@ -155,10 +155,6 @@ def _class_labels(labels, n: int | None = None, name: str = "labels") -> np.ndar
     return labels.astype(np.int64)
 
 
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    return integer(value, name, minimum=minimum)
-
-
 # --------------------------------------------------------------------------- shared steps
 def pca_scores(images, *, n_components: int = N_COMPONENTS, seed: int = 0, cache: bool = True) -> np.ndarray:
     """Project images on their first ``n_components`` principal components (0-255 scale).
@@ -174,7 +170,7 @@ def pca_scores(images, *, n_components: int = N_COMPONENTS, seed: int = 0, cache
     from mnist_analysis.embeddings import fit_pca
 
     images = _images(images)
-    n_components = min(_positive_int(n_components, "n_components"), len(images), images[0].size)
+    n_components = min(integer(n_components, "n_components", minimum=1), len(images), images[0].size)
     return fit_pca(images, n_components, seed=seed, cache=cache).transform(images)
 
 
@@ -204,7 +200,7 @@ def nearest_others(scores, k: int = N_NEIGHBOURS, *, cache: bool = True):
     scores = np.asarray(scores)
     if scores.ndim != 2:
         raise ValueError(f"scores: expected an array of shape (n, features), found shape {scores.shape}")
-    k = _positive_int(k, "k")
+    k = integer(k, "k", minimum=1)
     if k >= len(scores):
         raise ValueError(f"k: expected fewer than the number of rows ({len(scores)}), found {k}")
     return cached_call("label_quality", _nearest_others, scores, k, cache=cache)
@@ -248,7 +244,7 @@ def logistic_probabilities(features, labels, *, n_splits: int = 5, seed: int = 0
     if features.ndim != 2:
         raise ValueError(f"features: expected an array of shape (n, features), found shape {features.shape}")
     labels = _class_labels(labels, len(features))
-    n_splits = _positive_int(n_splits, "n_splits", minimum=2)
+    n_splits = integer(n_splits, "n_splits", minimum=2)
     if np.bincount(labels).min() < n_splits:
         raise ValueError(
             f"n_splits: expected at most the size of the smallest class ({np.bincount(labels).min()}), found {n_splits}"
@@ -518,7 +514,7 @@ def _model_names(models) -> tuple:
 
 
 def _check_splits(n_splits, labels) -> int:
-    n_splits = _positive_int(n_splits, "n_splits", minimum=2)
+    n_splits = integer(n_splits, "n_splits", minimum=2)
     if np.bincount(labels).min() < n_splits:
         raise ValueError(
             f"n_splits: expected at most the size of the smallest class ({np.bincount(labels).min()}), found {n_splits}"
@@ -779,7 +775,7 @@ def outlier_scores(
     7
     """
     images = _images(images)
-    k = _positive_int(k, "k")
+    k = integer(k, "k", minimum=1)
     if k >= len(images):
         raise ValueError(f"k: expected fewer than the number of images ({len(images)}), found {k}")
     scores = pca_scores(images, n_components=n_components, seed=seed, cache=cache)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .validation import seed as checked_seed
 from .validation import vector
 
 #: Where :data:`PUBLISHED_ERROR_RATES` come from.
@@ -193,6 +194,28 @@ MODELS = {
 }
 
 
+def model_names(names=None) -> list[str]:
+    """Return ``names`` (some of :data:`MODELS`) as a list, or every model's name when None.
+
+    Examples
+    --------
+    >>> model_names(["knn_pca"])
+    ['knn_pca']
+    >>> model_names("knn_pca")
+    Traceback (most recent call last):
+    ...
+    TypeError: names: expected a list of model names, found 'knn_pca'
+    """
+    if names is None:
+        return list(MODELS)
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names: expected a list of model names, found {names!r}")
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise ValueError(f"names: expected some of {list(MODELS)}, found {list(names)!r}")
+    return list(names)
+
+
 def build_model(name: str, *, seed: int = 0):
     """Return the unfitted scikit-learn pipeline of the model ``name``.
 
@@ -203,9 +226,7 @@ def build_model(name: str, *, seed: int = 0):
     """
     if name not in MODELS:
         raise ValueError(f"name: expected one of {sorted(MODELS)}, found {name!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"seed: expected an integer, found {seed!r}")
-    return MODELS[name].build(int(seed))
+    return MODELS[name].build(checked_seed(seed))
 
 
 # --------------------------------------------------------------------------- fitting
@@ -391,7 +412,7 @@ def fit_predict(name: str, X_train, y_train, X_test, *, seed: int = 0, cache: bo
     seed : int
         Seeds every random step of the model.
     cache : bool
-        Read and write the on-disk cache (``cache_dir() / "models"``).
+        Read and write the result cache's ``models`` store (:func:`~mnist_analysis.caching.cache.cached_call`).
 
     Returns
     -------
@@ -432,13 +453,7 @@ def fit_zoo(X_train, y_train, X_test, *, names=None, seed: int = 0, cache: bool 
     >>> {name: float(np.mean(r.predictions == y[1::2])) for name, r in results.items()}
     {'knn_pixels': 1.0, 'knn_pca': 1.0}
     """
-    if names is None:
-        names = list(MODELS)
-    elif isinstance(names, str) or not all(isinstance(n, str) for n in names):
-        raise TypeError(f"names: expected a list of model names, found {names!r}")
-    unknown = [n for n in names if n not in MODELS]
-    if unknown or not names:
-        raise ValueError(f"names: expected some of {list(MODELS)}, found {list(names)!r}")
+    names = model_names(names)
     return {
         name: fit_predict(name, X_train, y_train, X_test, seed=seed, cache=cache) for name in MODELS if name in names
     }
@@ -482,7 +497,7 @@ def out_of_fold_probabilities(
         Group of each row, for example writer ids: rows of one group are held out
         together (:class:`sklearn.model_selection.StratifiedGroupKFold`).
     cache : bool
-        Read and write the on-disk cache (``cache_dir() / "models"``).
+        Read and write the result cache's ``models`` store (:func:`~mnist_analysis.caching.cache.cached_call`).
 
     Returns
     -------

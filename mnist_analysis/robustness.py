@@ -76,18 +76,12 @@ def perturbed_predictions(X_train, y_train, stacks, *, names=None, seed: int = 0
     >>> predicted["knn_pca"].shape, float((predicted["knn_pca"][0] == y[1::2]).mean())
     ((2, 60), 1.0)
     """
-    from .models import MODELS, predict_many
+    from .models import MODELS, model_names, predict_many
 
     stacks = np.asarray(stacks)
     if stacks.ndim != 4 or stacks.shape[2:] != (28, 28):
         raise ValueError(f"stacks: expected shape (n_conditions, n, 28, 28), found {stacks.shape}")
-    if names is None:
-        names = list(MODELS)
-    elif isinstance(names, str) or not all(isinstance(n, str) for n in names):
-        raise TypeError(f"names: expected a list of model names, found {names!r}")
-    unknown = [n for n in names if n not in MODELS]
-    if unknown or not names:
-        raise ValueError(f"names: expected some of {list(MODELS)}, found {list(names)!r}")
+    names = model_names(names)
     return {
         name: np.stack([r.predictions for r in predict_many(name, X_train, y_train, stacks, seed=seed, cache=cache)])
         for name in MODELS
@@ -288,4 +282,4 @@ def growing_confusions(y_true, conditions, predicted, *, reference: str = "origi
         )
     columns = ["label", "kind", "strength", "true", "predicted", "count", "reference_count", "growth"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return table.astype({c: np.int64 for c in columns[3:]})
+    return table.astype(dict.fromkeys(columns[3:], np.int64))

@@ -28,7 +28,8 @@ def test_the_strongest_bin_follows_the_stroke_orientation():
 def test_shape_scale_invariance_and_blank_images():
     images = np.stack([stroke(30, 28), stroke(120, 28), np.zeros((28, 28))])
     features = hog_features(images)
-    assert features.shape == (3, 6 * 6 * 4 * 9) and features.dtype == np.float32
+    assert features.shape == (3, 6 * 6 * 4 * 9)
+    assert features.dtype == np.float32
     # Block normalisation removes the grey scale, up to the 1e-3 added to every block norm.
     np.testing.assert_allclose(hog_features(images / 255), features, atol=5e-3)
     assert (features[2] == 0).all()
@@ -38,7 +39,7 @@ def test_shape_scale_invariance_and_blank_images():
 
 
 @pytest.mark.parametrize(
-    "images, kwargs, error, message",
+    ("images", "kwargs", "error", "message"),
     [
         (np.zeros((2, 28)), {}, ValueError, r"images: expected numeric images of shape \(n, height, width\)"),
         (

@@ -11,9 +11,11 @@ def test_uniform_noise_flips_exactly_the_planted_rows_to_other_classes():
     labels = np.tile(np.arange(10), 50)
     rows = np.arange(100, 400)
     noisy, planted = label_noise.plant_label_noise(labels, rows, fraction=0.1, seed=3)
-    assert len(planted) == 30 and np.isin(planted, rows).all()
+    assert len(planted) == 30
+    assert np.isin(planted, rows).all()
     assert np.array_equal(np.flatnonzero(noisy != labels), planted)
-    assert noisy.min() >= 0 and noisy.max() <= 9
+    assert noisy.min() >= 0
+    assert noisy.max() <= 9
     assert len(np.unique(noisy[planted] - labels[planted])) > 3  # spread over several classes, not one shift
 
 
@@ -38,7 +40,7 @@ def test_same_seed_same_noise_and_another_seed_other_noise():
 
 
 @pytest.mark.parametrize(
-    "kwargs, error, message",
+    ("kwargs", "error", "message"),
     [
         ({"kind": "random"}, ValueError, "kind: expected one of"),
         ({"fraction": 0.0}, ValueError, r"fraction: expected a share in \(0, 1\]"),
@@ -73,7 +75,8 @@ def test_instance_noise_picks_ambiguous_images_and_flips_them_to_the_runner_up()
     noisy, planted = label_noise.plant_label_noise(
         labels, rows, fraction=0.02, kind="instance", probabilities=p, seed=0
     )
-    assert len(planted) == 20 and np.array_equal(np.flatnonzero(noisy != labels), planted)
+    assert len(planted) == 20
+    assert np.array_equal(np.flatnonzero(noisy != labels), planted)
     # 30 ambiguous images weigh 1.03 each against 970 sure ones at about 0.012: most flips land among the 30.
     assert np.isin(planted, np.arange(30)).sum() >= 10
     ambiguous = planted[planted < 30]
@@ -96,7 +99,8 @@ def test_asymmetric_noise_follows_the_independent_models_confusions():
     assert (noisy[fours] == 9).mean() > 0.9  # 60 confusions against 0.5 pseudo-counts in each other cell
     shares = label_noise.confusion_shares(labels, np.eye(10)[predicted])
     np.testing.assert_allclose(shares.sum(axis=1), 1)
-    assert (np.diag(shares) == 0).all() and shares[4].argmax() == 9
+    assert (np.diag(shares) == 0).all()
+    assert shares[4].argmax() == 9
     assert (noisy[planted] != labels[planted]).all()
 
 
@@ -176,7 +180,8 @@ def test_planted_flips_in_real_digits_come_back_far_better_than_chance(real_subs
         images, labels, np.arange(len(labels)), ensembles, fraction=0.02, seed=0, cache=False
     )
     assert set(table["kind"]) == {"instance", "asymmetric", "uniform"}
-    assert (table["planted"] == 40).all() and (table["independent_model"] == label_noise.INDEPENDENT_MODEL).all()
+    assert (table["planted"] == 40).all()
+    assert (table["independent_model"] == label_noise.INDEPENDENT_MODEL).all()
     at_2x = table[table["k_over_planted"] == 2].set_index(["kind", "ensemble"])["recall"]
     chance = 2 * 40 / len(labels)  # recall of 80 rows drawn at random
     assert (at_2x > 5 * chance).all(), at_2x

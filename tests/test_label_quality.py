@@ -61,7 +61,8 @@ def test_model_probabilities_compute_only_the_models_asked_for(noisy):
     direct = label_quality.svm_probabilities(upright, given, n_splits=4, cache=False)
     np.testing.assert_array_equal(only_svm["svm_deskewed"], direct)
     # A candidate only the benchmark compares is not computed by default.
-    assert "svm_deskewed" in label_quality.AUDIT_MODELS and "svm_deskewed" not in label_quality.TABLE_MODELS
+    assert "svm_deskewed" in label_quality.AUDIT_MODELS
+    assert "svm_deskewed" not in label_quality.TABLE_MODELS
     assert set(label_quality.ENSEMBLE_MODELS) | set(label_quality.BASELINE_MODELS) <= set(label_quality.TABLE_MODELS)
     with pytest.raises(ValueError, match="models: expected names from"):
         label_quality.model_probabilities(images, given, models=["svm"], cache=False)
@@ -70,7 +71,7 @@ def test_model_probabilities_compute_only_the_models_asked_for(noisy):
 
 
 def test_disagreeing_models_names_the_models_that_miss_the_label(noisy):
-    images, labels, given, _ = noisy
+    images, _labels, given, _ = noisy
     per_model = label_quality.model_probabilities(images, given, n_splits=4, seed=0, cache=False)
     named = label_quality.disagreeing_models(given, per_model)
     assert named.shape == (len(given),)
@@ -103,7 +104,8 @@ def test_flipped_labels_rank_at_the_top_with_the_true_label_suggested(noisy):
     # of the true class for confident learning to count every flipped row; the baseline's
     # sharper probabilities flag them all.
     flagged = set(np.flatnonzero(issues["is_label_issue"]))
-    assert flagged and flagged <= set(FLIPPED)
+    assert flagged
+    assert flagged <= set(FLIPPED)
     baseline = label_quality.out_of_sample_probabilities(
         images, given, models=label_quality.BASELINE_MODELS, n_splits=4, cache=False
     )
@@ -160,7 +162,7 @@ def test_clean_labels_give_no_issues():
 
 
 @pytest.mark.parametrize(
-    "labels, probabilities, message",
+    ("labels", "probabilities", "message"),
     [
         (np.array([0, 1, 2]), np.full((3, 3), 1 / 3)[:2], "probabilities: expected shape"),
         (np.array([0, 2, 2]), np.full((3, 3), 1 / 3), "labels: expected the classes 0..K-1"),
@@ -200,8 +202,10 @@ def test_nearest_others_never_return_the_row_itself_even_among_copies():
     points = np.array([[0.0], [0.0], [0.0], [5.0], [6.0]])
     distances, indices = label_quality.nearest_others(points, k=2, cache=False)
     assert (indices != np.arange(5)[:, None]).all()
-    assert set(indices[0]) == {1, 2} and distances[0].tolist() == [0.0, 0.0]
-    assert indices[3, 0] == 4 and indices[3, 1] in {0, 1, 2}
+    assert set(indices[0]) == {1, 2}
+    assert distances[0].tolist() == [0.0, 0.0]
+    assert indices[3, 0] == 4
+    assert indices[3, 1] in {0, 1, 2}
     assert distances[3].tolist() == [1.0, 5.0]
 
 
@@ -232,7 +236,7 @@ def test_outlier_score_is_the_distance_to_the_kth_neighbour():
     np.testing.assert_allclose(cached, scores)
 
 
-@pytest.mark.parametrize("k, error", [(0, ValueError), (5, ValueError), (2.5, TypeError)])
+@pytest.mark.parametrize(("k", "error"), [(0, ValueError), (5, ValueError), (2.5, TypeError)])
 def test_outlier_scores_reject_bad_k(k, error):
     with pytest.raises(error, match="k: expected"):
         label_quality.outlier_scores(np.zeros((5, 4, 4)), k=k, cache=False)

@@ -36,7 +36,8 @@ def test_review_list_takes_the_top_of_one_split_in_rank_order_with_every_vote():
     review = label_review.review_list(table, split="test", top=25)
     test = table[table["split"] == "test"].sort_values("label_issue_rank")
     assert list(review.index) == list(test.index[:25])
-    assert review["rank"].tolist() == list(range(1, 26)) and (review["split"] == "test").all()
+    assert review["rank"].tolist() == list(range(1, 26))
+    assert (review["split"] == "test").all()
     assert list(review.columns[:6]) == list(label_review.REVIEW_COLUMNS)
     np.testing.assert_array_equal(review["given"], test["label"][:25])
     np.testing.assert_array_equal(review["suggested"], test["suggested_label"][:25])
@@ -50,11 +51,13 @@ def test_csv_has_exactly_the_review_columns_and_reads_back():
     text = label_review.review_csv(review)
     assert text.splitlines()[0] == "split,index,given,suggested,score,rank"
     back = pd.read_csv(pd.io.common.StringIO(text))
-    assert len(back) == 10 and back["rank"].tolist() == list(range(1, 11))
+    assert len(back) == 10
+    assert back["rank"].tolist() == list(range(1, 11))
     np.testing.assert_allclose(back["score"], review["score"], rtol=1e-5)
     link = label_review.csv_download_link(text, "label_review_test.csv")
     encoded = link.split("base64,")[1].split('"')[0]
-    assert base64.b64decode(encoded).decode() == text and 'download="label_review_test.csv"' in link
+    assert base64.b64decode(encoded).decode() == text
+    assert 'download="label_review_test.csv"' in link
 
 
 def test_flagged_share_by_group_resamples_writers():
@@ -63,13 +66,15 @@ def test_flagged_share_by_group_resamples_writers():
     assert list(shares.index) == ["census", "student"]
     for group, row in shares.iterrows():
         rows = table[table["writer_group"] == group]
-        assert row["images"] == len(rows) and row["writers"] == rows["writer_id"].nunique()
+        assert row["images"] == len(rows)
+        assert row["writers"] == rows["writer_id"].nunique()
         assert row["share"] == pytest.approx(rows["is_label_issue"].mean())
-        assert row["ci_low"] <= row["share"] <= row["ci_high"] and row["ci_low"] < row["ci_high"]
+        assert row["ci_low"] <= row["share"] <= row["ci_high"]
+        assert row["ci_low"] < row["ci_high"]
 
 
 @pytest.mark.parametrize(
-    "call, error, message",
+    ("call", "error", "message"),
     [
         (lambda t: label_review.review_list(t, split="valid"), ValueError, "split: expected 'train' or 'test'"),
         (lambda t: label_review.review_list(t, top=0), ValueError, "top: expected an integer"),

@@ -41,7 +41,8 @@ def test_every_model_has_the_same_api_and_learns_easy_digits(name, data):
     assert result.predictions.shape == (len(X_test),)
     assert result.classes.tolist() == list(CLASSES)
     assert np.mean(result.predictions == y_test) >= 0.9
-    assert result.fit_seconds > 0 and result.predict_seconds > 0
+    assert result.fit_seconds > 0
+    assert result.predict_seconds > 0
     if models.MODELS[name].gives_probabilities:
         assert result.probabilities.shape == (len(X_test), len(CLASSES))
         np.testing.assert_allclose(result.probabilities.sum(axis=1), 1, atol=1e-6)
@@ -133,13 +134,13 @@ def test_published_rates_name_models_of_the_zoo():
 
 
 @pytest.mark.parametrize(
-    "call, parameter",
+    ("call", "parameter"),
     [
         (lambda d: models.fit_predict("nearest_centroid", *d[:3]), "name"),
         (lambda d: models.fit_predict("knn_pca", d[0][:, :20], d[1], d[2]), "X_train"),
         (lambda d: models.fit_predict("knn_pca", d[0], d[1], d[2][:, :, :5]), "X_test"),
         (lambda d: models.fit_predict("knn_pca", d[0], d[1][:-1], d[2]), "y_train"),
-        (lambda d: models.fit_predict("knn_pca", *d[:3], seed=0.5), "seed"),
+        (lambda d: models.fit_predict("knn_pca", *d[:3], seed=-1), "seed: expected an integer from 0"),
         (lambda d: models.out_of_fold_probabilities("svm_rbf_pca", d[0], d[1]), "name"),
         (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], n_splits=1), "n_splits"),
         (lambda d: models.out_of_fold_probabilities("knn_pca", d[0], d[1], groups=[1, 2]), "groups"),
@@ -148,6 +149,11 @@ def test_published_rates_name_models_of_the_zoo():
 def test_bad_input_names_the_parameter(call, parameter, data):
     with pytest.raises(ValueError, match=parameter):
         call(data)
+
+
+def test_a_seed_of_the_wrong_type_is_a_type_error(data):
+    with pytest.raises(TypeError, match=r"seed: expected an integer from 0 to 4,294,967,295, found float 0\.5"):
+        models.fit_predict("knn_pca", *data[:3], seed=0.5)
 
 
 def test_published_comparison_gives_a_verdict_from_the_interval():
@@ -215,7 +221,8 @@ def test_predict_many_fits_once_and_gives_what_fit_predict_gives(name, data, mon
         alone = models.fit_predict(name, X_train, y_train, X, seed=0)
         np.testing.assert_array_equal(alone.predictions, result.predictions)
         np.testing.assert_array_equal(alone.probabilities, result.probabilities)
-    assert not stored and len(fits) == 1
+    assert not stored
+    assert len(fits) == 1
     # A model the zoo keeps stays fitted in memory; the nearest-neighbour ones are let go.
     assert (models.forget_fitted_models() == 1) == models.MODELS[name].keep_fitted
 
@@ -229,7 +236,8 @@ def test_a_kept_fit_serves_later_predictions_without_fitting_again(data, monkeyp
     assert len(fits) == 1
     np.testing.assert_array_equal(later[0].predictions, first.predictions[::-1])
     model = models.fitted_model("logistic_regression", X_train, y_train, seed=0)
-    assert model is models.fitted_model("logistic_regression", X_train, y_train, seed=0) and len(fits) == 1
+    assert model is models.fitted_model("logistic_regression", X_train, y_train, seed=0)
+    assert len(fits) == 1
     models.fitted_model("logistic_regression", X_train, y_train, seed=1)  # another seed: another fit
     models.fitted_model("logistic_regression", X_train[:-3], y_train[:-3], seed=0)  # other data: another fit
     assert len(fits) == 3
