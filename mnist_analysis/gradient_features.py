@@ -78,14 +78,9 @@ def hog_features(images, *, cell: int = CELL, bins: int = BINS) -> np.ndarray:
     >>> features.reshape(4, 4).argmax(axis=1).tolist()   # bin 0 (0 degrees) in every cell
     [0, 0, 0, 0]
     """
-    from .validation import integer
+    from .validation import image_stack, integer
 
-    images = np.asarray(images)
-    if images.ndim != 3 or not np.issubdtype(images.dtype, np.number):
-        raise ValueError(
-            f"images: expected numeric images of shape (n, height, width), "
-            f"found {images.dtype} array of shape {images.shape}"
-        )
+    images = image_stack(images)
     cell = integer(cell, "cell", minimum=2)
     bins = integer(bins, "bins", minimum=2)
     if min(images.shape[1:]) < 2 * cell:

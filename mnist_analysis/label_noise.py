@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .label_quality import AUDIT_MODELS, _class_labels, combine, label_issues, model_probabilities
-from .validation import integer, probability_rows
+from .label_quality import AUDIT_MODELS, combine, label_issues, model_probabilities
+from .validation import class_labels, integer, probability_rows
 from .validation import seed as check_seed
 
 #: The kinds of planted noise.
@@ -72,7 +72,7 @@ def most_confused_with(labels, probabilities) -> np.ndarray:
     >>> most_confused_with(labels, probabilities).tolist()
     [2, 0, 0]
     """
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     n_classes = labels.max() + 1
     if probabilities.shape != (len(labels), n_classes):
@@ -109,7 +109,7 @@ def confusion_shares(labels, probabilities) -> np.ndarray:
     >>> confusion_shares(labels, np.eye(3)[[0, 2, 2, 1, 0, 2]]).round(2).tolist()
     [[0.0, 0.17, 0.83], [0.75, 0.0, 0.25], [0.5, 0.5, 0.0]]
     """
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     probabilities = probability_rows(probabilities, "probabilities", len(labels))
     n_classes = labels.max() + 1
     if probabilities.shape[1] != n_classes:
@@ -131,7 +131,7 @@ def ambiguity(labels, probabilities) -> np.ndarray:
     >>> ambiguity(np.array([0, 0, 1]), np.array([[1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])).tolist()
     [0.0, 1.0, 1.8]
     """
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     probabilities = probability_rows(probabilities, "probabilities", len(labels))
     given = probabilities[np.arange(len(labels)), labels]
     others = probabilities.copy()
@@ -195,7 +195,7 @@ def plant_label_noise(
     >>> planted.tolist(), noisy[planted].tolist()
     ([0, 2, 6, 8, 9], [3, 3, 3, 3, 3])
     """
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     rows = np.asarray(rows)
     if (
         rows.ndim != 1
@@ -366,7 +366,7 @@ def planted_noise_recovery(
         raise ValueError(f"kinds: expected some of {list(NOISE_KINDS)}, found {kinds!r}")
     if ranking not in RANKINGS:
         raise ValueError(f"ranking: expected one of {list(RANKINGS)}, found {ranking!r}")
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     rows = np.asarray(rows)
     needed = [m for m in AUDIT_MODELS if any(m in models for models in ensembles.values())]
     independent = out_of_fold_probabilities(
@@ -437,7 +437,7 @@ def rank_labels(labels, probabilities, ranking: str = "self_confidence") -> np.n
         ].to_numpy()
     from cleanlab.rank import get_label_quality_scores
 
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     probabilities = probability_rows(probabilities, "probabilities", len(labels))
     quality = get_label_quality_scores(labels, probabilities, method=ranking)
     order = np.lexsort((np.arange(len(labels)), quality))

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from .caching.cache import cached_call
-from .validation import integer, probability_rows
+from .validation import class_labels, image_stack, integer, probability_rows
 
 #: Principal components of the shared projection.
 N_COMPONENTS = 50
@@ -132,29 +132,6 @@ LABEL_ISSUE_COLUMNS = {
 }
 
 
-def _images(images, name: str = "images") -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 3 or not np.issubdtype(images.dtype, np.number):
-        raise ValueError(
-            f"{name}: expected numeric images of shape (n, height, width), "
-            f"found {images.dtype} array of shape {images.shape}"
-        )
-    return images
-
-
-def _class_labels(labels, n: int | None = None, name: str = "labels") -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or (n is not None and len(labels) != n):
-        expected = f"({n},)" if n is not None else "(n,)"
-        raise ValueError(f"{name}: expected one label per row, shape {expected}, found shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name}: expected integer class labels, found dtype {labels.dtype}")
-    present = np.unique(labels)
-    if len(present) < 2 or not np.array_equal(present, np.arange(len(present))):
-        raise ValueError(f"{name}: expected the classes 0..K-1 (K >= 2) each at least once, found {present.tolist()}")
-    return labels.astype(np.int64)
-
-
 # --------------------------------------------------------------------------- shared steps
 def pca_scores(images, *, n_components: int = N_COMPONENTS, seed: int = 0, cache: bool = True) -> np.ndarray:
     """Project images on their first ``n_components`` principal components (0-255 scale).
@@ -169,7 +146,7 @@ def pca_scores(images, *, n_components: int = N_COMPONENTS, seed: int = 0, cache
     """
     from mnist_analysis.embeddings import fit_pca
 
-    images = _images(images)
+    images = image_stack(images)
     n_components = min(integer(n_components, "n_components", minimum=1), len(images), images[0].size)
     return fit_pca(images, n_components, seed=seed, cache=cache).transform(images)
 
@@ -243,7 +220,7 @@ def logistic_probabilities(features, labels, *, n_splits: int = 5, seed: int = 0
     features = np.asarray(features)
     if features.ndim != 2:
         raise ValueError(f"features: expected an array of shape (n, features), found shape {features.shape}")
-    labels = _class_labels(labels, len(features))
+    labels = class_labels(labels, len(features))
     n_splits = integer(n_splits, "n_splits", minimum=2)
     if np.bincount(labels).min() < n_splits:
         raise ValueError(
@@ -266,7 +243,7 @@ def neighbour_vote(neighbour_indices, labels) -> np.ndarray:
            [0.5, 0.5]])
     """
     neighbour_indices = np.asarray(neighbour_indices)
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     if neighbour_indices.ndim != 2 or len(neighbour_indices) != len(labels):
         raise ValueError(f"neighbour_indices: expected shape ({len(labels)}, k), found shape {neighbour_indices.shape}")
     votes = labels[neighbour_indices]
@@ -334,7 +311,7 @@ def svm_probabilities(features, labels, *, n_splits: int = 5, seed: int = 0, cac
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2:
         raise ValueError(f"features: expected an array of shape (n, features), found shape {features.shape}")
-    labels = _class_labels(labels, len(features))
+    labels = class_labels(labels, len(features))
     n_splits = _check_splits(n_splits, labels)
     decisions = _svm_decision_values({"svm": features}, labels, n_splits, seed, cache)["svm"]
     return _calibrated(decisions, labels, n_splits, seed, cache)
@@ -352,7 +329,7 @@ def deskewed_scores(images, *, seed: int = 0, cache: bool = True) -> np.ndarray:
     >>> deskewed_scores(np.random.default_rng(0).integers(0, 256, (60, 28, 28)), cache=False).shape
     (60, 50)
     """
-    images = _images(images)
+    images = image_stack(images)
     # Cached whole as well as step by step: a warm run reads these 50 columns, not the
     # deskewed images (53 MB for all 70,000).
     return cached_call("label_quality", _deskewed_scores, images, int(seed), cache, cache=cache)
@@ -378,7 +355,7 @@ def hog_scores(images, *, seed: int = 0, cache: bool = True) -> np.ndarray:
     >>> hog_scores(np.random.default_rng(0).integers(0, 256, (120, 28, 28)), cache=False).shape
     (120, 100)
     """
-    images = _images(images)
+    images = image_stack(images)
     # Cached whole as well as step by step: a warm run reads these 100 columns, not the
     # deskewed images and their HOG features (400 MB for all 70,000).
     return cached_call("label_quality", _hog_scores, images, int(seed), cache, cache=cache)
@@ -405,7 +382,7 @@ def cached_deskew(images) -> np.ndarray:
     """
     from mnist_analysis.measurements import deskew
 
-    return cached_call("label_quality", deskew, _images(images))
+    return cached_call("label_quality", deskew, image_stack(images))
 
 
 def model_probabilities(images, labels, *, models=None, n_splits: int = 5, seed: int = 0, cache: bool = True) -> dict:
@@ -449,8 +426,8 @@ def model_probabilities(images, labels, *, models=None, n_splits: int = 5, seed:
     >>> {name: float(np.mean(q.argmax(1) == labels)) for name, q in p.items()}
     {'knn': 1.0, 'logistic': 1.0, 'knn_deskewed': 1.0, 'svm_hog': 1.0}
     """
-    images = _images(images)
-    labels = _class_labels(labels, len(images))
+    images = image_stack(images)
+    labels = class_labels(labels, len(images))
     models = _model_names(models)
     if len(images) <= N_NEIGHBOURS:
         raise ValueError(f"images: expected more than {N_NEIGHBOURS} images, found {len(images)}")
@@ -593,7 +570,7 @@ def disagreeing_models(labels, per_model: dict) -> np.ndarray:
     >>> disagreeing_models(np.array([0, 1, 0]), per_model).tolist()
     ['svm', 'none', 'knn+svm']
     """
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     if not isinstance(per_model, dict) or not per_model:
         raise TypeError(f"per_model: expected a non-empty dict of probabilities, found {type(per_model).__name__}")
     wrong = {}
@@ -661,7 +638,7 @@ def label_issues(
 
     if ranking not in ISSUE_RANKINGS:
         raise ValueError(f"ranking: expected one of {list(ISSUE_RANKINGS)}, found {ranking!r}")
-    labels = _class_labels(labels)
+    labels = class_labels(labels)
     probabilities = probability_rows(probabilities, "probabilities", len(labels))
     if probabilities.shape[1] != labels.max() + 1:
         raise ValueError(
@@ -735,7 +712,7 @@ def pair_stack(images, pairs: pd.DataFrame) -> np.ndarray:
     >>> pair_stack(images, pd.DataFrame({"first": [0], "second": [2]}))[:, 0, 0].tolist()
     [0.0, 2.0]
     """
-    images = _images(images)
+    images = image_stack(images)
     positions = np.column_stack([pairs["first"].to_numpy(), pairs["second"].to_numpy()]).ravel()
     return images[positions.astype(np.int64)]
 
@@ -774,7 +751,7 @@ def outlier_scores(
     >>> int(np.argmax(outlier_scores(images, k=3, n_components=5, cache=False)))
     7
     """
-    images = _images(images)
+    images = image_stack(images)
     k = integer(k, "k", minimum=1)
     if k >= len(images):
         raise ValueError(f"k: expected fewer than the number of images ({len(images)}), found {k}")

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .validation import real_array, vector
 from .validation import seed as checked_seed
-from .validation import vector
 
 #: Where :data:`PUBLISHED_ERROR_RATES` come from.
 PUBLISHED_SOURCE = (
@@ -244,14 +244,11 @@ class ModelResult:
 
 def _pixels(X, name: str) -> np.ndarray:
     """Return ``X`` as ``(n, 784)`` rows, from ``(n, 28, 28)`` images or ``(n, 784)`` rows."""
-    X = np.asarray(X)
+    X = real_array(X, name)
     if X.ndim == 3 and X.shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
         X = X.reshape(len(X), -1)
-    if X.ndim != 2 or X.shape[1] != IMAGE_SIDE * IMAGE_SIDE or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(
-            f"{name}: expected numeric images of shape (n, 28, 28) or (n, 784), "
-            f"found {X.dtype} array of shape {X.shape}"
-        )
+    if X.ndim != 2 or X.shape[1] != IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError(f"{name}: expected images of shape (n, 28, 28) or rows of shape (n, 784), found {X.shape}")
     return X
 
 

@@ -389,6 +389,28 @@ def labels(values, n: int | None = None, name: str = "labels") -> np.ndarray:
     return array.astype(np.int64)
 
 
+def class_labels(values, n: int | None = None, name: str = "labels") -> np.ndarray:
+    """Return :func:`labels` that name the classes 0..K-1 (K >= 2), each at least once.
+
+    What confident learning and the label audit need: a probability column per class, and
+    no class without an example.
+
+    Examples
+    --------
+    >>> class_labels([0, 2, 1, 1]).tolist()
+    [0, 2, 1, 1]
+    >>> class_labels([0, 2, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: labels: expected the classes 0..K-1 (K >= 2) each at least once, found [0, 2]
+    """
+    array = labels(values, n, name)
+    present = np.unique(array)
+    if len(present) < 2 or not np.array_equal(present, np.arange(len(present))):
+        raise ValueError(f"{name}: expected the classes 0..K-1 (K >= 2) each at least once, found {present.tolist()}")
+    return array
+
+
 def frame_columns(frame, columns, name: str = "frame", *, hint: str = ""):
     """Check that ``frame`` is a DataFrame holding ``columns``; return it unchanged.
 

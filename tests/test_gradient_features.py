@@ -41,7 +41,7 @@ def test_shape_scale_invariance_and_blank_images():
 @pytest.mark.parametrize(
     ("images", "kwargs", "error", "message"),
     [
-        (np.zeros((2, 28)), {}, ValueError, r"images: expected numeric images of shape \(n, height, width\)"),
+        (np.zeros((2, 28)), {}, ValueError, r"images: expected an array of shape \(n, height, width\), found"),
         (
             np.zeros((1, 28, 28)),
             {"cell": 15},

@@ -166,7 +166,7 @@ def test_clean_labels_give_no_issues():
     [
         (np.array([0, 1, 2]), np.full((3, 3), 1 / 3)[:2], "probabilities: expected shape"),
         (np.array([0, 2, 2]), np.full((3, 3), 1 / 3), "labels: expected the classes 0..K-1"),
-        (np.array([0.0, 1.0, 1.0]), np.full((3, 2), 0.5), "labels: expected integer"),
+        (np.array([0.0, 1.5, 1.0]), np.full((3, 2), 0.5), "labels: expected whole-number class labels"),
         (np.array([0, 1, 1]), np.full((3, 2), 0.4), "sum to 1"),
         (np.array([0, 1, 1]), np.full((3, 3), 1 / 3), "one column per class"),
     ],
@@ -178,9 +178,9 @@ def test_label_issues_reject_bad_input(labels, probabilities, message):
 
 def test_probabilities_reject_bad_input():
     images, labels = striped_digits(12)
-    with pytest.raises(ValueError, match="labels: expected one label per row"):
+    with pytest.raises(ValueError, match="labels: expected one label per item"):
         label_quality.out_of_sample_probabilities(images, labels[:-1], cache=False)
-    with pytest.raises(ValueError, match="images: expected numeric images"):
+    with pytest.raises(ValueError, match=r"images: expected an array of shape \(n, height, width\)"):
         label_quality.out_of_sample_probabilities(images.reshape(len(images), -1), labels, cache=False)
     with pytest.raises(ValueError, match="n_splits: expected at most the size of the smallest class"):
         label_quality.out_of_sample_probabilities(images, labels, n_splits=13, cache=False)
