@@ -318,8 +318,10 @@ def test_ctrl_c_stops_the_running_kernels_at_once_and_keeps_the_previous_reports
 
     notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
     notebooks.mkdir()
-    for name in ("01_slow", "02_slow"):
-        write_notebook(notebooks / f"{name}.ipynb", "print('started')", "import time; time.sleep(300)")
+    markers = [tmp_path / f"{name}.running" for name in ("01_slow", "02_slow")]
+    for marker in markers:  # each long cell says when it runs: a kernel still starting is another case
+        long_cell = f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(300)"
+        write_notebook(notebooks / f"{marker.stem}.ipynb", "print('started')", long_cell)
     old = previous_build(reports, "01_slow", "02_slow")
     build = subprocess.Popen(
         [sys.executable, "-c", INTERRUPTIBLE_BUILD, str(notebooks), str(reports)],
@@ -332,14 +334,13 @@ def test_ctrl_c_stops_the_running_kernels_at_once_and_keeps_the_previous_reports
     try:
         give_up = time.monotonic() + 120
         kernels = []
-        while len(kernels) < 2 or len(list(reports.glob(f"{STAGING_PREFIX}*/0*_slow.ipynb"))) < 2:
+        while len(kernels) < 2 or not all(marker.exists() for marker in markers):
             assert build.poll() is None, "the build ended before it ran both notebooks"
-            assert time.monotonic() < give_up, "the build never ran both notebooks"
+            assert time.monotonic() < give_up, "the build never ran both notebooks' long cells"
             kernels = [
                 p for p in psutil.Process(build.pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())
             ]
             time.sleep(0.2)
-        time.sleep(2.0)  # both kernels are in their long cell
         interrupted_at = time.monotonic()
         build.send_signal(signal.SIGINT)
         out, _ = build.communicate(timeout=60)
