@@ -304,7 +304,8 @@ def test_a_build_with_only_keeps_every_report_and_the_datasheet_on_the_index_mar
 
 
 INTERRUPTIBLE_BUILD = textwrap.dedent("""
-    import sys
+    import faulthandler, signal, sys
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for every thread's stack if it hangs
     from mnist_analysis.build.reports import build_reports
     try:
         build_reports(sys.argv[1], sys.argv[2], check_data=False, jobs=2, log=lambda *_: None)
@@ -328,7 +329,7 @@ def test_ctrl_c_stops_the_running_kernels_at_once_and_keeps_the_previous_reports
         cwd=PROJECT,
         start_new_session=True,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "build.err").open("w"),
         text=True,
     )
     try:
@@ -343,7 +344,13 @@ def test_ctrl_c_stops_the_running_kernels_at_once_and_keeps_the_previous_reports
             time.sleep(0.2)
         interrupted_at = time.monotonic()
         build.send_signal(signal.SIGINT)
-        out, _ = build.communicate(timeout=60)
+        try:
+            out, _ = build.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            build.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            stacks = (tmp_path / "build.err").read_text()[-6000:]
+            raise AssertionError(f"the build did not stop within 60 s of Ctrl-C; its threads:\n{stacks}") from None
         took = time.monotonic() - interrupted_at
     finally:
         if build.poll() is None:
