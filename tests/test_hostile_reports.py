@@ -306,6 +306,9 @@ def test_a_build_with_only_keeps_every_report_and_the_datasheet_on_the_index_mar
 INTERRUPTIBLE_BUILD = textwrap.dedent("""
     import faulthandler, signal, sys
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for every thread's stack if it hangs
+    # A job started in the background by a non-interactive shell (a CI runner, `cmd &`) inherits
+    # SIGINT ignored, and Python then keeps ignoring it: Ctrl-C is what a user's terminal sends.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from mnist_analysis.build.reports import build_reports
     try:
         build_reports(sys.argv[1], sys.argv[2], check_data=False, jobs=2, log=lambda *_: None)
