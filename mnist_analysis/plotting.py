@@ -11,6 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .validation import vector
+
 
 def _axes(ax, figsize=None):
     """Return ``ax``, or a fresh Axes on a new Figure when ``ax`` is None."""
@@ -341,14 +343,6 @@ def map_scatter(
     return ax
 
 
-def _as_vector(name: str, values, length: int | None = None) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    if array.ndim != 1 or (length is not None and len(array) != length):
-        expected = f"({length},)" if length is not None else "(n,)"
-        raise ValueError(f"{name}: expected one value per row, shape {expected}, found shape {array.shape}")
-    return array
-
-
 def plot_intervals(
     estimates,
     low,
@@ -393,9 +387,9 @@ def plot_intervals(
             raise ValueError("labels: expected row names when estimates is not a pandas Series")
         labels = [str(name) for name in estimates.index]
     labels = [str(name) for name in labels]
-    values = _as_vector("estimates", estimates) * scale
-    lower = _as_vector("low", low, len(values)) * scale
-    upper = _as_vector("high", high, len(values)) * scale
+    values = vector(estimates, "estimates").astype(float) * scale
+    lower = vector(low, "low", len(values)).astype(float) * scale
+    upper = vector(high, "high", len(values)).astype(float) * scale
     if len(labels) != len(values):
         raise ValueError(f"labels: expected {len(values)} row names, found {len(labels)}")
     known = ~np.isnan(values)

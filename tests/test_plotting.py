@@ -171,7 +171,7 @@ def test_plot_intervals_draws_each_row_with_its_interval_top_down_on_the_given_a
 def test_plot_intervals_refuses_intervals_that_do_not_hold_their_estimate():
     with pytest.raises(ValueError, match=r"low <= estimate <= high.*'b'"):
         plot_intervals([1.0, 2.0], [0.5, 2.5], [1.5, 3.0], labels=["a", "b"])
-    with pytest.raises(ValueError, match=r"high: expected one value per row, shape \(2,\), found shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"high: expected 2 values \(one per row\), found 3"):
         plot_intervals([1.0, 2.0], [0.5, 1.5], [1.5, 2.5, 3.5], labels=["a", "b"])
     with pytest.raises(ValueError, match="labels: expected row names"):
         plot_intervals([1.0], [0.5], [1.5])
