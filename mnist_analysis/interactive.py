@@ -6,7 +6,12 @@ colour bar); filter by the categorical and true/false columns; find a digit by s
 (Enter or the button); hover a point to see it; click one to see it enlarged and ringed on the
 map, with its row, its 10 nearest neighbours in pixel space and other digits by the same writer
 (click a thumbnail to go to that digit); select with the box or the lasso to get a gallery,
-counts by class and writer group, and a CSV download (``split,index``).
+counts by class and writer group, and a CSV download (``split,index``). When the frame (or the
+``review`` table) has the per-image table's label-quality columns, a review panel lists the top
+100 label-error candidates of the test split (:func:`mnist_analysis.label_review.review_list`):
+each digit with its given and suggested label, the models' votes and its writer group; a click
+selects that digit on the map, "next" and "previous" step through the list, and the list
+downloads as CSV (``split,index,given,suggested,score,rank``).
 
 Why Bokeh: its inline resources make an nbconvert output that needs no server and no network,
 and ``jupyter_bokeh`` makes the same layout a JupyterLab widget whose selection comes back to
@@ -29,7 +34,8 @@ Where it goes:
 What the page carries: Bokeh's document holds the map's ``x`` and ``y`` (its hit tests need
 them) and the widgets; everything else travels beside it, in a static page as two script
 elements that never run, in a widget in its document (the payload): every column as a compact
-array and the neighbours as ``int32``, packed little-endian and gzipped; the images as 4-bit
+array, the neighbours as ``int32`` and the review list (a few kilobytes of JSON: no new column
+per point), packed little-endian and gzipped; the images as 4-bit
 greyscale PNG sprite sheets of 1,024 digits (16 grey levels; 70,000 digits weigh about 7 MB,
 against 12 MB at 8 bits). The browser decodes them natively (``Uint8Array.fromBase64``,
 ``DecompressionStream``): Bokeh's own decoding, in JavaScript, and its parsing of the sheets inside
@@ -310,8 +316,11 @@ class Explorer:
     a static report (:meth:`html`) it carries everything it shows.
     """
 
-    def __init__(self, frame: pd.DataFrame, layout, source, widget: bool | None, payload: tuple):
+    def __init__(self, frame: pd.DataFrame, layout, source, widget: bool | None, payload: tuple, review=None):
         self.frame = frame
+        #: The review panel's list (:func:`mnist_analysis.label_review.review_list`, with each
+        #: candidate's row position among the points in ``row``), or None when there is no panel.
+        self.review = review
         self.layout = layout
         self.source = source
         self._widget_wanted = widget
@@ -486,19 +495,55 @@ def _pack(arrays: list) -> tuple[bytes, list]:
     return b"".join(chunks), layout
 
 
-def _payload(columns: dict, neighbours: np.ndarray, images: np.ndarray) -> tuple[list[str], dict, list]:
+def _payload(
+    columns: dict, neighbours: np.ndarray, images: np.ndarray, review: dict | None = None
+) -> tuple[list[str], dict, list, list | None]:
     """The bulk of the page, which the browser decodes natively rather than through Bokeh.
 
-    Returns the parts (base64: first the gzip of every column and the neighbours, packed by
-    :func:`_pack`; then one PNG sprite sheet each), the columns' layout and the neighbours'
-    ``[dtype, offset, length, k]``.
+    Returns the parts (base64: first the gzip of every column, the neighbours and the review
+    list as UTF-8 JSON, packed by :func:`_pack`; then one PNG sprite sheet each), the columns'
+    layout, the neighbours' ``[dtype, offset, length, k]`` and the review list's
+    ``[dtype, offset, length]`` (None without one).
     """
-    packed, layout = _pack([*columns.values(), neighbours.ravel()])
+    extra = [] if review is None else [np.frombuffer(json.dumps(review).encode("utf-8"), dtype=np.uint8)]
+    packed, layout = _pack([*columns.values(), neighbours.ravel(), *extra])
+    shipped_review = layout.pop() if extra else None
     near = [*layout.pop(), int(neighbours.shape[1])]
     sheets = cached_call("explorer", _sheets_as_arrays, np.ascontiguousarray(images))
     parts = [base64.b64encode(gzip.compress(packed, compresslevel=6, mtime=0)).decode("ascii")]
     parts += [base64.b64encode(sheet.tobytes()).decode("ascii") for sheet in sheets]
-    return parts, dict(zip(columns, layout, strict=True)), near
+    return parts, dict(zip(columns, layout, strict=True)), near, shipped_review
+
+
+def _review_list(frame: pd.DataFrame, review, top, split) -> pd.DataFrame | None:
+    """The review panel's list from ``review`` (default ``frame``), or None when it lacks the label-quality columns.
+
+    ``review`` must hold the same rows as ``frame`` (same index); the list gains each
+    candidate's row position among the points (``row``).
+    """
+    from mnist_analysis.label_review import SPLITS, has_review_columns, review_list
+    from mnist_analysis.validation import integer
+
+    top = integer(top, "review_top", minimum=0)
+    if split not in SPLITS:
+        raise ValueError(f"review_split: expected one of {list(SPLITS)}, found {split!r}")
+    if review is None:
+        review = frame
+    elif not isinstance(review, pd.DataFrame):
+        raise TypeError(f"review: expected a per-image table (a DataFrame) or None, found {type(review).__name__}")
+    elif not review.index.equals(frame.index):
+        raise ValueError(
+            f"review: expected the same rows as frame (the same index, {len(frame):,} rows), "
+            f"found {len(review):,} rows{' in another order or with other labels' if len(review) == len(frame) else ''}"
+        )
+    if top == 0 or not has_review_columns(review):
+        return None
+    if not frame.index.is_unique:
+        raise ValueError("frame: expected a unique index (a review list names its digits by it), found duplicates")
+    listed = review_list(review, split=split, top=top)
+    if listed.empty:
+        return None
+    return listed.assign(row=frame.index.get_indexer(listed.index))
 
 
 def _map_figure(source, view, colour_by: str, specs: dict, *, title: str, width: int, height: int):
@@ -615,6 +660,9 @@ def explorer(
     height: int = 560,
     widget: bool | None = None,
     seed: int = 0,
+    review: pd.DataFrame | None = None,
+    review_top: int = 100,
+    review_split: str = "test",
 ) -> Explorer:
     """Return an explorer of the map ``coords`` whose points are the rows of ``frame``.
 
@@ -652,6 +700,15 @@ def explorer(
         environment variable ``MNIST_ANALYSIS_STATIC_HTML`` is set (the report build sets it).
     seed : int
         Seeds the neighbour search's PCA.
+    review : pandas.DataFrame, optional
+        The table whose label-quality columns make the review panel (default ``frame``): the
+        per-image table, with the same rows as ``frame`` (same index), as when ``frame`` is
+        :func:`explorer_frame` of it. Without the columns of
+        :data:`mnist_analysis.label_review.REVIEW_NEEDS` there is no review panel.
+    review_top : int
+        How many label-error candidates the review panel lists (0: no panel).
+    review_split : {"test", "train"}
+        The split they come from.
 
     Notes
     -----
@@ -680,7 +737,13 @@ def explorer(
         writer_column = None
     data, columns, specs = _encode_columns(frame, coords)
     colour_options, colour_by, filters = _checked_options(specs, colour_by, filters, id_columns, writer_column)
-    parts, column_layout, near = _payload(columns, neighbours, images)
+    listed = _review_list(frame, review, review_top, review_split)
+    shipped = None
+    if listed is not None:
+        from mnist_analysis.label_review import review_entries
+
+        shipped = {"split": review_split, **review_entries(listed, listed["row"].to_numpy())}
+    parts, column_layout, near, review_layout = _payload(columns, neighbours, images, shipped)
     digest = hashlib.sha256("".join(parts).encode("ascii")).hexdigest()[:16]
     payload = ColumnDataSource({}, tags=[f"mx-payload-{digest}"], name="mx-payload")  # filled in a widget
     source = ColumnDataSource(data)
@@ -694,6 +757,7 @@ def explorer(
             count_columns=[c for c in count_columns if c in specs],
             image_shape=images.shape[1:],
             colour_by=colour_by,
+            review=review_layout,
         )
     ]
     view = CDSView(filter=BooleanFilter(booleans=np.isfinite(coords).all(axis=1)))
@@ -701,6 +765,8 @@ def explorer(
     hover = HoverTool(tooltips=None, renderers=[renderer])
     plot.add_tools(hover)
     widgets = _widgets(specs, colour_by, colour_options, filters, id_columns, width=width, height=height)
+    if listed is not None:
+        widgets["review"] = _review_div(len(listed), review_split, width=width)
     library = CustomJS(
         args={
             "source": source,
@@ -713,6 +779,7 @@ def explorer(
             "gallery": widgets["gallery"],
             "legend": widgets["legend"],
             "bar": bar,
+            "review_div": widgets.get("review"),
         },
         code=browser_code(),
         name="mx-library",
@@ -733,7 +800,7 @@ def explorer(
     document.add_root(layout)
     # take over the drawing as soon as the page is ready
     document.js_on_event("document_ready", CustomJS(args={"lib": library}, code="lib.execute(cb_obj);"))
-    return Explorer(frame.copy(), layout, source, widget, payload=(payload, parts))
+    return Explorer(frame.copy(), layout, source, widget, payload=(payload, parts), review=listed)
 
 
 def _checked_options(specs: dict, colour_by, filters, id_columns, writer_column) -> tuple[list, str, list]:
@@ -751,7 +818,9 @@ def _checked_options(specs: dict, colour_by, filters, id_columns, writer_column)
     return colour_options, colour_by, list(filters)
 
 
-def _page_meta(specs: dict, *, layout, neighbours, id_columns, writer_column, count_columns, image_shape, colour_by):
+def _page_meta(
+    specs: dict, *, layout, neighbours, id_columns, writer_column, count_columns, image_shape, colour_by, review=None
+):
     """What ``explorer.js`` needs to know, as JSON: columns, payload layout, identifiers, drawing settings."""
     return json.dumps(
         {
@@ -772,6 +841,7 @@ def _page_meta(specs: dict, *, layout, neighbours, id_columns, writer_column, co
             "alpha": POINT_ALPHA,
             "selected_alpha": SELECTED_ALPHA,
             "faded_alpha": FADED_ALPHA,
+            "review": review,
         }
     )
 
@@ -821,7 +891,22 @@ def _arrange(plot, widgets: dict, *, width: int):
     )
     find = row(*widgets["find"], widgets["find_button"], styles={"align-items": "end"})
     panel = column(find, widgets["download"], widgets["hover"], widgets["details"])
-    return column(controls, widgets["legend"], row(plot, panel), widgets["gallery"], name="mx-explorer")
+    review = [widgets["review"]] if "review" in widgets else []
+    return column(controls, widgets["legend"], row(plot, panel), widgets["gallery"], *review, name="mx-explorer")
+
+
+def _review_div(count: int, split: str, *, width: int):
+    """The review panel; ``explorer.js`` fills it with the list once the map is drawn."""
+    from bokeh.models import Div
+
+    return Div(
+        text=f'<div class="mx-review" data-count="0"><i>the {count} most likely label errors of the {split} split '
+        "appear here once the map is drawn</i></div>",
+        width=width + 300,
+        height=380,
+        name="mx-review",
+        styles={"overflow-y": "auto"},
+    )
 
 
 def _legend_html(name: str, spec: dict) -> str:

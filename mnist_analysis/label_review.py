@@ -6,6 +6,8 @@ From the per-image table (:func:`mnist_analysis.per_image.per_image_table`):
   and suggested label, the label-quality score, each audit model's vote and the writer group;
 - :func:`review_csv`: that list as CSV with the columns of :data:`REVIEW_COLUMNS`, and
   :func:`csv_download_link` an HTML link that carries it (no file is written);
+- :func:`review_entries`: that list as the explorer (:func:`mnist_analysis.interactive.explorer`)
+  ships it to the browser for its review panel: one small record per candidate, and the CSV;
 - :func:`flagged_share_by_group`: the share of images flagged as likely label errors among
   the census and among the student digits, with intervals that resample whole writers
   (:func:`mnist_analysis.clustered_statistics.clustered_bootstrap_ci`): digits of one writer
@@ -29,13 +31,27 @@ REVIEW_COLUMNS = {
     "score": "label quality (cleanlab self-confidence: the out-of-sample probability of the given label)",
     "rank": "1 = most likely label error of the split (by label_issue_rank)",
 }
-_NEEDED = ("split", "index", "label", "suggested_label", "label_quality", "label_issue_rank", "writer_group")
+#: The per-image table's columns a review list needs (a table without them has no review list).
+REVIEW_NEEDS = ("split", "index", "label", "suggested_label", "label_quality", "label_issue_rank", "writer_group")
+#: The splits a review list can be drawn from.
+SPLITS = ("train", "test")
+
+
+def has_review_columns(table) -> bool:
+    """Whether ``table`` is a DataFrame with every column a review list needs (:data:`REVIEW_NEEDS`).
+
+    Examples
+    --------
+    >>> has_review_columns(pd.DataFrame({"split": ["test"], "label": [1]}))
+    False
+    """
+    return isinstance(table, pd.DataFrame) and all(c in table.columns for c in REVIEW_NEEDS)
 
 
 def _check_table(table) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table: expected the per-image table (a DataFrame), found {type(table).__name__}")
-    missing = [c for c in _NEEDED if c not in table.columns]
+    missing = [c for c in REVIEW_NEEDS if c not in table.columns]
     if missing:
         raise ValueError(f"table: expected the per-image table's columns, missing {missing}")
     return table
@@ -59,7 +75,9 @@ def review_list(table: pd.DataFrame, *, split: str = "test", top: int = 100) -> 
         One row per candidate, best first, indexed like ``table``: the columns of
         :data:`REVIEW_COLUMNS`, then ``flagged`` (``is_label_issue``), one ``vote_<model>``
         column per ``predicted_<model>`` column (that model's out-of-sample prediction),
-        ``votes`` (the votes as one string of digits, in that order) and ``writer_group``.
+        ``votes`` (the votes as one string of digits, in that order), ``writer_group``, and
+        when the table has them ``probability`` (``suggested_probability``) and
+        ``disagreeing`` (``disagreeing_models``).
 
     Examples
     --------
@@ -73,7 +91,7 @@ def review_list(table: pd.DataFrame, *, split: str = "test", top: int = 100) -> 
     from .validation import integer
 
     table = _check_table(table)
-    if split not in ("train", "test"):
+    if split not in SPLITS:
         raise ValueError(f"split: expected 'train' or 'test', found {split!r}")
     top = integer(top, "top", minimum=1)
     rows = table[table["split"].astype(str) == split].sort_values("label_issue_rank", kind="stable").head(top)
@@ -95,7 +113,77 @@ def review_list(table: pd.DataFrame, *, split: str = "test", top: int = 100) -> 
         review[f"vote_{column.removeprefix('predicted_')}"] = rows[column].astype(np.int64)
     review["votes"] = ["".join(str(v) for v in row) for row in rows[votes].to_numpy()] if votes else ""
     review["writer_group"] = rows["writer_group"].astype(str)
+    if "suggested_probability" in rows.columns:
+        review["probability"] = rows["suggested_probability"].astype(np.float64)
+    if "disagreeing_models" in rows.columns:
+        review["disagreeing"] = rows["disagreeing_models"].astype(str)
     return review
+
+
+def review_entries(review: pd.DataFrame, rows) -> dict:
+    """The review list as the explorer's page carries it: one record per candidate, and its CSV.
+
+    Parameters
+    ----------
+    review : pandas.DataFrame
+        A list made by :func:`review_list`.
+    rows : array of int
+        Each candidate's row position among the explorer's points.
+
+    Returns
+    -------
+    dict
+        ``entries``: per candidate, best first, ``row``, ``rank``, ``split``, ``index``,
+        ``given``, ``suggested``, ``score``, ``writer_group``, ``votes`` (model name -> vote,
+        in the table's order) and, when the list has them, ``flagged``, ``probability`` and
+        ``disagreeing`` (a missing number is ``None``); ``csv``: :func:`review_csv` of the list.
+        Everything is plain JSON.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"split": ["test"] * 2, "index": [0, 1], "label": [1, 7],
+    ...     "suggested_label": [1, 1], "label_quality": [0.9, 0.1], "label_issue_rank": [2, 1],
+    ...     "writer_group": ["census", "student"], "predicted_knn": [1, 1]})
+    >>> review = review_list(table)
+    >>> shipped = review_entries(review, review.index.to_numpy())  # here the rows of the table are the points
+    >>> [(e["row"], e["rank"], e["given"], e["suggested"], e["votes"]) for e in shipped["entries"]]
+    [(1, 1, 7, 1, {'knn': 1}), (0, 2, 1, 1, {'knn': 1})]
+    """
+    missing = [c for c in (*REVIEW_COLUMNS, "writer_group") if c not in review.columns]
+    if missing:
+        raise ValueError(f"review: expected the columns of review_list, missing {missing}")
+    rows = np.asarray(rows)
+    if rows.shape != (len(review),) or not np.issubdtype(rows.dtype, np.integer) or (rows < 0).any():
+        raise ValueError(
+            f"rows: expected {len(review)} row positions (integers >= 0, one per candidate), "
+            f"found {rows.dtype} {rows.shape}"
+        )
+    votes = [c for c in review.columns if str(c).startswith("vote_")]
+
+    def number(value):
+        return None if pd.isna(value) else float(value)
+
+    entries = []
+    for row, (_, candidate) in zip(rows.tolist(), review.iterrows(), strict=True):
+        entry = {
+            "row": row,
+            "rank": int(candidate["rank"]),
+            "split": str(candidate["split"]),
+            "index": int(candidate["index"]),
+            "given": int(candidate["given"]),
+            "suggested": int(candidate["suggested"]),
+            "score": number(candidate["score"]),
+            "writer_group": str(candidate["writer_group"]),
+            "votes": {c.removeprefix("vote_"): int(candidate[c]) for c in votes},
+        }
+        if "flagged" in review.columns:
+            entry["flagged"] = bool(candidate["flagged"])
+        if "probability" in review.columns:
+            entry["probability"] = number(candidate["probability"])
+        if "disagreeing" in review.columns:
+            entry["disagreeing"] = str(candidate["disagreeing"])
+        entries.append(entry)
+    return {"entries": entries, "csv": review_csv(review)}
 
 
 def review_csv(review: pd.DataFrame) -> str:

@@ -51,8 +51,11 @@ def open_page(browser, path: Path):
     return page, problems
 
 
-def isolated_row(page, away: float = 9.0) -> int:
-    """A shown point inside the map with no other point within ``away`` pixels (the mouse hits only it)."""
+def isolated_row(page, away: float = 9.0, among=None) -> int:
+    """A shown point inside the map with no other point within ``away`` pixels (the mouse hits only it).
+
+    ``among``: the rows to choose from (default: every row).
+    """
     import numpy as np
 
     xy, shown = screen_positions(page)
@@ -68,6 +71,8 @@ def isolated_row(page, away: float = 9.0) -> int:
         & (xy[:, 1] > frame[1] + 20)
         & (xy[:, 1] < frame[3] - 20)
     )
+    if among is not None:
+        inside &= np.isin(np.arange(len(inside)), list(among))
     for row in np.flatnonzero(inside):
         distance = np.hypot(*(xy - xy[row]).T)
         distance[row] = np.inf
@@ -194,12 +199,9 @@ def test_the_projections_report_explorer_answers_a_hover_and_a_click(browser, qu
 @pytest.fixture(scope="module")
 def small_explorer(tmp_path_factory):
     """An explorer of 400 synthetic digits in an nbconvert page: ``(path, frame, coords, images, neighbours)``."""
-    import nbformat
     import numpy as np
     import pandas as pd
-    from nbconvert import HTMLExporter
 
-    from mnist_analysis.build.reports import TEMPLATES
     from mnist_analysis.interactive import explorer, pixel_neighbours
 
     rng = np.random.default_rng(7)
@@ -219,14 +221,24 @@ def small_explorer(tmp_path_factory):
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
     neighbours = pixel_neighbours(images, 10, cache=False)
     ex = explorer(frame, coords, images, neighbours=neighbours, widget=False, title="small explorer")
+    path = report_page(ex, tmp_path_factory.mktemp("explorer") / "explorer.html")
+    return path, frame, coords, images, neighbours
+
+
+def report_page(ex, path: Path) -> Path:
+    """Write the explorer ``ex`` as the output of a notebook cell, rendered with the reports' nbconvert template."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from mnist_analysis.build.reports import TEMPLATES
+
     node = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("explorer(frame, coords, images)")
     cell.outputs = [nbformat.v4.new_output("display_data", data=ex._repr_mimebundle_())]
     node.cells = [nbformat.v4.new_markdown_cell("# Explorer test page"), cell]
     exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist_report", embed_images=True)
-    path = tmp_path_factory.mktemp("explorer") / "explorer.html"
     path.write_text(exporter.from_notebook_node(node)[0], encoding="utf-8")
-    return path, frame, coords, images, neighbours
+    return path
 
 
 @pytest.fixture
@@ -607,3 +619,124 @@ def test_the_map_repaints_at_the_next_animation_frame_not_every_other_one(explor
         })();""",
     )
     assert painted == [1, 2, 3, 4, 5], painted
+
+
+# --- the label-review panel -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def review_explorer(tmp_path_factory, small_explorer):
+    """The small explorer with label-quality columns, so that it has a review panel: ``(path, explorer, images)``."""
+    import numpy as np
+
+    from mnist_analysis.interactive import explorer
+
+    _, frame, coords, images, neighbours = small_explorer
+    rng = np.random.default_rng(8)
+    n = len(frame)
+    quality = rng.random(n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(quality, kind="stable")] = np.arange(1, n + 1)
+    suggested = np.where(quality < 0.4, (frame["label"] + 3) % 10, frame["label"])
+    table = frame.assign(
+        predicted_knn=suggested,
+        predicted_svm_hog=np.where(rng.random(n) < 0.5, frame["label"], suggested),
+        suggested_label=suggested,
+        suggested_probability=1 - quality / 2,
+        label_quality=quality,
+        label_issue_rank=rank,
+        disagreeing_models=rng.choice(["none", "knn", "knn+svm_hog"], n),
+    )
+    ex = explorer(table, coords, images, neighbours=neighbours, widget=False, review_top=30, title="review")
+    return report_page(ex, tmp_path_factory.mktemp("review") / "review.html"), ex, images
+
+
+@pytest.fixture
+def review_page(browser, review_explorer):
+    page, problems = open_page(browser, review_explorer[0])
+    wait_for_explorer(page)
+    page.locator(".mx-review-item").first.wait_for(state="visible", timeout=10_000)
+    yield page
+    page.close()
+    assert problems == [], problems
+
+
+def selected_rows(page) -> list:
+    return bokeh(page, "return Array.from(find('mx-map').renderers[0].data_source.selected.indices);")
+
+
+def test_the_review_list_shows_the_top_candidates_and_a_click_selects_that_digit(review_page, review_explorer):
+    import re
+
+    import numpy as np
+
+    _, ex, images = review_explorer
+    review = ex.review
+    assert len(review) == 30
+    items = review_page.locator(".mx-review-item")
+    assert items.count() == 30
+    rows = [int(items.nth(k).get_attribute("data-row")) for k in range(30)]
+    assert rows == review["row"].tolist()  # most likely first, as the table ranks them
+    assert [int(items.nth(k).get_attribute("data-rank")) for k in range(30)] == list(range(1, 31))
+    third = review.iloc[2]
+    card = items.nth(2)
+    assert card.locator(".mx-review-given").inner_text() == str(third["given"])
+    assert card.locator(".mx-review-suggested").inner_text() == str(third["suggested"])
+    votes = card.locator(".mx-review-votes").inner_text()
+    assert votes == f"knn {third['vote_knn']}, svm_hog {third['vote_svm_hog']}"
+    assert third["writer_group"] in card.inner_text()
+    assert f"test {third['index']}" in card.inner_text()
+    assert f"disagree: {third['disagreeing']}" in card.inner_text()
+    src = card.locator("img").get_attribute("src")
+    np.testing.assert_array_equal(thumbnail(src)[::2, ::2], 255 - 17 * np.rint(images[third["row"]] / 17).astype(int))
+    # a click on the card selects its digit: on the map, in the details panel, and the card is marked
+    card.click()
+    row = int(third["row"])
+    review_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-details').text.includes('mx-detail\" data-row=\"{row}\"') }}",
+        timeout=5000,
+    )
+    assert selected_rows(review_page) == [row]
+    repainted(review_page)
+    assert [tuple(p) for p in ring_pixels(review_page, row)] == [(0, 0, 0)] * 4
+    assert card.get_attribute("data-selected") == "true"
+    assert items.nth(0).get_attribute("data-selected") == "false"
+    # "next" and "previous" step through the list
+    review_page.get_by_role("button", name="next", exact=True).click()
+    review_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-map').renderers[0].data_source.selected.indices[0] === {review['row'].iloc[3]} }}"
+    )
+    review_page.get_by_role("button", name="previous", exact=True).click()
+    review_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-map').renderers[0].data_source.selected.indices[0] === {row} }}"
+    )
+    # the download link carries the list's CSV, as notebook 05 exports it
+    href = review_page.locator(".mx-review-csv").get_attribute("href")
+    import base64
+
+    from mnist_analysis.label_review import review_csv
+
+    assert base64.b64decode(href.split("base64,", 1)[1]).decode() == review_csv(review)
+    assert re.search(r"30 most likely label errors of the test split", review_page.locator(".mx-review").inner_text())
+
+
+def test_selecting_on_the_map_still_works_and_marks_a_listed_digit(review_page, review_explorer):
+    _, ex, _ = review_explorer
+    listed = ex.review["row"].tolist()
+    row = isolated_row(review_page, among=listed)  # a listed digit, clicked on the map
+    details = click(review_page, row)
+    assert details["row"] == row
+    assert selected_rows(review_page) == [row]
+    marked = review_page.locator('.mx-review-item[data-selected="true"]')
+    assert marked.count() == 1
+    assert int(marked.get_attribute("data-row")) == row
+    other = isolated_row(review_page, among=set(range(len(ex.frame))) - set(listed))  # one not listed
+    review_page.wait_for_timeout(700)  # two clicks in quick succession are a double tap for Bokeh, not two taps
+    assert click(review_page, other)["row"] == other
+    assert marked.count() == 0
+    inside = box_select(review_page)
+    review_page.wait_for_function(
+        f"() => {{ {FIND} return find('mx-gallery').text.includes('data-count=\"{len(inside)}\"') }}", timeout=5000
+    )
+    assert sorted(selected_rows(review_page)) == sorted(inside.tolist())
+    assert review_page.locator('.mx-review-item[data-selected="true"]').count() == 0

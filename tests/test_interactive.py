@@ -312,3 +312,143 @@ def test_notebook_06_columns_are_offered_in_colour_by_cluster_with_a_legend_typi
     assert "cluster" not in explorer_frame(table.drop(columns=["cluster", "typicality"]))[0].columns
     with pytest.raises(ValueError, match=r"table\['cluster'\]"):
         explorer_frame(table.assign(cluster=-2))
+
+
+# --- the label-review panel: what the page carries for it ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled(inputs):
+    """The small frame with the per-image table's label-quality columns (rank over both splits, shuffled)."""
+    frame, coords, images = inputs
+    rng = np.random.default_rng(11)
+    n = len(frame)
+    quality = rng.random(n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(quality, kind="stable")] = np.arange(1, n + 1)
+    suggested = np.where(quality < 0.3, (frame["label"] + 1) % 10, frame["label"])
+    table = frame.assign(
+        predicted_knn=suggested,
+        predicted_svm=np.where(rng.random(n) < 0.5, frame["label"], suggested),
+        suggested_label=suggested,
+        suggested_probability=1 - quality / 2,
+        label_quality=quality,
+        label_issue_rank=rank,
+        disagreeing_models=rng.choice(["none", "knn", "knn+svm"], n),
+    )
+    return table, coords, images
+
+
+def shipped_review(ex) -> dict | None:
+    """The review list as the page carries it: the JSON inside the payload's gzip (None without one)."""
+    meta = json.loads(ex.source.tags[0])
+    if meta["review"] is None:
+        return None
+    packed, _ = payload_of(ex.html())
+    dtype, offset, length = meta["review"]
+    assert dtype == "uint8"
+    assert offset % 4 == 0
+    return json.loads(packed[offset : offset + length].decode("utf-8"))
+
+
+def test_the_review_list_is_the_top_test_candidates_in_rank_order(labelled):
+    from mnist_analysis.label_review import review_csv
+
+    table, coords, images = labelled
+    ex = explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review_top=7)
+    shipped = shipped_review(ex)
+    test = table[table["split"] == "test"].sort_values("label_issue_rank")
+    expected_rows = [table.index.get_loc(i) for i in test.index[:7]]
+    entries = shipped["entries"]
+    assert [e["row"] for e in entries] == expected_rows
+    assert [e["rank"] for e in entries] == list(range(1, 8))
+    assert {e["split"] for e in entries} == {"test"}
+    assert shipped["split"] == "test"
+    ranks = table["label_issue_rank"].to_numpy()[expected_rows]
+    assert (np.diff(ranks) > 0).all()  # by the table's rank, most likely first
+    for entry in entries:
+        row = table.iloc[entry["row"]]
+        assert entry["index"] == row["index"]
+        assert entry["given"] == row["label"]
+        assert entry["suggested"] == row["suggested_label"]
+        assert entry["score"] == row["label_quality"]
+        assert entry["probability"] == row["suggested_probability"]
+        assert entry["disagreeing"] == row["disagreeing_models"]
+        assert entry["writer_group"] == row["writer_group"]
+        assert entry["flagged"] == row["is_label_issue"]
+        assert entry["votes"] == {"knn": row["predicted_knn"], "svm": row["predicted_svm"]}
+    assert shipped["csv"].splitlines()[0] == "split,index,given,suggested,score,rank"
+    assert shipped["csv"] == review_csv(ex.review)
+    assert ex.review["row"].tolist() == expected_rows
+    panel = ex.layout.document.get_model_by_name("mx-review")
+    assert panel is not None
+    assert "7 most likely label errors of the test split" in panel.text
+    # the panel's data is a list, not a new column per point
+    meta = json.loads(ex.source.tags[0])
+    assert list(meta["layout"]) == list(table.columns)
+
+
+def test_the_review_list_defaults_to_100_and_can_come_from_the_train_split(labelled):
+    table, coords, images = labelled
+    whole = explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
+    assert len(shipped_review(whole)["entries"]) == 20  # all 20 test digits: fewer than 100
+    train = explorer(
+        table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review_split="train"
+    )
+    entries = shipped_review(train)["entries"]
+    expected = table[table["split"] == "train"].sort_values("label_issue_rank").index
+    assert [e["row"] for e in entries] == [table.index.get_loc(i) for i in expected]
+    assert {e["split"] for e in entries} == {"train"}
+
+
+def test_the_review_list_can_come_from_the_per_image_table_beside_a_narrower_frame(labelled):
+    table, coords, images = labelled
+    shown = table[["split", "index", "label", "writer_id"]].set_axis(table.index + 1000)
+    review = table.set_axis(shown.index)
+    ex = explorer(shown, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review=review)
+    entries = shipped_review(ex)["entries"]
+    expected = table[table["split"] == "test"].sort_values("label_issue_rank").index
+    assert [e["row"] for e in entries] == [table.index.get_loc(i) for i in expected]
+    assert list(json.loads(ex.source.tags[0])["layout"]) == list(shown.columns)
+    with pytest.raises(ValueError, match=r"review: expected the same rows as frame"):
+        explorer(shown, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review=table)
+
+
+def test_without_label_quality_columns_there_is_no_review_panel_and_no_error(inputs, labelled):
+    frame, coords, images = inputs
+    ex = explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
+    assert ex.review is None
+    assert shipped_review(ex) is None
+    assert ex.layout.document.get_model_by_name("mx-review") is None
+    assert ex.layout.document.get_model_by_name("mx-library").args["review_div"] is None
+    table, _, _ = labelled
+    none = explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review_top=0)
+    assert none.review is None
+    assert none.layout.document.get_model_by_name("mx-review") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"review_top": -1}, ValueError, r"review_top: expected an integer of at least 0, found -1"),
+        ({"review_top": 2.5}, TypeError, r"review_top: expected an integer, found float 2.5"),
+        ({"review_split": "validation"}, ValueError, r"review_split: expected one of \['train', 'test'\]"),
+        ({"review": np.zeros((60, 3))}, TypeError, r"review: expected a per-image table \(a DataFrame\)"),
+    ],
+)
+def test_bad_review_parameters_are_refused_with_their_name(labelled, change, error, message):
+    table, coords, images = labelled
+    with pytest.raises(error, match=message):
+        explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, **change)
+
+
+def test_a_widget_carries_the_review_list_in_its_payload(labelled, monkeypatch):
+    monkeypatch.delenv(STATIC_ENV, raising=False)
+    table, coords, images = labelled
+    ex = explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), review_top=3)
+    static = shipped_review(ex)
+    ex._repr_mimebundle_()
+    parts = ex.layout.document.get_model_by_name("mx-payload").data["parts"]
+    _, offset, length = json.loads(ex.source.tags[0])["review"]
+    packed = gzip.decompress(base64.b64decode(parts[0]))
+    assert json.loads(packed[offset : offset + length].decode("utf-8")) == static

@@ -46,6 +46,30 @@ def test_review_list_takes_the_top_of_one_split_in_rank_order_with_every_vote():
     assert len(label_review.review_list(table, split="train", top=1000)) == 150
 
 
+
+def test_review_entries_are_plain_json_records_of_the_list_with_probability_and_disagreeing_models():
+    import json
+
+    table = fake_table().assign(suggested_probability=0.75, disagreeing_models="svm_hog")
+    table.loc[3, "suggested_probability"] = np.nan
+    review = label_review.review_list(table, split="train", top=5)
+    assert review["probability"].iloc[0] == 0.75 or review.index[0] == 3
+    assert (review["disagreeing"] == "svm_hog").all()
+    shipped = label_review.review_entries(review, np.arange(5) + 10)
+    assert json.loads(json.dumps(shipped, allow_nan=False)) == shipped  # plain JSON, no NaN
+    entries = shipped["entries"]
+    assert [e["row"] for e in entries] == [10, 11, 12, 13, 14]
+    assert [e["index"] for e in entries] == table.loc[review.index, "index"].tolist()
+    assert [e["votes"]["svm_hog"] for e in entries] == table.loc[review.index, "predicted_svm_hog"].tolist()
+    assert all(e["probability"] is None for e, i in zip(entries, review.index, strict=True) if i == 3)
+    assert shipped["csv"] == label_review.review_csv(review)
+    assert not label_review.has_review_columns(table.drop(columns=["label_issue_rank"]))
+    assert label_review.has_review_columns(table)
+    with pytest.raises(ValueError, match=r"rows: expected 5 row positions"):
+        label_review.review_entries(review, [1, 2])
+    with pytest.raises(ValueError, match=r"review: expected the columns of review_list, missing \['rank'\]"):
+        label_review.review_entries(review.drop(columns=["rank"]), np.arange(5))
+
 def test_csv_has_exactly_the_review_columns_and_reads_back():
     review = label_review.review_list(fake_table(), top=10)
     text = label_review.review_csv(review)

@@ -1,8 +1,9 @@
 // The explorer's browser side: one Bokeh CustomJS model of the page runs this body once and
 // keeps a promise of the result (source._mx); every callback asks it for that result
 // (lib.execute(...)). Arguments (see interactive.explorer): source, payload, view, plot,
-// renderer, hover_div, details, gallery, legend, bar. Nothing here is fetched: the page is offline.
-// The points' columns (but x and y), their neighbours and the sprite sheets travel outside Bokeh's
+// renderer, hover_div, details, gallery, legend, bar, review_div (null without a review list).
+// Nothing here is fetched: the page is offline.
+// The points' columns (but x and y), their neighbours, the review list and the sprite sheets travel outside Bokeh's
 // own data (payload.data in a widget; in a static page, two script elements that are never run):
 // the browser decodes them natively (base64, gzip) instead of in JavaScript.
 if (source._mx) return source._mx.then((api) => api.install());
@@ -30,6 +31,7 @@ function fromBase64(text) {
 const ARRAYS = {uint8: Uint8Array, uint16: Uint16Array, int32: Int32Array, float32: Float32Array};
 const cols = {};  // column name -> typed array, one value per point
 let neighbours = null;  // meta.neighbours[3] row positions per point, nearest first
+let review = null;  // the label-review list: {split, entries (best first), csv}; null without one
 async function decodeColumns() {
   const stream = new Blob([fromBase64(payloadParts(0)[0])]).stream();
   const packed = await new Response(stream.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
@@ -38,6 +40,10 @@ async function decodeColumns() {
   }
   const [dtype, offset, length] = meta.neighbours;
   neighbours = new ARRAYS[dtype](packed, offset, length);
+  if (meta.review) {
+    const [, start, size] = meta.review;
+    review = JSON.parse(new TextDecoder().decode(new Uint8Array(packed, start, size)));
+  }
 }
 let sheetTexts = null;
 
@@ -140,6 +146,8 @@ let image = null;
 let bitmap = null;
 let drawn = null;  // what the bitmap shows: the ranges and the size of the frame, and if it was shifted
 let firstPaint = true;
+let painted = null;
+const firstPainted = new Promise((resolve) => { painted = resolve; });  // the review list waits for the map
 function ranges(rv) {
   const frame = rv.plot_view.frame;
   return {x0: frame.x_range.start, x1: frame.x_range.end, y0: frame.y_range.start, y1: frame.y_range.end};
@@ -217,6 +225,7 @@ function paintPoints(rv, ctx) {
   if (firstPaint) {
     firstPaint = false;
     performance.mark("mx-points-painted");  // the benchmark's first render waits for it
+    painted();
   }
   ring(rv, ctx);
 }
@@ -238,7 +247,13 @@ function ring(rv, ctx) {  // the found or clicked digit: a ring around it
 
 // ---- wiring into the page's views (again for every new view of the same document) ----------
 function onClick(event) {
-  const target = event.composedPath().find((e) => e.dataset && e.dataset.row !== undefined);
+  const path = event.composedPath();
+  const step = path.find((e) => e.dataset && e.dataset.reviewStep !== undefined);
+  if (step) {
+    api.reviewStep(Number(step.dataset.reviewStep));
+    return;
+  }
+  const target = path.find((e) => e.dataset && e.dataset.row !== undefined);
   if (target && Number(target.dataset.row) >= 0) api.focus(Number(target.dataset.row));
 }
 function everyFrame(pv) {
@@ -278,7 +293,8 @@ function install() {
     }, true);
     pv.request_paint(rv);
   }
-  for (const div of [details, gallery]) {
+  for (const div of [details, gallery, review_div]) {
+    if (!div) continue;
     const dv = index.find_one(div);
     if (dv && !dv._mx) {
       dv._mx = true;
@@ -286,10 +302,44 @@ function install() {
     }
   }
   if (!renderer.visible) renderer.visible = true;
+  if (review && !state.reviewShown) {
+    state.reviewShown = true;
+    firstPainted.then(() => setTimeout(api.showReview, 0));  // after the first render, not in its way
+  } else if (review) markReview();
   return api;
 }
 
+// ---- the label-review list: the top candidates, each a card that selects its digit ----------
+const REVIEW_ITEM = "display:inline-block;vertical-align:top;width:172px;margin:2px;padding:3px;" +
+  "border:2px solid #e5e5e5;border-radius:3px;font-size:11px;line-height:1.35;cursor:pointer";
+function reviewCard(e, image) {
+  const votes = Object.entries(e.votes).map(([m, v]) => (v === e.given ? `${esc(m)} ${v}` :
+    `<span style="color:#d62728" data-vote="${esc(m)}">${esc(m)} ${v}</span>`)).join(", ");
+  const p = e.probability === undefined || e.probability === null ? "" : ` (p ${e.probability.toFixed(2)})`;
+  const flag = e.flagged ? " <span style=\"color:#d62728\" title=\"is_label_issue\">flagged</span>" : "";
+  const disagreeing = e.disagreeing === undefined ? "" :
+    `<br><span class="mx-review-disagreeing">disagree: ${esc(e.disagreeing)}</span>`;
+  return `<div class="mx-review-item" data-row="${e.row}" data-rank="${e.rank}" style="${REVIEW_ITEM}">` +
+    `<div style="float:left;margin-right:4px">${image}</div><b>#${e.rank}</b> ${esc(e.split)} ${e.index}${flag}<br>` +
+    `given <b class="mx-review-given">${e.given}</b> &rarr; <b class="mx-review-suggested">${e.suggested}</b>${p}` +
+    `<br>${esc(e.writer_group)}<div style="clear:both">votes: <span class="mx-review-votes">${votes}</span>` +
+    `${disagreeing}</div></div>`;
+}
+function reviewItems() {  // the cards on screen, in every view of the panel
+  const view = review_div && index.find_one(review_div);
+  const root = view?.shadow_el || view?.el;
+  return root ? Array.from(root.querySelectorAll(".mx-review-item")) : [];
+}
+function markReview() {  // ring the card of the selected digit
+  for (const item of reviewItems()) {
+    const on = Number(item.dataset.row) === state.focus;
+    item.style.borderColor = on ? "#000000" : "#e5e5e5";
+    item.dataset.selected = on ? "true" : "false";
+  }
+}
+
 // ---- what the callbacks do ---------------------------------------------------------------
+
 const HOVER_HINT = "<i>hover a point</i>";
 const DETAILS_HINT = "<i>click a point, or find one</i>";
 const GALLERY_HINT = "<i>box or lasso select to list digits</i>";
@@ -324,12 +374,35 @@ const api = {
   focus: (i) => {  // select one digit, mark it on the map and show its details
     source.selected.indices = [i];
   },
+  showReview: async () => {
+    const entries = review.entries;
+    const images = await Promise.all(entries.map((e) => thumb(e.row, 2)));
+    const models = Object.keys(entries[0]?.votes || {});
+    const csv = `data:text/csv;charset=utf-8;base64,${btoa(review.csv)}`;
+    const button = (step, text) => `<button data-review-step="${step}" style="margin-left:6px">${text}</button>`;
+    review_div.text = `<div class="mx-review" data-count="${entries.length}"><b>Label review</b>: the ` +
+      `${entries.length} most likely label errors of the ${esc(review.split)} split, most likely first ` +
+      "(given &rarr; suggested label and its probability; votes of " +
+      `${models.map(esc).join(", ") || "no model"}, red where a vote differs from the given label). ` +
+      `Click one to select it on the map.${button(-1, "previous")}${button(1, "next")} ` +
+      `<a class="mx-review-csv" download="label_review_${esc(review.split)}.csv" href="${csv}">download CSV</a>` +
+      `<br>${entries.map((e, k) => reviewCard(e, images[k])).join("")}</div>`;
+    requestAnimationFrame(markReview);  // once the panel shows the new cards
+  },
+  reviewStep: (step) => {  // select the next (1) or previous (-1) candidate of the list
+    const entries = review.entries;
+    const at = entries.findIndex((e) => e.row === state.focus);
+    const k = at < 0 ? (step > 0 ? 0 : entries.length - 1) : Math.min(entries.length - 1, Math.max(0, at + step));
+    api.focus(entries[k].row);
+    reviewItems().find((item) => Number(item.dataset.row) === entries[k].row)?.scrollIntoView({block: "nearest"});
+  },
   selected: () => {
     const sel = source.selected.indices.slice().sort((a, b) => a - b);
     const focus = sel.length === 1 ? sel[0] : -1;
     if (focus !== state.focus) {
       state.focus = focus;
       index.find_one(plot)?.request_paint();
+      if (review) markReview();
     }
     if (focus >= 0) api.show(focus);
     else {
