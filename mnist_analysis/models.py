@@ -119,17 +119,26 @@ def _logistic_regression(seed):
     return _steps(_scaler(), _pca(100, seed), LogisticRegression(max_iter=300, random_state=seed))
 
 
-def _knn_pixels(seed):
-    from sklearn.neighbors import KNeighborsClassifier
+def _as_float32(pixels):
+    """Pixel rows as float32, values unchanged: whole-number distances, exact in float64."""
+    return np.asarray(pixels, dtype=np.float32)
 
-    return _steps(_scaler(), KNeighborsClassifier(n_neighbors=3, algorithm="brute"))
+
+def _knn_pixels(seed):
+    from sklearn.preprocessing import FunctionTransformer
+
+    from .neighbours import ExactNeighboursClassifier
+
+    # On the 0-255 values: scaling by 1/255 ranks neighbours alike, but rounds the distances.
+    return _steps(FunctionTransformer(_as_float32), ExactNeighboursClassifier(n_neighbors=3))
 
 
 def _knn_deskewed(seed):
-    from sklearn.neighbors import KNeighborsClassifier
     from sklearn.preprocessing import FunctionTransformer
 
-    return _steps(FunctionTransformer(_deskewed), KNeighborsClassifier(n_neighbors=3, algorithm="brute"))
+    from .neighbours import ExactNeighboursClassifier
+
+    return _steps(FunctionTransformer(_deskewed), ExactNeighboursClassifier(n_neighbors=3))
 
 
 def _knn_pca(seed):
