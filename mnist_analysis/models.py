@@ -184,21 +184,39 @@ class ModelSpec:
     #: stores the training set, under 2 s, about 190 MB for all 60,000 training digits) nor
     #: the trees (50 unpruned trees): a notebook kernel would carry them to its end.
     keep_fitted: bool = True
+    #: Rough CPU seconds to fit on the 60,000 training digits and predict ten sets of 10,000
+    #: (``benchmarks/results/robustness.json``): :func:`mnist_analysis.robustness.perturbed_predictions`
+    #: starts the costliest first, so that the last model to finish is a quick one.
+    cost: float = 10.0
 
 
 MODELS = {
     spec.name: spec
     for spec in (
-        ModelSpec("logistic_regression", "logistic regression on 100 principal components", _logistic_regression),
-        ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels, keep_fitted=False),
-        ModelSpec("knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed, keep_fitted=False),
-        ModelSpec("knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca, keep_fitted=False),
-        ModelSpec("qda_pca", "quadratic discriminant (Ledoit-Wolf shrinkage) on 40 principal components", _qda_pca),
         ModelSpec(
-            "svm_rbf_pca", "SVM, RBF kernel (C=10), on 50 principal components", _svm_rbf_pca, gives_probabilities=False
+            "logistic_regression", "logistic regression on 100 principal components", _logistic_regression, cost=3
         ),
-        ModelSpec("extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees, keep_fitted=False),
-        ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp),
+        ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels, keep_fitted=False, cost=55),
+        ModelSpec(
+            "knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed, keep_fitted=False, cost=60
+        ),
+        ModelSpec(
+            "knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca, keep_fitted=False, cost=21
+        ),
+        ModelSpec(
+            "qda_pca", "quadratic discriminant (Ledoit-Wolf shrinkage) on 40 principal components", _qda_pca, cost=3
+        ),
+        ModelSpec(
+            "svm_rbf_pca",
+            "SVM, RBF kernel (C=10), on 50 principal components",
+            _svm_rbf_pca,
+            gives_probabilities=False,
+            cost=100,
+        ),
+        ModelSpec(
+            "extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees, keep_fitted=False, cost=20
+        ),
+        ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp, cost=25),
     )
 }
 
@@ -261,12 +279,21 @@ def _pixels(X, name: str) -> np.ndarray:
     return X
 
 
-def _single_blas_thread():
+def single_blas_thread():
     """Run BLAS on one thread while fitting and predicting.
 
     The zoo's matrix products are small (minibatches, 100 components): on a busy 2-core
     machine a spinning BLAS thread pool made the MLP and the logistic regression up to 30
-    times slower. k-NN and the trees keep their own (OpenMP, joblib) parallelism.
+    times slower. k-NN and the trees keep their own (numba, OpenMP, joblib) parallelism.
+    A context manager; threads that fit models side by side should enter it once, around
+    all of them (the limit is the process's, and nested entries restore what they found).
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_info
+    >>> with single_blas_thread():
+    ...     {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    {1}
     """
     from threadpoolctl import threadpool_limits
 
@@ -296,7 +323,7 @@ def _fitted(name, X_train, y_train, seed):
     if key in _fitted_models:
         return _fitted_models[key]
     model = build_model(name, seed=seed)
-    with _single_blas_thread():
+    with single_blas_thread():
         start = time.perf_counter()
         _quietly_fit(model, X_train, y_train)
         fitted = (model, time.perf_counter() - start)
@@ -307,7 +334,7 @@ def _fitted(name, X_train, y_train, seed):
 
 def _fit_predict(name, X_train, y_train, X_test, *, seed):
     model, fit_seconds = _fitted(name, X_train, y_train, seed)
-    with _single_blas_thread():
+    with single_blas_thread():
         start = time.perf_counter()
         if MODELS[name].gives_probabilities:
             probabilities = model.predict_proba(X_test)
@@ -479,7 +506,7 @@ def _out_of_fold(name, X, y, groups, *, n_splits, seed):
     classes = np.unique(y)
     probabilities = np.zeros((len(X), len(classes)))
     for train, held_out in _splitter(n_splits, seed, groups is not None).split(X, y, groups):
-        with _single_blas_thread():
+        with single_blas_thread():
             fitted = _quietly_fit(clone(model), X[train], y[train])
             columns = np.searchsorted(classes, fitted.classes_)
             probabilities[np.ix_(held_out, columns)] = fitted.predict_proba(X[held_out])

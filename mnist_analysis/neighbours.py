@@ -24,6 +24,8 @@ brute-force ones (``tests/test_neighbours.py``), at a fraction of the CPU time
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -76,6 +78,9 @@ def _keep_if_nearer(best, best_distance, t, distance):
 
 
 _kernel = None
+#: One search at a time: it already uses every core, and not every numba threading layer
+#: accepts parallel calls from several threads (models fitted side by side).
+_SEARCH_LOCK = threading.Lock()
 
 
 def _compiled_search():
@@ -189,7 +194,8 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
             bounds += self._shrunk_norms
             bounds += ((projected**2).sum(axis=1) * (1 - BOUND_MARGIN)).astype(np.float32)[:, None]
             rows = slice(start, start + len(batch))
-            search(bounds, batch, self._train, min(FIRST_ROWS, len(self._train)), index[rows], squared[rows])
+            with _SEARCH_LOCK:
+                search(bounds, batch, self._train, min(FIRST_ROWS, len(self._train)), index[rows], squared[rows])
         return np.sqrt(squared), index
 
     def predict_proba(self, X) -> np.ndarray:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .validation import vector
+from .validation import positive_int, vector
 
 
 def _conditions(conditions, n_conditions=None):
@@ -43,7 +43,9 @@ def _grid(predictions, n_conditions, n):
     return out
 
 
-def perturbed_predictions(X_train, y_train, stacks, *, names=None, seed: int = 0, cache: bool = True) -> dict:
+def perturbed_predictions(
+    X_train, y_train, stacks, *, names=None, seed: int = 0, n_jobs: int = 2, cache: bool = True
+) -> dict:
     """Fit each model of the zoo once and predict every perturbed copy of the test digits.
 
     Parameters
@@ -54,6 +56,9 @@ def perturbed_predictions(X_train, y_train, stacks, *, names=None, seed: int = 0
     names : list of str, optional
         Models of :data:`mnist_analysis.models.MODELS` (default: all).
     seed : int
+    n_jobs : int, default 2
+        Models fitted and predicting at the same time, each in a thread of this process
+        (their heavy loops release the GIL). Each model's result is the same whatever this is.
     cache : bool
         Each model is fitted once (:func:`mnist_analysis.models.predict_many`) and each
         condition's predictions are cached on their own: the original digits share
@@ -81,12 +86,24 @@ def perturbed_predictions(X_train, y_train, stacks, *, names=None, seed: int = 0
     stacks = np.asarray(stacks)
     if stacks.ndim != 4 or stacks.shape[2:] != (28, 28):
         raise ValueError(f"stacks: expected shape (n_conditions, n, 28, 28), found {stacks.shape}")
-    names = model_names(names)
-    return {
-        name: np.stack([r.predictions for r in predict_many(name, X_train, y_train, stacks, seed=seed, cache=cache)])
-        for name in MODELS
-        if name in names
-    }
+    names = [name for name in MODELS if name in model_names(names)]
+    n_jobs = positive_int(n_jobs, "n_jobs")
+
+    def predicted(name):
+        return np.stack([r.predictions for r in predict_many(name, X_train, y_train, stacks, seed=seed, cache=cache)])
+
+    if n_jobs == 1 or len(names) == 1:
+        return {name: predicted(name) for name in names}
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .models import single_blas_thread
+
+    # Set once around the threads: a limit each thread set and restored would race.
+    with single_blas_thread(), ThreadPoolExecutor(n_jobs) as threads:
+        # Slowest first, so the last to finish is a short one.
+        slowest_first = sorted(names, key=lambda name: -MODELS[name].cost)
+        running = {name: threads.submit(predicted, name) for name in slowest_first}
+        return {name: running[name].result() for name in names}
 
 
 def robustness_curves(

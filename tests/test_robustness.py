@@ -69,6 +69,28 @@ def test_bad_inputs_are_named(setting):
         rb.growing_confusions(y, conditions, predictions["m"], reference="none")
     with pytest.raises(ValueError, match="stacks"):
         rb.perturbed_predictions(np.zeros((4, 28, 28)), np.zeros(4), np.zeros((4, 28, 28)))
+    with pytest.raises(ValueError, match=r"n_jobs: expected .*found 0"):
+        rb.perturbed_predictions(np.zeros((4, 28, 28)), np.zeros(4), np.zeros((1, 4, 28, 28)), n_jobs=0)
+
+
+def test_models_side_by_side_give_what_one_at_a_time_gives():
+    from threadpoolctl import threadpool_info
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, size=(240, 28, 28)), np.repeat([0, 1, 2], 80)
+    for label in range(3):
+        images[labels == label, 9 * label : 9 * label + 9] = 255
+    stacks = np.stack([images[1::2], 255 - images[1::2]])
+    names = ["logistic_regression", "knn_pixels", "knn_deskewed", "qda_pca"]  # as in the zoo
+    blas_threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    side_by_side = rb.perturbed_predictions(images[::2], labels[::2], stacks, names=names, n_jobs=3, cache=False)
+    one_at_a_time = rb.perturbed_predictions(images[::2], labels[::2], stacks, names=names, n_jobs=1, cache=False)
+    assert list(side_by_side) == names  # whatever order they finished in
+    for name in names:
+        np.testing.assert_array_equal(side_by_side[name], one_at_a_time[name])
+    assert (side_by_side["knn_pixels"][0] == labels[1::2]).all()
+    # the BLAS limit set around the threads is lifted afterwards
+    assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == blas_threads
 
 
 def test_real_digits_get_worse_when_thinned_hard(real_data):
