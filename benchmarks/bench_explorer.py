@@ -299,7 +299,7 @@ def synthetic_table(frame, seed: int = 0):
     rng = np.random.default_rng(seed)
     n, labels = len(frame), frame["label"].to_numpy()
     wrong = lambda share: np.where(rng.random(n) < share, rng.integers(0, 10, n), labels)  # noqa: E731
-    return frame.reset_index(drop=True).assign(
+    table = frame.reset_index(drop=True).assign(
         ink=rng.gamma(4, 25, n),
         slant_deg=rng.normal(0, 12, n),
         thickness=rng.gamma(9, 0.3, n),
@@ -310,6 +310,8 @@ def synthetic_table(frame, seed: int = 0):
         outlier_score=rng.gamma(2, 0.5, n),
         **{f"predicted_{m}": wrong(share) for m, share in [("a", 0.02), ("b", 0.03), ("c", 0.05), ("d", 0.08)]},
     )
+    # the rank makes the explorer's review panel (its list is read from the table, not shipped per point)
+    return table.assign(label_issue_rank=table["label_quality"].rank(method="first").astype(np.int64))
 
 
 def build_pages(folder: Path, synthetic: bool, table_path: Path | None = None) -> dict:
@@ -326,7 +328,7 @@ def build_pages(folder: Path, synthetic: bool, table_path: Path | None = None) -
     title = f"UMAP of {len(images):,} digits"
     builds = {}
     start = time.perf_counter()
-    ours = explorer(shown, coords, images, title=title, seed=0, filters=FILTERS, widget=False)
+    ours = explorer(shown, coords, images, title=title, seed=0, filters=FILTERS, widget=False, review=table)
     ours.save(folder / "ours.html")
     builds["ours"] = time.perf_counter() - start
     old = module_at(BASELINE_REVISION)

@@ -392,9 +392,7 @@ def test_the_review_list_defaults_to_100_and_can_come_from_the_train_split(label
     table, coords, images = labelled
     whole = explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False)
     assert len(shipped_review(whole)["entries"]) == 20  # all 20 test digits: fewer than 100
-    train = explorer(
-        table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review_split="train"
-    )
+    train = explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review_split="train")
     entries = shipped_review(train)["entries"]
     expected = table[table["split"] == "train"].sort_values("label_issue_rank").index
     assert [e["row"] for e in entries] == [table.index.get_loc(i) for i in expected]

@@ -46,7 +46,6 @@ def test_review_list_takes_the_top_of_one_split_in_rank_order_with_every_vote():
     assert len(label_review.review_list(table, split="train", top=1000)) == 150
 
 
-
 def test_review_entries_are_plain_json_records_of_the_list_with_probability_and_disagreeing_models():
     import json
 
@@ -69,6 +68,7 @@ def test_review_entries_are_plain_json_records_of_the_list_with_probability_and_
         label_review.review_entries(review, [1, 2])
     with pytest.raises(ValueError, match=r"review: expected the columns of review_list, missing \['rank'\]"):
         label_review.review_entries(review.drop(columns=["rank"]), np.arange(5))
+
 
 def test_csv_has_exactly_the_review_columns_and_reads_back():
     review = label_review.review_list(fake_table(), top=10)

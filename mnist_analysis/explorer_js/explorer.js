@@ -318,7 +318,7 @@ function reviewCard(e, image) {
   const p = e.probability === undefined || e.probability === null ? "" : ` (p ${e.probability.toFixed(2)})`;
   const flag = e.flagged ? " <span style=\"color:#d62728\" title=\"is_label_issue\">flagged</span>" : "";
   const disagreeing = e.disagreeing === undefined ? "" :
-    `<br><span class="mx-review-disagreeing">disagree: ${esc(e.disagreeing)}</span>`;
+    `<br>disagree: <span class="mx-review-disagreeing">${e.disagreeing.split("+").map(esc).join(", ")}</span>`;
   return `<div class="mx-review-item" data-row="${e.row}" data-rank="${e.rank}" style="${REVIEW_ITEM}">` +
     `<div style="float:left;margin-right:4px">${image}</div><b>#${e.rank}</b> ${esc(e.split)} ${e.index}${flag}<br>` +
     `given <b class="mx-review-given">${e.given}</b> &rarr; <b class="mx-review-suggested">${e.suggested}</b>${p}` +
