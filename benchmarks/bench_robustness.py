@@ -6,13 +6,15 @@ predictions within 240 s cold (fresh process, empty caches) and 10 s warm on 2 c
 Timed, each in a fresh process (``common.fresh_runs``):
 
 - ``perturbation_grid`` of the 10,000 test digits with notebook 07's grid (9 conditions
-  besides the original), cold (empty caches, 2 worker processes) and warm (cache filled);
+  besides the original), cold (empty caches, 2 worker processes) and warm (cache filled),
+  ``--runs`` of each (default 3, medians);
 - the zoo's predictions on all of them (``robustness.perturbed_predictions``: one fit per
   model on the 60,000 training digits through ``models.predict_many``, predictions of the
   10 conditions of 10,000 images) only with ``--with-predictions``: cold that is fitting the
-  8 models once and predicting 10 times the test set, dominated by the brute-force k-NN on
-  784 pixels. Each model's wall and CPU seconds (this process and the worker processes it
-  waited for) are recorded. Without the flag the
+  8 models once and predicting 10 times the test set, two models at a time as the notebook
+  runs them, ``--runs`` cold processes. The total's wall and CPU seconds (this process and
+  the worker processes it waited for) are recorded; with ``--per-model`` also each model's
+  alone, in one more cold process. Without the flag the
   figure is estimated from the fit and predict seconds that ``results/models.json`` records
   for the plain test set (fit once, predict once per condition), and marked as not measured.
 
@@ -79,10 +81,13 @@ conditions, stacks = perturbation_grid(images, {GRID!r}, seed=0)
 grid_s, grid_cpu_s = time.perf_counter() - start, cpu() - cpu_start
 X_train, y_train = mx.load_images("train"), mx.load_labels("train")
 per_model = {{}}
-for name in MODELS:  # what perturbed_predictions does for all, one model at a time to time each
-    model_start, model_cpu = time.perf_counter(), cpu()
-    perturbed_predictions(X_train, y_train, stacks, names=[name], seed=0)
-    per_model[name] = {{"s": time.perf_counter() - model_start, "cpu_s": cpu() - model_cpu}}
+if ONE_AT_A_TIME:
+    for name in MODELS:
+        model_start, model_cpu = time.perf_counter(), cpu()
+        perturbed_predictions(X_train, y_train, stacks, names=[name], seed=0)
+        per_model[name] = {{"s": time.perf_counter() - model_start, "cpu_s": cpu() - model_cpu}}
+else:  # as notebook 07 runs them
+    perturbed_predictions(X_train, y_train, stacks, seed=0)
 print(json.dumps({{
     "total_s": time.perf_counter() - start,
     "total_cpu_s": cpu() - cpu_start,
@@ -183,19 +188,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--with-predictions", action="store_true", help="time the zoo's predictions cold (long)")
+    parser.add_argument("--per-model", action="store_true", help="also time each model alone (one more cold run)")
     parser.add_argument("--morpho-mnist", type=Path, help="a checkout of Morpho-MNIST to compare with")
     args = parser.parse_args()
     if notebook_grid() != GRID:
         raise SystemExit(f"GRID differs from notebook 07's grid {notebook_grid()}: update the benchmark")
 
-    cold = fresh_runs(PERTURB, runs=1)
+    cold = fresh_runs(PERTURB, runs=args.runs)
     warm = fresh_runs(PERTURB, runs=args.runs, warm=True)
-    cold_grid = cold[0]["grid_s"]
+    cold_grid = fresh_summary(cold, "grid_s")["median_s"]
     warm_grid = fresh_summary(warm, "grid_s")["median_s"]
     if args.with_predictions:
-        predicted = fresh_runs(PREDICT, runs=1)
-        predictions = {"measured_cold_total_s": predicted[0]["total_s"], "cold": predicted}
-        cold_total, note = predicted[0]["total_s"], "measured: one cold fresh process"
+        predicted = fresh_runs("ONE_AT_A_TIME = False\n" + PREDICT, runs=args.runs)
+        cold_total = fresh_summary(predicted, "total_s")["median_s"]
+        predictions = {"measured_cold_total_s": cold_total, "cold": predicted}
+        if args.per_model:
+            predictions["one_model_at_a_time"] = fresh_runs("ONE_AT_A_TIME = True\n" + PREDICT, runs=1)
+        note = f"measured: median of {args.runs} cold fresh processes"
     else:
         predictions = estimated_predictions()
         cold_total = None
@@ -210,7 +219,7 @@ def main() -> None:
         "perturbations_cold": cold,
         "perturbations_warm": warm,
         "perturbations_warm_summary": fresh_summary(warm, "grid_s"),
-        "baseline_upsample_s": cold[0]["upsample_s"],
+        "baseline_upsample_s": fresh_summary(cold, "upsample_s")["median_s"],
         "predictions": predictions,
         "targets": [
             target("perturbations, all strengths, 10,000 test digits, cold", cold_grid, unit="s"),
