@@ -34,7 +34,10 @@ rng = np.random.default_rng(5)
 n = 300
 frame = pd.DataFrame({"split": np.where(np.arange(n) < 200, "train", "test"),
                       "index": np.r_[np.arange(200), np.arange(100)], "label": rng.integers(0, 10, n),
-                      "writer_id": rng.integers(0, 20, n)})
+                      "writer_id": rng.integers(0, 20, n), "writer_group": rng.choice(["census", "student"], n)})
+quality = rng.random(n)  # the label-quality columns make the review panel
+frame = frame.assign(suggested_label=(frame["label"] + 1) % 10, label_quality=quality,
+                     label_issue_rank=np.argsort(np.argsort(quality)) + 1, predicted_knn=frame["label"])
 coords = rng.normal(size=(n, 2))
 digits = explorer(frame, coords, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), title="lab explorer")
 digits"""
@@ -166,12 +169,30 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
             )
             raise AssertionError(f"no selection shown ({state}); the page said {console}") from None
         count = int(shown.get_attribute("data-count"))
+        selection = kernel_selection(base, token, runtime)
+        # the review panel: a click on its third card selects that digit, and the kernel sees it
+        card = page.locator(".mx-review-item").nth(2)
+        card.wait_for(timeout=20_000)
+        row = int(card.get_attribute("data-row"))
+        page.wait_for_timeout(700)  # not a double tap with the box selection's release
+        card.click()
+        page.wait_for_function(
+            f"() => Bokeh.documents.map(d => d.get_model_by_name('mx-map')).find(m => m)"
+            f".renderers[0].data_source.selected.indices.join() === '{row}'",
+            timeout=20_000,
+        )
+        for _ in range(50):  # the selection travels to the kernel
+            reviewed = kernel_selection(base, token, runtime)
+            if len(reviewed) == 1:
+                break
+            time.sleep(0.2)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-explorer.png"))
         browser.close()
-    selection = kernel_selection(base, token, runtime)
     frame = pd.DataFrame(
         {"split": np.where(np.arange(300) < 200, "train", "test"), "index": np.r_[np.arange(200), np.arange(100)]}
     )
     assert 5 < len(expected) == count
     assert selection == frame.iloc[expected].to_numpy().tolist()
+    assert reviewed == frame.iloc[[row]].to_numpy().tolist()
+    assert frame["split"][row] == "test"  # the review list is of the test split

@@ -378,11 +378,12 @@ const api = {
     const entries = review.entries;
     const images = await Promise.all(entries.map((e) => thumb(e.row, 2)));
     const models = Object.keys(entries[0]?.votes || {});
+    const withProbability = entries.some((e) => typeof e.probability === "number");
     const csv = `data:text/csv;charset=utf-8;base64,${btoa(review.csv)}`;
     const button = (step, text) => `<button data-review-step="${step}" style="margin-left:6px">${text}</button>`;
     review_div.text = `<div class="mx-review" data-count="${entries.length}"><b>Label review</b>: the ` +
       `${entries.length} most likely label errors of the ${esc(review.split)} split, most likely first ` +
-      "(given &rarr; suggested label and its probability; votes of " +
+      `(given &rarr; suggested label${withProbability ? " and its probability" : ""}; votes of ` +
       `${models.map(esc).join(", ") || "no model"}, red where a vote differs from the given label). ` +
       `Click one to select it on the map.${button(-1, "previous")}${button(1, "next")} ` +
       `<a class="mx-review-csv" download="label_review_${esc(review.split)}.csv" href="${csv}">download CSV</a>` +
