@@ -10,8 +10,9 @@ counts by class and writer group, and a CSV download (``split,index``). When the
 ``review`` table) has the per-image table's label-quality columns, a review panel lists the top
 100 label-error candidates of the test split (:func:`mnist_analysis.label_review.review_list`):
 each digit with its given and suggested label, the models' votes and its writer group; a click
-selects that digit on the map, "next" and "previous" step through the list, and the list
-downloads as CSV (``split,index,given,suggested,score,rank``).
+selects that digit on the map, "next" and "previous" step through the list, "wrong", "ok" and
+"?" record a verdict on each label (:attr:`Explorer.verdicts` in a widget), and the list
+downloads as CSV (``split,index,given,suggested,score,rank``; with the verdicts, ``verdict`` added).
 
 Why Bokeh: its inline resources make an nbconvert output that needs no server and no network,
 and ``jupyter_bokeh`` makes the same layout a JupyterLab widget whose selection comes back to
@@ -331,6 +332,23 @@ class Explorer:
     def selection(self) -> pd.DataFrame:
         """The selected rows of the frame (in frame order), as the browser last reported them."""
         return self.frame.iloc[np.sort(np.asarray(self.source.selected.indices, dtype=np.int64))]
+
+    @property
+    def verdicts(self) -> pd.DataFrame | None:
+        """The review list with the reviewer's verdict on each candidate, as the browser last reported them.
+
+        ``verdict`` is ``"wrong"`` (the label is wrong), ``"ok"``, ``"unsure"`` or ``""`` (not
+        judged yet). In JupyterLab the widget reports them; a static page keeps them to itself
+        (its "download verdicts" button writes them). None when there is no review panel.
+        """
+        if self.review is None:
+            return None
+        panel = self.layout.select_one({"name": "mx-review"})
+        given = json.loads(panel.tags[0]) if panel.tags else {}
+        if not isinstance(given, dict) or not set(map(str, given.values())) <= {"wrong", "ok", "unsure"}:
+            raise ValueError(f"the review panel's verdicts: expected wrong, ok or unsure per row, found {given!r}")
+        verdict = [given.get(str(row), "") for row in self.review["row"]]
+        return self.review.drop(columns=["row"]).assign(verdict=verdict)
 
     def select(self, rows) -> None:
         """Select rows by position in the frame (the widget in the browser follows)."""

@@ -690,7 +690,7 @@ def test_the_review_list_shows_the_top_candidates_and_a_click_selects_that_digit
     src = card.locator("img").get_attribute("src")
     np.testing.assert_array_equal(thumbnail(src)[::2, ::2], 255 - 17 * np.rint(images[third["row"]] / 17).astype(int))
     # a click on the card selects its digit: on the map, in the details panel, and the card is marked
-    card.click()
+    card.locator("img").click()  # the digit (the buttons below it give verdicts)
     row = int(third["row"])
     review_page.wait_for_function(
         f"() => {{ {FIND} return find('mx-details').text.includes('mx-detail\" data-row=\"{row}\"') }}",
@@ -740,3 +740,38 @@ def test_selecting_on_the_map_still_works_and_marks_a_listed_digit(review_page, 
     )
     assert sorted(selected_rows(review_page)) == sorted(inside.tolist())
     assert review_page.locator('.mx-review-item[data-selected="true"]').count() == 0
+
+
+def test_verdicts_colour_the_cards_and_go_into_the_downloaded_csv(review_page, review_explorer, tmp_path):
+    import io
+
+    import pandas as pd
+
+    _, ex, _ = review_explorer
+    items = review_page.locator(".mx-review-item")
+    items.nth(0).locator('button[data-verdict="wrong"]').click()
+    items.nth(1).locator('button[data-verdict="ok"]').click()
+    items.nth(4).locator('button[data-verdict="unsure"]').click()
+    items.nth(4).locator('button[data-verdict="unsure"]').click()  # the same verdict again takes it back
+    items.nth(3).locator('button[data-verdict="wrong"]').click()
+    assert [items.nth(k).get_attribute("data-judged") for k in range(5)] == ["wrong", "ok", "", "wrong", ""]
+    assert review_page.locator(".mx-review-count").inner_text() == "3 of 30 judged"
+    assert selected_rows(review_page) == []  # a verdict selects nothing
+    rows = ex.review["row"].tolist()
+    reported = bokeh(review_page, "return JSON.parse(find('mx-review').tags[0]);")
+    assert reported == {str(rows[0]): "wrong", str(rows[1]): "ok", str(rows[3]): "wrong"}
+    with review_page.expect_download() as download:
+        review_page.get_by_role("button", name="download verdicts (CSV)").click()
+    path = tmp_path / "verdicts.csv"
+    download.value.save_as(path)
+    assert download.value.suggested_filename == "label_review_test_verdicts.csv"
+    text = path.read_text()
+    back = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    assert list(back.columns) == ["split", "index", "given", "suggested", "score", "rank", "verdict"]
+    assert back["verdict"].tolist()[:5] == ["wrong", "ok", "", "wrong", ""]
+    assert set(back["verdict"].tolist()[5:]) == {""}
+    from mnist_analysis.label_review import review_csv
+
+    assert text.splitlines()[1:] == [
+        f"{line},{v}" for line, v in zip(review_csv(ex.review).splitlines()[1:], back["verdict"], strict=True)
+    ]

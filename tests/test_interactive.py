@@ -450,3 +450,21 @@ def test_a_widget_carries_the_review_list_in_its_payload(labelled, monkeypatch):
     _, offset, length = json.loads(ex.source.tags[0])["review"]
     packed = gzip.decompress(base64.b64decode(parts[0]))
     assert json.loads(packed[offset : offset + length].decode("utf-8")) == static
+
+
+def test_verdicts_are_the_review_list_with_what_the_browser_reported(labelled):
+    table, coords, images = labelled
+    ex = explorer(table, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False, review_top=5)
+    assert ex.verdicts["verdict"].tolist() == [""] * 5
+    assert "row" not in ex.verdicts.columns
+    panel = ex.layout.document.get_model_by_name("mx-review")
+    first, third = ex.review["row"].iloc[0], ex.review["row"].iloc[2]
+    panel.tags = [json.dumps({str(first): "wrong", str(third): "ok"})]  # as explorer.js reports them
+    verdicts = ex.verdicts
+    assert verdicts["verdict"].tolist() == ["wrong", "", "ok", "", ""]
+    pd.testing.assert_frame_equal(verdicts.drop(columns=["verdict"]), ex.review.drop(columns=["row"]))
+    panel.tags = [json.dumps({str(first): "maybe"})]
+    with pytest.raises(ValueError, match=r"review panel's verdicts: expected wrong, ok or unsure per row"):
+        _ = ex.verdicts
+    frame = table[["split", "index", "label"]]
+    assert explorer(frame, coords, images, neighbours=np.zeros((60, 1), np.int32), widget=False).verdicts is None

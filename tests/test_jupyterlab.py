@@ -98,8 +98,14 @@ def lab(tmp_path):
         server.wait(timeout=30)
 
 
-def kernel_selection(base: str, token: str, runtime: Path) -> list:
-    """Run code in the notebook's kernel (found through the server) and return ``digits.selection`` rows."""
+SELECTION = 'import json; print(json.dumps(digits.selection[["split", "index"]].values.tolist()))'
+
+
+def kernel_selection(base: str, token: str, runtime: Path, code: str = SELECTION):
+    """Run ``code`` in the notebook's kernel (found through the server); return what it prints, as JSON.
+
+    By default, the ``split`` and ``index`` of ``digits.selection``.
+    """
     from jupyter_client import BlockingKernelClient
 
     (kernel,) = json.load(urllib.request.urlopen(f"{base}/api/kernels?token={token}"))
@@ -109,7 +115,7 @@ def kernel_selection(base: str, token: str, runtime: Path) -> list:
     try:
         outputs = []
         reply = client.execute_interactive(
-            'import json; print(json.dumps(digits.selection[["split", "index"]].values.tolist()))',
+            code,
             output_hook=lambda m: outputs.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None,
             timeout=60,
         )
@@ -175,7 +181,7 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
         card.wait_for(timeout=20_000)
         row = int(card.get_attribute("data-row"))
         page.wait_for_timeout(700)  # not a double tap with the box selection's release
-        card.click()
+        card.locator("img").click()  # the digit (the buttons below it give verdicts)
         page.wait_for_function(
             f"() => Bokeh.documents.map(d => d.get_model_by_name('mx-map')).find(m => m)"
             f".renderers[0].data_source.selected.indices.join() === '{row}'",
@@ -184,6 +190,13 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
         for _ in range(50):  # the selection travels to the kernel
             reviewed = kernel_selection(base, token, runtime)
             if len(reviewed) == 1:
+                break
+            time.sleep(0.2)
+        card.locator('button[data-verdict="wrong"]').click()  # a verdict travels to the kernel too
+        verdicts_code = 'import json; print(json.dumps(digits.verdicts[["index", "verdict"]].values.tolist()))'
+        for _ in range(50):
+            verdicts = kernel_selection(base, token, runtime, verdicts_code)
+            if any(v for _, v in verdicts):
                 break
             time.sleep(0.2)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -196,3 +209,5 @@ def test_a_box_selection_in_jupyterlab_reaches_explorer_selection(lab):
     assert selection == frame.iloc[expected].to_numpy().tolist()
     assert reviewed == frame.iloc[[row]].to_numpy().tolist()
     assert frame["split"][row] == "test"  # the review list is of the test split
+    assert verdicts[2] == [int(frame["index"][row]), "wrong"]
+    assert [v for _, v in verdicts] == ["", "", "wrong"] + [""] * (len(verdicts) - 3)

@@ -11,7 +11,7 @@ const meta = JSON.parse(source.tags[0]);
 const specs = meta.specs;
 const n = source.data.x.length;
 const index = cb_context.index;
-const state = {colour: meta.colour_by, focus: -1, dragging: false, galleryToken: 0, hoverToken: 0};
+const state = {colour: meta.colour_by, focus: -1, dragging: false, galleryToken: 0, hoverToken: 0, verdicts: {}};
 
 // ---- the payload: columns and neighbours (one gzip of little-endian arrays), sprite sheets -----
 function payloadParts(k) {  // 0: the columns (one text), 1: the sprite sheets
@@ -253,6 +253,15 @@ function onClick(event) {
     api.reviewStep(Number(step.dataset.reviewStep));
     return;
   }
+  const verdict = path.find((e) => e.dataset && e.dataset.verdict !== undefined);
+  if (verdict) {
+    api.judge(Number(verdict.closest(".mx-review-item").dataset.row), verdict.dataset.verdict);
+    return;
+  }
+  if (path.some((e) => e.dataset && e.dataset.reviewDownload !== undefined)) {
+    api.downloadReview();
+    return;
+  }
   const target = path.find((e) => e.dataset && e.dataset.row !== undefined);
   if (target && Number(target.dataset.row) >= 0) api.focus(Number(target.dataset.row));
 }
@@ -310,6 +319,11 @@ function install() {
 }
 
 // ---- the label-review list: the top candidates, each a card that selects its digit ----------
+// A reviewer can give each candidate a verdict (VERDICTS); they go into the downloaded CSV and, in a
+// widget, back to Python (the panel's tags: Explorer.verdicts).
+const VERDICTS = {wrong: ["wrong", "the label is wrong", "#fde0dc"], ok: ["ok", "the label is right", "#e3f4e1"],
+  unsure: ["?", "unsure", "#fff6d5"]};
+const VERDICT_BUTTON = "font-size:10px;padding:0 4px;margin:2px 2px 0 0;cursor:pointer";
 const REVIEW_ITEM = "display:inline-block;vertical-align:top;width:172px;margin:2px;padding:3px;" +
   "border:2px solid #e5e5e5;border-radius:3px;font-size:11px;line-height:1.35;cursor:pointer";
 function reviewCard(e, image) {
@@ -323,19 +337,34 @@ function reviewCard(e, image) {
     `<div style="float:left;margin-right:4px">${image}</div><b>#${e.rank}</b> ${esc(e.split)} ${e.index}${flag}<br>` +
     `given <b class="mx-review-given">${e.given}</b> &rarr; <b class="mx-review-suggested">${e.suggested}</b>${p}` +
     `<br>${esc(e.writer_group)}<div style="clear:both">votes: <span class="mx-review-votes">${votes}</span>` +
-    `${disagreeing}</div></div>`;
+    `${disagreeing}</div><div class="mx-review-verdicts">${Object.entries(VERDICTS).map(([v, [text, title]]) =>
+      `<button data-verdict="${v}" title="${title}" style="${VERDICT_BUTTON}">${text}</button>`).join("")}</div></div>`;
 }
 function reviewItems() {  // the cards on screen, in every view of the panel
   const view = review_div && index.find_one(review_div);
   const root = view?.shadow_el || view?.el;
   return root ? Array.from(root.querySelectorAll(".mx-review-item")) : [];
 }
-function markReview() {  // ring the card of the selected digit
-  for (const item of reviewItems()) {
+function markReview() {  // ring the card of the selected digit, colour the cards by their verdict
+  const items = reviewItems();
+  for (const item of items) {
     const on = Number(item.dataset.row) === state.focus;
+    const verdict = state.verdicts[item.dataset.row] || "";
     item.style.borderColor = on ? "#000000" : "#e5e5e5";
     item.dataset.selected = on ? "true" : "false";
+    item.dataset.judged = verdict;
+    item.style.background = verdict ? VERDICTS[verdict][2] : "";
+    for (const button of item.querySelectorAll("button[data-verdict]")) {
+      button.style.fontWeight = button.dataset.verdict === verdict ? "bold" : "";
+    }
   }
+  const count = items[0]?.getRootNode().querySelector(".mx-review-count");
+  if (count) count.textContent = `${Object.keys(state.verdicts).length} of ${review.entries.length} judged`;
+}
+function reviewCsv() {  // the list's CSV, with each candidate's verdict
+  const lines = review.csv.trimEnd().split("\n");
+  return `${[`${lines[0]},verdict`, ...review.entries.map((e, k) =>
+    `${lines[k + 1]},${state.verdicts[e.row] || ""}`)].join("\n")}\n`;
 }
 
 // ---- what the callbacks do ---------------------------------------------------------------
@@ -385,11 +414,28 @@ const api = {
       `${entries.length} most likely label errors of the ${esc(review.split)} split, most likely first ` +
       `(given &rarr; suggested label${withProbability ? " and its probability" : ""}; votes of ` +
       `${models.map(esc).join(", ") || "no model"}, red where a vote differs from the given label). ` +
-      `Click one to select it on the map.${button(-1, "previous")}${button(1, "next")} ` +
-      `<a class="mx-review-csv" download="label_review_${esc(review.split)}.csv" href="${csv}">download CSV</a>` +
+      "Click one to select it on the map; judge its label with wrong, ok or ?." +
+      `${button(-1, "previous")}${button(1, "next")} ` +
+      `<a class="mx-review-csv" download="label_review_${esc(review.split)}.csv" href="${csv}">download CSV</a> ` +
+      `<button data-review-download="1">download verdicts (CSV)</button> <span class="mx-review-count"></span>` +
       `<br>${entries.map((e, k) => reviewCard(e, images[k])).join("")}</div>`;
     requestAnimationFrame(markReview);  // once the panel shows the new cards
   },
+  judge: (row, verdict) => {  // give a candidate a verdict; the same one again takes it back
+    if (state.verdicts[row] === verdict) delete state.verdicts[row];
+    else state.verdicts[row] = verdict;
+    review_div.tags = [JSON.stringify(state.verdicts)];
+    markReview();
+  },
+  downloadReview: () => {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([reviewCsv()], {type: "text/csv"}));
+    a.download = `label_review_${review.split}_verdicts.csv`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  },
+  reviewCsv,
   reviewStep: (step) => {  // select the next (1) or previous (-1) candidate of the list
     const entries = review.entries;
     const at = entries.findIndex((e) => e.row === state.focus);
