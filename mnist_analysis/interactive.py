@@ -523,7 +523,9 @@ def _payload(
     layout, the neighbours' ``[dtype, offset, length, k]`` and the review list's
     ``[dtype, offset, length]`` (None without one).
     """
-    extra = [] if review is None else [np.frombuffer(json.dumps(review).encode("utf-8"), dtype=np.uint8)]
+    extra = (
+        [] if review is None else [np.frombuffer(json.dumps(review, allow_nan=False).encode("utf-8"), dtype=np.uint8)]
+    )
     packed, layout = _pack([*columns.values(), neighbours.ravel(), *extra])
     shipped_review = layout.pop() if extra else None
     near = [*layout.pop(), int(neighbours.shape[1])]
