@@ -33,19 +33,40 @@ _EXTRA_CANDIDATES = 5
 
 
 def _exact_neighbours(points, k, queries):
-    """The ``k`` nearest other rows of each query: float32 matrix products pick candidates, float64 decides."""
+    """The ``k`` nearest other rows of each query: float32 matrix products pick candidates, exact distances decide.
+
+    Candidates are every row whose float32 score ``|y|^2 / 2 - x.y`` (the squared distance less the
+    query's own constant, halved) is within the ``k + _EXTRA_CANDIDATES`` smallest, ties at that
+    threshold included; their distances are then computed exactly (integers in int32 or int64, floats
+    in float64) and sorted nearest first, ties by row position. Selecting by threshold (``np.partition``)
+    instead of ``np.argpartition`` costs a seventh as much and keeps a superset of its candidates.
+    """
     candidates = min(k + _EXTRA_CANDIDATES, len(points) - 1)
     matrix = points.astype(np.float32)
-    norms = np.einsum("ij,ij->i", matrix, matrix)
+    half_norms = 0.5 * np.einsum("ij,ij->i", matrix, matrix)
+    # Exact squared distances: in int32 when they cannot overflow it (bytes such as MNIST's pixels:
+    # a tenth of the time of int64), else in int64 for integers and float64 for floats.
+    if np.issubdtype(points.dtype, np.integer):
+        largest = max(abs(int(points.min(initial=0))), abs(int(points.max(initial=0))))
+        exact_type = np.int32 if points.shape[1] * (2 * largest) ** 2 < 2**31 else np.int64
+    else:
+        exact_type = np.float64
     distances = np.empty((len(queries), k), dtype=np.float64)
     found = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), _BLOCK_ROWS):
         block = queries[start : start + _BLOCK_ROWS]
-        squared = norms[block, None] + norms[None, :] - 2 * (matrix[block] @ matrix.T)
-        squared[np.arange(len(block)), block] = np.inf  # a row is not its own neighbour
-        near = np.argpartition(squared, candidates - 1, axis=1)[:, :candidates]
-        difference = points[near].astype(np.float64) - points[block, None].astype(np.float64)
-        exact = np.sqrt(np.einsum("ijk,ijk->ij", difference, difference))
+        score = matrix[block] @ matrix.T
+        np.subtract(half_norms[None, :], score, out=score)
+        score[np.arange(len(block)), block] = np.inf  # a row is not its own neighbour
+        threshold = np.partition(score, candidates - 1, axis=1)[:, candidates - 1 : candidates]
+        rows, columns = np.nonzero(score <= threshold)
+        counts = np.bincount(rows, minlength=len(block))
+        slots = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        near = np.zeros((len(block), counts.max()), dtype=np.int64)
+        near[rows, slots] = columns
+        difference = np.subtract(points[near], points[block, None], dtype=exact_type)
+        exact = np.sqrt(np.einsum("ijk,ijk->ij", difference, difference).astype(np.float64))
+        exact[np.arange(near.shape[1])[None, :] >= counts[:, None]] = np.inf  # padding
         order = np.lexsort((near, exact), axis=1)[:, :k]  # nearest first, ties by row position
         distances[start : start + len(block)] = np.take_along_axis(exact, order, axis=1)
         found[start : start + len(block)] = np.take_along_axis(near, order, axis=1)

@@ -59,6 +59,45 @@ def test_neighbour_distances_are_exact_and_cached(monkeypatch):
     assert np.array_equal(first[0][:, 0], np.linalg.norm(flat[first[1][:, 0]] - flat, axis=1))
 
 
+def brute_force(points, k):
+    """Every row's ``k`` nearest other rows by exact float64 distances, ties by row position."""
+    flat = points.reshape(len(points), -1).astype(np.float64)
+    exact = np.linalg.norm(flat[:, None] - flat[None], axis=2)
+    np.fill_diagonal(exact, np.inf)
+    order = np.lexsort((np.broadcast_to(np.arange(len(flat)), exact.shape), exact), axis=1)[:, :k]
+    return np.take_along_axis(exact, order, axis=1), order
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        np.random.default_rng(0).integers(0, 256, (300, 64), dtype=np.uint8),  # bytes: exact in int32
+        np.random.default_rng(1).integers(-(10**6), 10**6, (300, 8)),  # int32 would overflow: int64
+        np.random.default_rng(2).normal(size=(300, 6)).astype(np.float32),
+    ],
+    ids=["uint8", "large-int", "float32"],
+)
+def test_search_matches_brute_force_for_bytes_large_integers_and_floats(points):
+    distances, indices = idim.neighbour_distances(points, 7, cache=False)
+    expected_distances, expected_indices = brute_force(points, 7)
+    assert np.array_equal(indices, expected_indices)
+    if np.issubdtype(points.dtype, np.integer):  # integer squared distances are exact: so are their roots
+        assert np.array_equal(distances, expected_distances)
+    else:  # the same float64 terms, summed in another order
+        assert np.allclose(distances, expected_distances, rtol=1e-12, atol=0)
+
+
+def test_rows_tied_beyond_the_candidate_count_are_all_weighed_and_ordered_by_position():
+    # Row 0 has 12 rows at distance 1 (more than k + the extra candidates) and the rest farther:
+    # its neighbours are the tied rows of lowest position, whatever order a partition leaves them in.
+    points = np.zeros((40, 12), dtype=np.uint8)
+    points[1:13] = np.eye(12, dtype=np.uint8)[np.random.default_rng(0).permutation(12)]  # all at distance 1
+    points[13:] = np.random.default_rng(1).integers(3, 6, (27, 12))
+    distances, indices = idim.neighbour_distances(points, 4, queries=[0], cache=False)
+    assert indices[0].tolist() == [1, 2, 3, 4]
+    assert distances[0].tolist() == [1.0] * 4
+
+
 def test_duplicates_are_excluded_and_counted_not_given_a_value():
     distances = np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 4.0], [1.0, 2.0, 4.0]])
     table = idim.dimension_estimates(distances, ks=(3,)).set_index("estimator")

@@ -1,0 +1,52 @@
+"""Run package calls in a worker process while the notebook goes on.
+
+A notebook whose longest step runs on one core (a seeded UMAP) leaves the machine's other
+core idle. :func:`in_background` hands later, independent steps (morphometrics, neighbour
+searches) to one worker process, in order, and returns a future per call; the notebook takes
+each result where it needs it with ``future.result()``. The calls go through the result cache
+as they would in the notebook (same functions, same arguments, same keys), so a warm run reads
+them back, and a module-level setting the calling process changed is set in the worker too.
+"""
+
+from __future__ import annotations
+
+
+def in_background(calls) -> list:
+    """Start joblib ``delayed`` calls, one after another, in one fresh worker process.
+
+    Parameters
+    ----------
+    calls : iterable of ``joblib.delayed(function)(*args, **kwargs)``
+        Module-level functions of the package (the worker imports them by name) and
+        picklable arguments.
+
+    Returns
+    -------
+    list of concurrent.futures.Future
+        One per call, in order: ``result()`` waits for it and returns its value, or raises
+        what it raised. The worker exits once the last call is done.
+
+    Examples
+    --------
+    >>> from joblib import delayed
+    >>> from mnist_analysis.validation import positive_int
+    >>> [future.result() for future in in_background([delayed(positive_int)(3, "n"), delayed(positive_int)(4, "n")])]
+    [3, 4]
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .running_code import settings_as_imported
+    from .utils import _with_settings
+
+    calls = list(calls)
+    for call in calls:
+        if not (isinstance(call, tuple) and len(call) == 3 and callable(call[0])):
+            raise TypeError(f"calls: expected joblib delayed calls (function, args, kwargs), found {call!r}")
+    settings = settings_as_imported()
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = [executor.submit(_with_settings, settings, *call) for call in calls]
+    finally:
+        executor.shutdown(wait=False)  # the queued calls still run; then the worker exits
+    return futures

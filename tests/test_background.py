@@ -1,0 +1,46 @@
+"""Package calls run in a worker process: results in order, errors raised where the result is taken."""
+
+import numpy as np
+import pytest
+from joblib import delayed
+
+from mnist_analysis import intrinsic_dimension, morphometrics
+from mnist_analysis.background import in_background
+from mnist_analysis.validation import positive_int
+
+
+def test_results_come_back_in_order_and_match_the_same_calls_made_here():
+    points = np.random.default_rng(0).normal(size=(60, 3))
+    first, second = in_background(
+        [
+            delayed(intrinsic_dimension.neighbour_distances)(points, 4, cache=False),
+            delayed(intrinsic_dimension.neighbour_distances)(points, 2, queries=[5, 7], cache=False),
+        ]
+    )
+    here = intrinsic_dimension.neighbour_distances(points, 4, cache=False)
+    assert np.array_equal(first.result()[0], here[0])
+    assert np.array_equal(first.result()[1], here[1])
+    assert np.array_equal(second.result()[1], here[1][[5, 7], :2])
+
+
+def test_an_error_in_a_call_is_raised_by_its_result_and_later_calls_still_run():
+    failing, fine = in_background([delayed(positive_int)(0, "n_boot"), delayed(positive_int)(3, "n")])
+    with pytest.raises(ValueError, match="n_boot"):
+        failing.result()
+    assert fine.result() == 3
+
+
+def test_a_setting_changed_here_is_set_in_the_worker(monkeypatch):
+    monkeypatch.setattr(morphometrics, "THRESHOLD", 0.9)
+    bar = np.zeros((1, 28, 28), dtype=np.uint8)
+    bar[0, 6:22, 13:16] = np.array([100, 255, 100], dtype=np.uint8)
+    (future,) = in_background([delayed(morphometrics.morphometrics)(bar, cache=False)])
+    here = morphometrics.morphometrics(bar, cache=False)["area"].iloc[0]
+    assert future.result()["area"].iloc[0] == here
+    monkeypatch.setattr(morphometrics, "THRESHOLD", 0.5)
+    assert morphometrics.morphometrics(bar, cache=False)["area"].iloc[0] > here  # the setting matters
+
+
+def test_something_other_than_a_delayed_call_is_refused():
+    with pytest.raises(TypeError, match="calls: expected joblib delayed calls"):
+        in_background([positive_int])
