@@ -15,7 +15,8 @@ finds the same neighbours as a brute-force search, without computing every dista
 The bound is computed in float32 and shrunk by a margin far larger than its rounding
 error; exact distances are summed in float64 from the float32 rows, which is exact for
 whole-number pixels (0-255) and within one part in 10^15 otherwise. Ties at equal distance
-go to the training row that comes first, so the result depends on nothing but the data.
+go to the training row that comes first, so the result depends on nothing but the data
+(not on ``n_jobs``, the threads that search batches of queries side by side).
 
 On all 60,000 training digits and 10,000 test digits the neighbours equal scikit-learn's
 brute-force ones (``tests/test_neighbours.py``), at a fraction of the CPU time
@@ -78,35 +79,37 @@ def _keep_if_nearer(best, best_distance, t, distance):
 
 
 _kernel = None
-#: One search at a time: it already uses every core, and not every numba threading layer
-#: accepts parallel calls from several threads (models fitted side by side).
-_SEARCH_LOCK = threading.Lock()
+_compiling = threading.Lock()
 
 
 def _compiled_search():
-    """The per-query search, compiled with numba once per process (a few seconds)."""
+    """The search of one batch, compiled with numba once per process (a second or two).
+
+    It releases the GIL, so threads search batches side by side (:meth:`kneighbors`).
+    """
     global _kernel
-    if _kernel is None:
-        import numba
+    with _compiling:
+        if _kernel is None:
+            import numba
 
-        smallest, squared_distance, keep_if_nearer = (
-            numba.njit(f) for f in (_smallest, _squared_distance, _keep_if_nearer)
-        )
+            smallest, squared_distance, keep_if_nearer = (
+                numba.njit(nogil=True)(f) for f in (_smallest, _squared_distance, _keep_if_nearer)
+            )
 
-        @numba.njit(parallel=True)
-        def search(bounds, queries, train, first_rows, out_index, out_distance):
-            k = out_index.shape[1]
-            for q in numba.prange(len(queries)):
-                best, best_distance = np.full(k, -1, np.int64), np.full(k, np.inf)
-                first = smallest(bounds[q], first_rows)
-                for t in first:
-                    keep_if_nearer(best, best_distance, t, squared_distance(queries[q], train[t]))
-                for t in range(len(train)):
-                    if bounds[q, t] <= best_distance[k - 1] and t not in first:
+            @numba.njit(nogil=True)
+            def search(bounds, queries, train, first_rows, out_index, out_distance):
+                k = out_index.shape[1]
+                for q in range(len(queries)):
+                    best, best_distance = np.full(k, -1, np.int64), np.full(k, np.inf)
+                    first = smallest(bounds[q], first_rows)
+                    for t in first:
                         keep_if_nearer(best, best_distance, t, squared_distance(queries[q], train[t]))
-                out_index[q], out_distance[q] = best, best_distance
+                    for t in range(len(train)):
+                        if bounds[q, t] <= best_distance[k - 1] and t not in first:
+                            keep_if_nearer(best, best_distance, t, squared_distance(queries[q], train[t]))
+                    out_index[q], out_distance[q] = best, best_distance
 
-        _kernel = search
+            _kernel = search
     return _kernel
 
 
@@ -138,6 +141,9 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
         Neighbours that vote.
     n_components : int
         Principal axes of the lower bound: more prunes better and costs more per query.
+    n_jobs : int
+        Threads that search batches of queries side by side (each one's matrix product and
+        search release the GIL). The neighbours are the same whatever this is.
 
     Examples
     --------
@@ -149,9 +155,10 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, n_neighbors: int = 3, n_components: int = 64):
+    def __init__(self, n_neighbors: int = 3, n_components: int = 96, n_jobs: int = 2):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
+        self.n_jobs = n_jobs
 
     def fit(self, X, y):
         X = self._rows(X, "X")
@@ -185,7 +192,8 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
         search = _compiled_search()
         index = np.empty((len(X), self._k), np.int64)
         squared = np.empty((len(X), self._k))
-        for start in range(0, len(X), BATCH_SIZE):
+
+        def search_batch(start):
             batch = X[start : start + BATCH_SIZE]
             projected = (batch - self._mean) @ self._axes
             # |p - r|^2 = |p|^2 + |r|^2 - 2 p.r, less BOUND_MARGIN of |p|^2 + |r|^2
@@ -194,8 +202,18 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
             bounds += self._shrunk_norms
             bounds += ((projected**2).sum(axis=1) * (1 - BOUND_MARGIN)).astype(np.float32)[:, None]
             rows = slice(start, start + len(batch))
-            with _SEARCH_LOCK:
-                search(bounds, batch, self._train, min(FIRST_ROWS, len(self._train)), index[rows], squared[rows])
+            search(bounds, batch, self._train, min(FIRST_ROWS, len(self._train)), index[rows], squared[rows])
+
+        starts = range(0, len(X), BATCH_SIZE)
+        n_threads = min(positive_int(self.n_jobs, "n_jobs"), len(starts))
+        if n_threads == 1:
+            for start in starts:
+                search_batch(start)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(n_threads) as threads:
+                list(threads.map(search_batch, starts))
         return np.sqrt(squared), index
 
     def predict_proba(self, X) -> np.ndarray:

@@ -27,12 +27,13 @@ def clustered_rows(seed, n, width=784, offset=0.0):
     return rows.astype(np.float32), labels
 
 
-@pytest.mark.parametrize("offset", [0.0, 1e5])
-def test_neighbours_equal_a_brute_force_search(offset):
+@pytest.mark.parametrize(("offset", "n_jobs"), [(0.0, 1), (1e5, 1), (0.0, 3)])
+def test_neighbours_equal_a_brute_force_search(offset, n_jobs, monkeypatch):
     # A large common offset makes float32 cancellation as bad as it gets: the margin must hold.
+    monkeypatch.setattr("mnist_analysis.neighbours.BATCH_SIZE", 16)  # several batches, side by side with n_jobs=3
     train, labels = clustered_rows(0, 600, offset=offset)
     queries, _ = clustered_rows(1, 150, offset=offset)
-    model = ExactNeighboursClassifier(n_neighbors=3, n_components=16).fit(train, labels)
+    model = ExactNeighboursClassifier(n_neighbors=3, n_components=16, n_jobs=n_jobs).fit(train, labels)
     distances, index = model.kneighbors(queries)
     expected_distances, expected_index = brute_force(train, queries, 3)
     np.testing.assert_array_equal(index, expected_index)
@@ -86,6 +87,7 @@ def test_it_matches_scikit_learns_classifier_in_a_pipeline():
         (lambda m, X: m.fit(np.where(X > 0, np.nan, X), [0, 1, 0, 1]), "X: expected finite values"),
         (lambda m, X: m.fit(X, [0, 1, 0, 1]).predict(X[:, :2]), "X: expected rows of 3 values"),
         (lambda m, X: m.fit(X.ravel(), [0, 1, 0, 1]), "X: expected a non-empty 2-D array"),
+        (lambda m, X: m.set_params(n_jobs=0).fit(X, [0, 1, 0, 1]).predict(X), "n_jobs: expected .*found 0"),
     ],
 )
 def test_bad_input_names_the_parameter(call, message):
