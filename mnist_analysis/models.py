@@ -185,7 +185,7 @@ class ModelSpec:
     #: the trees (50 unpruned trees): a notebook kernel would carry them to its end.
     keep_fitted: bool = True
     #: Rough CPU seconds to fit on the 60,000 training digits and predict ten sets of 10,000
-    #: (``benchmarks/results/robustness.json``): :func:`mnist_analysis.robustness.perturbed_predictions`
+    #: (``bench_robustness.py --with-predictions --per-model``): :func:`mnist_analysis.robustness.perturbed_predictions`
     #: starts the costliest first, so that the last model to finish is a quick one.
     cost: float = 10.0
 
@@ -194,14 +194,14 @@ MODELS = {
     spec.name: spec
     for spec in (
         ModelSpec(
-            "logistic_regression", "logistic regression on 100 principal components", _logistic_regression, cost=3
+            "logistic_regression", "logistic regression on 100 principal components", _logistic_regression, cost=5
         ),
-        ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels, keep_fitted=False, cost=55),
+        ModelSpec("knn_pixels", "3-nearest neighbours (L2) on raw pixels", _knn_pixels, keep_fitted=False, cost=37),
         ModelSpec(
-            "knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed, keep_fitted=False, cost=60
+            "knn_deskewed", "3-nearest neighbours (L2) on deskewed pixels", _knn_deskewed, keep_fitted=False, cost=40
         ),
         ModelSpec(
-            "knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca, keep_fitted=False, cost=21
+            "knn_pca", "3-nearest neighbours (L2) on 50 principal components", _knn_pca, keep_fitted=False, cost=22
         ),
         ModelSpec(
             "qda_pca", "quadratic discriminant (Ledoit-Wolf shrinkage) on 40 principal components", _qda_pca, cost=3
@@ -211,12 +211,12 @@ MODELS = {
             "SVM, RBF kernel (C=10), on 50 principal components",
             _svm_rbf_pca,
             gives_probabilities=False,
-            cost=100,
+            cost=66,
         ),
         ModelSpec(
-            "extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees, keep_fitted=False, cost=20
+            "extra_trees", "extremely randomised trees (50) on raw pixels", _extra_trees, keep_fitted=False, cost=18
         ),
-        ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp, cost=25),
+        ModelSpec("mlp", "multilayer perceptron, one hidden layer of 256 units", _mlp, cost=23),
     )
 }
 
