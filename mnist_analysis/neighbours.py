@@ -40,7 +40,8 @@ BATCH_SIZE = 256
 BOUND_MARGIN = 1e-4
 #: Training rows (at most, evenly spaced) whose principal axes define the bound.
 AXES_SAMPLE = 10_000
-#: Rows measured exactly first, those with the smallest bounds: they set the first k-th distance.
+#: Rows measured exactly first (or twice k, if more), those with the smallest bounds: they set
+#: the first k-th distance.
 FIRST_ROWS = 8
 
 
@@ -190,6 +191,7 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
         if X.shape[1] != self._train.shape[1]:
             raise ValueError(f"X: expected rows of {self._train.shape[1]} values (as in fit), found {X.shape[1]}")
         search = _compiled_search()
+        first_rows = min(max(FIRST_ROWS, 2 * self._k), len(self._train))
         index = np.empty((len(X), self._k), np.int64)
         squared = np.empty((len(X), self._k))
 
@@ -202,7 +204,7 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
             bounds += self._shrunk_norms
             bounds += ((projected**2).sum(axis=1) * (1 - BOUND_MARGIN)).astype(np.float32)[:, None]
             rows = slice(start, start + len(batch))
-            search(bounds, batch, self._train, min(FIRST_ROWS, len(self._train)), index[rows], squared[rows])
+            search(bounds, batch, self._train, first_rows, index[rows], squared[rows])
 
         starts = range(0, len(X), BATCH_SIZE)
         n_threads = min(positive_int(self.n_jobs, "n_jobs"), len(starts))

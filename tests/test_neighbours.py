@@ -27,15 +27,15 @@ def clustered_rows(seed, n, width=784, offset=0.0):
     return rows.astype(np.float32), labels
 
 
-@pytest.mark.parametrize(("offset", "n_jobs"), [(0.0, 1), (1e5, 1), (0.0, 3)])
-def test_neighbours_equal_a_brute_force_search(offset, n_jobs, monkeypatch):
+@pytest.mark.parametrize(("offset", "n_jobs", "k"), [(0.0, 1, 3), (1e5, 1, 3), (0.0, 3, 3), (0.0, 2, 12)])
+def test_neighbours_equal_a_brute_force_search(offset, n_jobs, k, monkeypatch):
     # A large common offset makes float32 cancellation as bad as it gets: the margin must hold.
     monkeypatch.setattr("mnist_analysis.neighbours.BATCH_SIZE", 16)  # several batches, side by side with n_jobs=3
     train, labels = clustered_rows(0, 600, offset=offset)
     queries, _ = clustered_rows(1, 150, offset=offset)
-    model = ExactNeighboursClassifier(n_neighbors=3, n_components=16, n_jobs=n_jobs).fit(train, labels)
+    model = ExactNeighboursClassifier(n_neighbors=k, n_components=16, n_jobs=n_jobs).fit(train, labels)
     distances, index = model.kneighbors(queries)
-    expected_distances, expected_index = brute_force(train, queries, 3)
+    expected_distances, expected_index = brute_force(train, queries, k)
     np.testing.assert_array_equal(index, expected_index)
     np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
 
