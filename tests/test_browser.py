@@ -189,6 +189,9 @@ def test_the_projections_report_explorer_answers_a_hover_and_a_click(browser, qu
     details = click(page, row)
     assert details["row"] == row
     assert len(details["neighbours"]) == 10
+    items = page.locator(".mx-review-item")
+    items.first.wait_for(state="visible", timeout=10_000)
+    assert items.count() == 100, "the report's explorer should list the top 100 test candidates for review"
     assert problems == []
     page.close()
 
