@@ -9,6 +9,11 @@ machine a cold run of this notebook costs minutes. Targets (issue 27): cold with
 warm within 10 s on 2 cores. The same-run yardstick (a plain gzip decode) and the load
 average are recorded, since the machine is shared.
 
+The notebook hands morphometrics, the neighbour searches, k-means on pixels and the 10-NN search
+to worker processes (:func:`mnist_analysis.background.in_background`) while its seeded UMAP runs
+on one core. Their CPU seconds are in ``process_cpu_s`` (the workers are waited for); the peak
+RSS recorded is the largest single process's, not the sum over the kernel and its workers.
+
     python benchmarks/bench_digit_space.py [--runs 3] [--sample-size N]
 """
 

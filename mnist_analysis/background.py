@@ -6,9 +6,21 @@ searches) to one worker process, in order, and returns a future per call; the no
 each result where it needs it with ``future.result()``. The calls go through the result cache
 as they would in the notebook (same functions, same arguments, same keys), so a warm run reads
 them back, and a module-level setting the calling process changed is set in the worker too.
+The worker runs at a lower priority, so that the caller's own single-threaded step, the one
+that decides when the notebook ends, is not slowed by the work handed to the background.
 """
 
 from __future__ import annotations
+
+import os
+
+#: Added to the worker's niceness: the calling process's own steps (the single-threaded UMAP that
+#: the worker runs beside) keep their core, and the worker takes what is left.
+NICENESS = 5
+
+
+def _lower_priority() -> None:
+    os.nice(NICENESS)
 
 
 def in_background(calls) -> list:
@@ -24,7 +36,8 @@ def in_background(calls) -> list:
     -------
     list of concurrent.futures.Future
         One per call, in order: ``result()`` waits for it and returns its value, or raises
-        what it raised. The worker exits once the last call is done.
+        what it raised. The worker runs at a lower priority (:data:`NICENESS`) and exits once
+        the last call is done.
 
     Examples
     --------
@@ -44,7 +57,9 @@ def in_background(calls) -> list:
         if not (isinstance(call, tuple) and len(call) == 3 and callable(call[0])):
             raise TypeError(f"calls: expected joblib delayed calls (function, args, kwargs), found {call!r}")
     settings = settings_as_imported()
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+    )
     try:
         futures = [executor.submit(_with_settings, settings, *call) for call in calls]
     finally:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from joblib import delayed
 
-from mnist_analysis import intrinsic_dimension, morphometrics
+from mnist_analysis import background, intrinsic_dimension, morphometrics
 from mnist_analysis.background import in_background
 from mnist_analysis.validation import positive_int
 
@@ -44,3 +44,10 @@ def test_a_setting_changed_here_is_set_in_the_worker(monkeypatch):
 def test_something_other_than_a_delayed_call_is_refused():
     with pytest.raises(TypeError, match="calls: expected joblib delayed calls"):
         in_background([positive_int])
+
+
+def test_the_worker_runs_at_a_lower_priority_than_the_caller():
+    import os
+
+    (future,) = in_background([delayed(os.nice)(0)])
+    assert future.result() == min(19, os.nice(0) + background.NICENESS)  # 19: the lowest priority
