@@ -98,15 +98,18 @@ def _compiled_search():
             )
 
             @numba.njit(nogil=True)
-            def search(bounds, queries, train, first_rows, out_index, out_distance):
+            def search(bounds, queries, train, exclude, first_rows, out_index, out_distance):
                 k = out_index.shape[1]
                 for q in range(len(queries)):
                     best, best_distance = np.full(k, -1, np.int64), np.full(k, np.inf)
-                    first = smallest(bounds[q], first_rows)
+                    if exclude[q] >= 0:  # the query's own row, when it is one of the rows
+                        bounds[q, exclude[q]] = np.inf
+                    first = smallest(bounds[q], first_rows)  # -1 where fewer rows have a finite bound
                     for t in first:
-                        keep_if_nearer(best, best_distance, t, squared_distance(queries[q], train[t]))
+                        if t >= 0:
+                            keep_if_nearer(best, best_distance, t, squared_distance(queries[q], train[t]))
                     for t in range(len(train)):
-                        if bounds[q, t] <= best_distance[k - 1] and t not in first:
+                        if bounds[q, t] <= best_distance[k - 1] and t not in first and t != exclude[q]:
                             keep_if_nearer(best, best_distance, t, squared_distance(queries[q], train[t]))
                     out_index[q], out_distance[q] = best, best_distance
 
@@ -128,13 +131,122 @@ def _principal_axes(rows: np.ndarray, n_components: int) -> tuple[np.ndarray, np
     return mean, np.ascontiguousarray(axes[:, ::-1][:, :n_components])
 
 
+def _rows(values, name: str) -> np.ndarray:
+    """``values`` as contiguous 2-D rows: float32 where that holds every value exactly, else float64."""
+    values = real_array(values, name)
+    if values.ndim != 2 or len(values) == 0 or values.shape[1] == 0:
+        raise ValueError(f"{name}: expected a non-empty 2-D array of rows, found shape {values.shape}")
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(f"{name}: expected finite values, found NaN or infinity")
+    if values.dtype.kind in "biu":
+        exact_in_float32 = values.size == 0 or max(abs(int(values.min())), abs(int(values.max()))) <= 2**24
+    else:
+        exact_in_float32 = values.dtype.itemsize <= 4 or bool((values.astype(np.float32) == values).all())
+    return np.ascontiguousarray(values, dtype=np.float32 if exact_in_float32 else np.float64)
+
+
+class NeighbourIndex:
+    """Exact Euclidean nearest-neighbour search among fixed rows, pruned by a principal-axes bound.
+
+    Parameters
+    ----------
+    rows : array of shape (n, d)
+        The rows searched (kept as float32 when that is exact, as for pixel values, else float64).
+    n_components : int
+        Principal axes of the lower bound (at most the rows' width): more prunes better and
+        costs more per query.
+
+    Examples
+    --------
+    >>> index = NeighbourIndex(np.array([[0.0], [1.0], [3.0], [7.0]]), n_components=1)
+    >>> distances, rows = index.search(np.array([[2.9], [0.4]]), 2)
+    >>> rows.tolist(), distances.round(1).tolist()
+    ([[2, 1], [0, 1]], [[0.1, 1.9], [0.4, 0.6]])
+    """
+
+    def __init__(self, rows, *, n_components: int = 96):
+        self.rows = _rows(rows, "rows")
+        n_components = min(positive_int(n_components, "n_components"), self.rows.shape[1])
+        self._mean, self._axes = _principal_axes(self.rows, n_components)
+        projected = (self.rows - self._mean) @ self._axes
+        self._projected = projected.astype(np.float32)
+        self._shrunk_norms = ((projected**2).sum(axis=1) * (1 - BOUND_MARGIN)).astype(np.float32)
+
+    def search(self, queries, k: int, *, exclude=None, n_jobs: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and row positions of each query's ``k`` nearest rows, nearest first.
+
+        ``exclude`` (one row position per query, or -1) leaves that row out of the query's
+        search: a row's own entry when the queries are rows. Ties at equal distance go to the
+        earlier row. ``n_jobs`` threads search batches of queries side by side (each one's
+        matrix product and search release the GIL); the answer is the same whatever it is.
+        """
+        queries = _rows(queries, "queries")
+        if queries.shape[1] != self.rows.shape[1]:
+            raise ValueError(
+                f"queries: expected rows of {self.rows.shape[1]} values (as the rows), found {queries.shape[1]}"
+            )
+        exclude = np.full(len(queries), -1, np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+        if exclude.shape != (len(queries),) or (exclude >= len(self.rows)).any() or (exclude < -1).any():
+            raise ValueError(
+                f"exclude: expected one row position (or -1) per query, below {len(self.rows)}, found {exclude!r}"
+            )
+        k = positive_int(k, "k", maximum=len(self.rows) - int((exclude >= 0).any()))
+        n_jobs = positive_int(n_jobs, "n_jobs")
+        search = _compiled_search()
+        first_rows = min(max(FIRST_ROWS, 2 * k), len(self.rows))
+        index = np.empty((len(queries), k), np.int64)
+        squared = np.empty((len(queries), k))
+
+        def search_batch(start):
+            batch = queries[start : start + BATCH_SIZE]
+            projected = (batch - self._mean) @ self._axes
+            # |p - r|^2 = |p|^2 + |r|^2 - 2 p.r, less BOUND_MARGIN of |p|^2 + |r|^2
+            bounds = projected.astype(np.float32) @ self._projected.T
+            bounds *= -2
+            bounds += self._shrunk_norms
+            bounds += ((projected**2).sum(axis=1) * (1 - BOUND_MARGIN)).astype(np.float32)[:, None]
+            rows = slice(start, start + len(batch))
+            search(bounds, batch, self.rows, exclude[rows], first_rows, index[rows], squared[rows])
+
+        starts = range(0, len(queries), BATCH_SIZE)
+        if min(n_jobs, len(starts)) == 1:
+            for start in starts:
+                search_batch(start)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(n_jobs, len(starts))) as threads:
+                list(threads.map(search_batch, starts))
+        return np.sqrt(squared), index
+
+
+def nearest_other_rows(points, k: int, *, queries=None, n_jobs: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and row positions of the ``k`` nearest *other* rows of ``points`` (Euclidean, exact).
+
+    For each row of ``queries`` (positions in ``points``; default: every row); a row is never
+    its own neighbour, while an exact copy of it is one at distance 0. Ties go to the earlier
+    row. Both arrays have shape ``(len(queries), k)``, nearest first.
+
+    Examples
+    --------
+    >>> distances, rows = nearest_other_rows(np.array([[0.0], [1.0], [3.0], [3.0]]), 1)
+    >>> rows.ravel().tolist(), distances.ravel().tolist()
+    ([1, 0, 3, 2], [1.0, 1.0, 0.0, 0.0])
+    """
+    index = NeighbourIndex(_rows(points, "points"))
+    queries = np.arange(len(index.rows)) if queries is None else vector(queries, "queries").astype(np.int64)
+    if len(queries) and (queries.min() < 0 or queries.max() >= len(index.rows)):
+        raise ValueError(f"queries: expected row positions of points (0 to {len(index.rows) - 1}), found {queries!r}")
+    return index.search(index.rows[queries], k, exclude=queries, n_jobs=n_jobs)
+
+
 class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
     """k-nearest-neighbour vote (L2, uniform weights) with an exact, pruned neighbour search.
 
     Gives the probabilities and predictions of scikit-learn's
     ``KNeighborsClassifier(n_neighbors, algorithm="brute")``: the share of the k nearest
     training rows in each class, and the class with the most votes (the smallest label on a
-    tie). Ties at equal distance go to the earlier training row.
+    tie). Ties at equal distance go to the earlier training row (:class:`NeighbourIndex`).
 
     Parameters
     ----------
@@ -143,8 +255,8 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
     n_components : int
         Principal axes of the lower bound: more prunes better and costs more per query.
     n_jobs : int
-        Threads that search batches of queries side by side (each one's matrix product and
-        search release the GIL). The neighbours are the same whatever this is.
+        Threads that search batches of queries side by side. The neighbours are the same
+        whatever this is.
 
     Examples
     --------
@@ -162,61 +274,22 @@ class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def fit(self, X, y):
-        X = self._rows(X, "X")
+        X = _rows(X, "X")
         y = vector(y, "y", len(X))
-        n_neighbors = positive_int(self.n_neighbors, "n_neighbors", maximum=len(X))
-        n_components = positive_int(self.n_components, "n_components", maximum=X.shape[1])
+        self._k = positive_int(self.n_neighbors, "n_neighbors", maximum=len(X))
         self.classes_, self._codes = np.unique(y, return_inverse=True)
-        self._train = X
-        self._mean, self._axes = _principal_axes(X, n_components)
-        projected = (X - self._mean) @ self._axes
-        self._projected = projected.astype(np.float32)
-        self._shrunk_norms = ((projected**2).sum(axis=1) * (1 - BOUND_MARGIN)).astype(np.float32)
-        self._k = n_neighbors
+        self._index = NeighbourIndex(X, n_components=self.n_components)
         return self
-
-    def _rows(self, X, name) -> np.ndarray:
-        X = real_array(X, name)
-        if X.ndim != 2 or len(X) == 0:
-            raise ValueError(f"{name}: expected a non-empty 2-D array of rows, found shape {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError(f"{name}: expected finite values, found NaN or infinity")
-        return np.ascontiguousarray(X, dtype=np.float32)
 
     def kneighbors(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Distances (L2) and training-row indices of each row's k nearest, nearest first."""
-        if not hasattr(self, "_train"):
+        if not hasattr(self, "_index"):
             raise ValueError("ExactNeighboursClassifier: call fit() before kneighbors() or predict()")
-        X = self._rows(X, "X")
-        if X.shape[1] != self._train.shape[1]:
-            raise ValueError(f"X: expected rows of {self._train.shape[1]} values (as in fit), found {X.shape[1]}")
-        search = _compiled_search()
-        first_rows = min(max(FIRST_ROWS, 2 * self._k), len(self._train))
-        index = np.empty((len(X), self._k), np.int64)
-        squared = np.empty((len(X), self._k))
-
-        def search_batch(start):
-            batch = X[start : start + BATCH_SIZE]
-            projected = (batch - self._mean) @ self._axes
-            # |p - r|^2 = |p|^2 + |r|^2 - 2 p.r, less BOUND_MARGIN of |p|^2 + |r|^2
-            bounds = projected.astype(np.float32) @ self._projected.T
-            bounds *= -2
-            bounds += self._shrunk_norms
-            bounds += ((projected**2).sum(axis=1) * (1 - BOUND_MARGIN)).astype(np.float32)[:, None]
-            rows = slice(start, start + len(batch))
-            search(bounds, batch, self._train, first_rows, index[rows], squared[rows])
-
-        starts = range(0, len(X), BATCH_SIZE)
-        n_threads = min(positive_int(self.n_jobs, "n_jobs"), len(starts))
-        if n_threads == 1:
-            for start in starts:
-                search_batch(start)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(n_threads) as threads:
-                list(threads.map(search_batch, starts))
-        return np.sqrt(squared), index
+        X = _rows(X, "X")
+        width = self._index.rows.shape[1]
+        if X.shape[1] != width:
+            raise ValueError(f"X: expected rows of {width} values (as in fit), found {X.shape[1]}")
+        return self._index.search(X, self._k, n_jobs=self.n_jobs)
 
     def predict_proba(self, X) -> np.ndarray:
         """Share of each class (in the order of ``classes_``) among the k nearest training rows."""

@@ -6,13 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mnist_analysis.neighbours import ExactNeighboursClassifier
+from mnist_analysis.neighbours import ExactNeighboursClassifier, NeighbourIndex, nearest_other_rows
 
 
-def brute_force(train, queries, k):
+def brute_force(train, queries, k, exclude=None):
     """Reference: every distance in float64, nearest first, the earlier row on a tie."""
     train, queries = train.astype(np.float64), queries.astype(np.float64)
     squared = ((queries[:, None, :] - train[None, :, :]) ** 2).sum(axis=2)
+    if exclude is not None:
+        squared[np.arange(len(queries)), exclude] = np.inf
     order = np.lexsort((np.broadcast_to(np.arange(len(train)), squared.shape), squared), axis=1)
     index = order[:, :k]
     return np.sqrt(np.take_along_axis(squared, index, axis=1)), index
@@ -53,6 +55,44 @@ def test_ties_go_to_the_earlier_training_row(train, queries, k, n_components):
     model = ExactNeighboursClassifier(n_neighbors=k, n_components=n_components).fit(train, labels)
     _, index = model.kneighbors(queries)
     np.testing.assert_array_equal(index, brute_force(train, queries, k)[1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    points=arrays(np.uint8, st.tuples(st.integers(3, 40), st.just(6)), elements=st.integers(0, 2)),
+    k=st.integers(1, 2),
+    data=st.data(),
+)
+def test_nearest_other_rows_never_finds_the_row_itself_but_finds_its_copies(points, k, data):
+    queries = data.draw(st.lists(st.integers(0, len(points) - 1), min_size=1, max_size=8))
+    distances, rows = nearest_other_rows(points, k, queries=queries)
+    expected_distances, expected_rows = brute_force(points, points[queries], k, exclude=queries)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_allclose(distances, expected_distances)
+    assert not (rows == np.array(queries)[:, None]).any()
+
+
+def test_an_index_searches_new_rows_and_refuses_what_it_cannot_answer():
+    index = NeighbourIndex(np.array([[0, 0], [3, 4], [6, 8]], dtype=np.uint8))
+    distances, rows = index.search(np.array([[3.0, 4.5]]), 3)
+    assert rows.tolist() == [[1, 2, 0]]
+    np.testing.assert_allclose(distances, [[0.5, np.hypot(3, 3.5), np.hypot(3, 4.5)]])
+    with pytest.raises(ValueError, match=r"k: expected at most 2, found 3"):
+        index.search(np.zeros((1, 2)), 3, exclude=[0])  # with its own row left out, two rows remain
+    with pytest.raises(ValueError, match=r"exclude: expected one row position \(or -1\) per query"):
+        index.search(np.zeros((1, 2)), 1, exclude=[3])
+    with pytest.raises(ValueError, match="queries: expected rows of 2 values"):
+        index.search(np.zeros((1, 3)), 1)
+    with pytest.raises(ValueError, match=r"queries: expected row positions of points \(0 to 2\)"):
+        nearest_other_rows(index.rows, 1, queries=[5])
+
+
+def test_values_float32_cannot_hold_are_searched_in_float64():
+    # 2**24 + 1 is not a float32: rounding it would tie rows 1 and 2, whose distances differ by one
+    points = np.array([[0], [2**24 + 1], [2**24 + 2]], dtype=np.int64)
+    assert NeighbourIndex(points).rows.dtype == np.float64
+    assert nearest_other_rows(points, 1, queries=[0])[1].tolist() == [[1]]
+    assert NeighbourIndex(np.array([[0.5], [2.0]])).rows.dtype == np.float32  # exact in float32: kept so
 
 
 def test_votes_are_shares_of_the_k_nearest_and_a_tie_goes_to_the_smaller_label():
