@@ -176,7 +176,8 @@ class NeighbourIndex:
         """Distances and row positions of each query's ``k`` nearest rows, nearest first.
 
         ``exclude`` (one row position per query, or -1) leaves that row out of the query's
-        search: a row's own entry when the queries are rows. Ties at equal distance go to the
+        search: with ``search(index.rows[positions], k, exclude=positions)`` each row finds
+        its nearest *other* rows (an exact copy of it among them, at distance 0). Ties at equal distance go to the
         earlier row. ``n_jobs`` threads search batches of queries side by side (each one's
         matrix product and search release the GIL); the answer is the same whatever it is.
         """
@@ -218,26 +219,6 @@ class NeighbourIndex:
             with ThreadPoolExecutor(min(n_jobs, len(starts))) as threads:
                 list(threads.map(search_batch, starts))
         return np.sqrt(squared), index
-
-
-def nearest_other_rows(points, k: int, *, queries=None, n_jobs: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and row positions of the ``k`` nearest *other* rows of ``points`` (Euclidean, exact).
-
-    For each row of ``queries`` (positions in ``points``; default: every row); a row is never
-    its own neighbour, while an exact copy of it is one at distance 0. Ties go to the earlier
-    row. Both arrays have shape ``(len(queries), k)``, nearest first.
-
-    Examples
-    --------
-    >>> distances, rows = nearest_other_rows(np.array([[0.0], [1.0], [3.0], [3.0]]), 1)
-    >>> rows.ravel().tolist(), distances.ravel().tolist()
-    ([1, 0, 3, 2], [1.0, 1.0, 0.0, 0.0])
-    """
-    index = NeighbourIndex(_rows(points, "points"))
-    queries = np.arange(len(index.rows)) if queries is None else vector(queries, "queries").astype(np.int64)
-    if len(queries) and (queries.min() < 0 or queries.max() >= len(index.rows)):
-        raise ValueError(f"queries: expected row positions of points (0 to {len(index.rows) - 1}), found {queries!r}")
-    return index.search(index.rows[queries], k, exclude=queries, n_jobs=n_jobs)
 
 
 class ExactNeighboursClassifier(ClassifierMixin, BaseEstimator):

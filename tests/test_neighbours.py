@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mnist_analysis.neighbours import ExactNeighboursClassifier, NeighbourIndex, nearest_other_rows
+from mnist_analysis.neighbours import ExactNeighboursClassifier, NeighbourIndex
 
 
 def brute_force(train, queries, k, exclude=None):
@@ -63,9 +63,9 @@ def test_ties_go_to_the_earlier_training_row(train, queries, k, n_components):
     k=st.integers(1, 2),
     data=st.data(),
 )
-def test_nearest_other_rows_never_finds_the_row_itself_but_finds_its_copies(points, k, data):
+def test_rows_left_out_are_never_found_but_their_copies_are(points, k, data):
     queries = data.draw(st.lists(st.integers(0, len(points) - 1), min_size=1, max_size=8))
-    distances, rows = nearest_other_rows(points, k, queries=queries)
+    distances, rows = NeighbourIndex(points).search(points[queries], k, exclude=queries)
     expected_distances, expected_rows = brute_force(points, points[queries], k, exclude=queries)
     np.testing.assert_array_equal(rows, expected_rows)
     np.testing.assert_allclose(distances, expected_distances)
@@ -83,15 +83,13 @@ def test_an_index_searches_new_rows_and_refuses_what_it_cannot_answer():
         index.search(np.zeros((1, 2)), 1, exclude=[3])
     with pytest.raises(ValueError, match="queries: expected rows of 2 values"):
         index.search(np.zeros((1, 3)), 1)
-    with pytest.raises(ValueError, match=r"queries: expected row positions of points \(0 to 2\)"):
-        nearest_other_rows(index.rows, 1, queries=[5])
 
 
 def test_values_float32_cannot_hold_are_searched_in_float64():
     # 2**24 + 1 is not a float32: rounding it would tie rows 1 and 2, whose distances differ by one
     points = np.array([[0], [2**24 + 1], [2**24 + 2]], dtype=np.int64)
     assert NeighbourIndex(points).rows.dtype == np.float64
-    assert nearest_other_rows(points, 1, queries=[0])[1].tolist() == [[1]]
+    assert NeighbourIndex(points).search(points[:1], 1, exclude=[0])[1].tolist() == [[1]]
     assert NeighbourIndex(np.array([[0.5], [2.0]])).rows.dtype == np.float32  # exact in float32: kept so
 
 
