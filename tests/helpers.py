@@ -106,3 +106,27 @@ def edit(path: Path, old: str, new: str) -> None:
     source = path.read_text()
     assert old in source, f"{old!r} not in {path.name}"
     path.write_text(source.replace(old, new, 1))
+
+
+def with_label_quality(frame, *, seed: int, flipped_share: float, shift: int, second_model: str):
+    """``frame`` with seeded stand-ins for the per-image table's label-quality columns.
+
+    The ``flipped_share`` least trusted digits (random ``label_quality``) are suggested the
+    class ``shift`` above their label; ``knn`` always votes the suggestion, ``second_model``
+    does for about half the digits; ranks run over both splits, most suspect first.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    quality = rng.random(n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(quality, kind="stable")] = np.arange(1, n + 1)
+    suggested = np.where(quality < flipped_share, (frame["label"] + shift) % 10, frame["label"])
+    return frame.assign(
+        predicted_knn=suggested,
+        **{f"predicted_{second_model}": np.where(rng.random(n) < 0.5, frame["label"], suggested)},
+        suggested_label=suggested,
+        suggested_probability=1 - quality / 2,
+        label_quality=quality,
+        label_issue_rank=rank,
+        disagreeing_models=rng.choice(["none", "knn", f"knn+{second_model}"], n),
+    )

@@ -630,26 +630,11 @@ def test_the_map_repaints_at_the_next_animation_frame_not_every_other_one(explor
 @pytest.fixture(scope="module")
 def review_explorer(tmp_path_factory, small_explorer):
     """The small explorer with label-quality columns, so that it has a review panel: ``(path, explorer, images)``."""
-    import numpy as np
-
     from mnist_analysis.interactive import explorer
+    from tests.helpers import with_label_quality
 
     _, frame, coords, images, neighbours = small_explorer
-    rng = np.random.default_rng(8)
-    n = len(frame)
-    quality = rng.random(n)
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(quality, kind="stable")] = np.arange(1, n + 1)
-    suggested = np.where(quality < 0.4, (frame["label"] + 3) % 10, frame["label"])
-    table = frame.assign(
-        predicted_knn=suggested,
-        predicted_svm_hog=np.where(rng.random(n) < 0.5, frame["label"], suggested),
-        suggested_label=suggested,
-        suggested_probability=1 - quality / 2,
-        label_quality=quality,
-        label_issue_rank=rank,
-        disagreeing_models=rng.choice(["none", "knn", "knn+svm_hog"], n),
-    )
+    table = with_label_quality(frame, seed=8, flipped_share=0.4, shift=3, second_model="svm_hog")
     ex = explorer(table, coords, images, neighbours=neighbours, widget=False, review_top=30, title="review")
     return report_page(ex, tmp_path_factory.mktemp("review") / "review.html"), ex, images
 

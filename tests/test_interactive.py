@@ -20,6 +20,7 @@ from mnist_analysis.interactive import (
     pixel_neighbours,
     sprite_sheets,
 )
+from tests.helpers import with_label_quality
 
 
 @pytest.fixture(scope="module")
@@ -321,21 +322,7 @@ def test_notebook_06_columns_are_offered_in_colour_by_cluster_with_a_legend_typi
 def labelled(inputs):
     """The small frame with the per-image table's label-quality columns (rank over both splits, shuffled)."""
     frame, coords, images = inputs
-    rng = np.random.default_rng(11)
-    n = len(frame)
-    quality = rng.random(n)
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(quality, kind="stable")] = np.arange(1, n + 1)
-    suggested = np.where(quality < 0.3, (frame["label"] + 1) % 10, frame["label"])
-    table = frame.assign(
-        predicted_knn=suggested,
-        predicted_svm=np.where(rng.random(n) < 0.5, frame["label"], suggested),
-        suggested_label=suggested,
-        suggested_probability=1 - quality / 2,
-        label_quality=quality,
-        label_issue_rank=rank,
-        disagreeing_models=rng.choice(["none", "knn", "knn+svm"], n),
-    )
+    table = with_label_quality(frame, seed=11, flipped_share=0.3, shift=1, second_model="svm")
     return table, coords, images
 
 
