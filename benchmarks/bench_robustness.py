@@ -18,8 +18,12 @@ Timed, each in a fresh process (``common.fresh_runs``):
   figure is estimated from the fit and predict seconds that ``results/models.json`` records
   for the plain test set (fit once, predict once per condition), and marked as not measured.
 
-Baseline in the same run: ``morphometrics.upsample`` of the same 10,000 digits (the first
-step every morphological perturbation takes), in the cold process.
+Baselines in the same run: ``morphometrics.upsample`` of the same 10,000 digits (the first
+step every morphological perturbation takes), in the cold process; with ``--with-predictions``,
+scikit-learn's brute-force ``KNeighborsClassifier`` beside the zoo's k-NN on raw pixels
+(``neighbours.ExactNeighboursClassifier``), each fitted on the 60,000 training digits and
+predicting the 10,000 test digits in the same fresh process (``--runs`` of them), with the
+number of test digits whose probabilities differ (0 expected).
 
 With ``--morpho-mnist PATH`` (a checkout of github.com/dccastro/Morpho-MNIST, run from
 where it is, never copied), its ``Thinning``, ``Thickening`` and ``Fracture`` are run on
@@ -95,6 +99,40 @@ print(json.dumps({{
     "grid_cpu_s": grid_cpu_s,
     "per_model": per_model,
 }}))
+"""
+
+#: The zoo's k-NN against scikit-learn's brute force on the same digits, in one fresh process:
+#: the first search of the process (numba compiles) timed apart from the rest.
+KNN = """
+import json, time
+import numpy as np
+import mnist_analysis as mx
+from sklearn.neighbors import KNeighborsClassifier
+from mnist_analysis.models import single_blas_thread
+from mnist_analysis.neighbours import ExactNeighboursClassifier
+
+def cpu():
+    return time.process_time()
+
+def timed(fit_predict):
+    start, cpu_start = time.perf_counter(), cpu()
+    probabilities = fit_predict()
+    return probabilities, {"s": time.perf_counter() - start, "cpu_s": cpu() - cpu_start}
+
+train = np.asarray(mx.load_images("train")).reshape(60000, -1).astype(np.float32)
+labels = np.asarray(mx.load_labels("train"))
+test = np.asarray(mx.load_images("test")).reshape(10000, -1).astype(np.float32)
+_, first = timed(lambda: ExactNeighboursClassifier(3).fit(train[:1000], labels[:1000]).predict_proba(test[:10]))
+with single_blas_thread():  # as the zoo runs every model (models.fit_predict)
+    ours, ours_time = timed(lambda: ExactNeighboursClassifier(3).fit(train, labels).predict_proba(test))
+    brute = KNeighborsClassifier(3, algorithm="brute")
+    theirs, theirs_time = timed(lambda: brute.fit(train, labels).predict_proba(test))
+print(json.dumps({
+    "compile_s": first["s"],
+    "ours": ours_time,
+    "scikit_learn_brute": theirs_time,
+    "rows_whose_probabilities_differ": int((ours != theirs).any(axis=1).sum()),
+}))
 """
 
 
@@ -205,6 +243,12 @@ def main() -> None:
         if args.per_model:
             predictions["one_model_at_a_time"] = fresh_runs("ONE_AT_A_TIME = True\n" + PREDICT, runs=1)
         note = f"measured: median of {args.runs} cold fresh processes"
+        knn = fresh_runs(KNN, runs=args.runs)
+        predictions["knn_pixels_against_scikit_learn"] = {
+            "runs": knn,
+            "ours_s": fresh_summary([r["ours"] for r in knn], "s"),
+            "scikit_learn_brute_s": fresh_summary([r["scikit_learn_brute"] for r in knn], "s"),
+        }
     else:
         predictions = estimated_predictions()
         cold_total = None
@@ -227,6 +271,20 @@ def main() -> None:
             target("perturbations + the zoo's predictions, cold", cold_total, at_most=240, unit="s", note=note),
         ],
     }
+    if args.with_predictions:
+        knn = predictions["knn_pixels_against_scikit_learn"]
+        differ = max(r["rows_whose_probabilities_differ"] for r in knn["runs"])
+        result["targets"] += [
+            target(
+                "zoo's k-NN on pixels: fit on 60,000, predict 10,000",
+                knn["ours_s"]["median_s"],
+                unit="s",
+                note=f"test digits whose probabilities differ from scikit-learn's: {differ}",
+            ),
+            target(
+                "baseline: scikit-learn's brute-force k-NN, the same", knn["scikit_learn_brute_s"]["median_s"], unit="s"
+            ),
+        ]
     if args.morpho_mnist:
         result["morpho_mnist_comparison"] = compare_with_morpho_mnist(args.morpho_mnist)
     print(write_result("robustness", result))

@@ -19,8 +19,9 @@ go to the training row that comes first, so the result depends on nothing but th
 (not on ``n_jobs``, the threads that search batches of queries side by side).
 
 On all 60,000 training digits and 10,000 test digits the neighbours equal scikit-learn's
-brute-force ones (``tests/test_neighbours.py``), at a fraction of the CPU time
-(``benchmarks/bench_robustness.py`` measures both in the same run).
+brute-force ones (``tests/test_neighbours.py`` checks a part), at a fraction of the CPU time
+(``benchmarks/bench_robustness.py`` times both on the same digits in the same run, and
+compares their probabilities).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .validation import positive_int, real_array, vector
 #: (61 MB for 256 queries against 60,000 training rows).
 BATCH_SIZE = 256
 #: Relative margin taken off each lower bound, in units of the two projections' squared
-#: norms: float32 rounding of a 64-term product is below 1e-5 of them.
+#: norms: float32 rounding of the product over (at most a few hundred) axes stays below 1e-5 of them.
 BOUND_MARGIN = 1e-4
 #: Training rows (at most, evenly spaced) whose principal axes define the bound.
 AXES_SAMPLE = 10_000
