@@ -99,3 +99,14 @@ def test_cluster_digits_finds_two_kinds_of_synthetic_digit():
 def test_bad_input_is_refused(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_hdbscan_leaves_no_worker_processes_behind():
+    # hdbscan's default core_dist_n_jobs=4 starts joblib workers that outlive the call by minutes.
+    import psutil
+
+    points = np.random.default_rng(0).normal(size=(20_000, 2))  # large enough for the parallel search
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    cl.hdbscan_clusters(points, min_cluster_size=50, min_samples=10, cache=False)
+    after = {child.pid for child in psutil.Process().children(recursive=True)}
+    assert after <= before
