@@ -8,6 +8,10 @@ as they would in the notebook (same functions, same arguments, same keys), so a 
 them back, and a module-level setting the calling process changed is set in the worker too.
 The worker runs at a lower priority, so that the caller's own single-threaded step, the one
 that decides when the notebook ends, is not slowed by the work handed to the background.
+
+The worker is started with ``spawn``: from a notebook that just works; a script that calls
+:func:`in_background` must do so under ``if __name__ == "__main__":``, as for any
+``multiprocessing`` pool, or the worker fails to start (``BrokenProcessPool``).
 """
 
 from __future__ import annotations
