@@ -31,7 +31,7 @@ import threading
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .validation import positive_int, real_array, vector
+from .validation import finite_array, positive_int, real_array, vector
 
 #: Queries per matrix product: the bounds of one batch take ``batch_size * n_train * 4`` bytes
 #: (61 MB for 256 queries against 60,000 training rows).
@@ -87,7 +87,7 @@ _compiling = threading.Lock()
 def _compiled_search():
     """The search of one batch, compiled with numba once per process (a second or two).
 
-    It releases the GIL, so threads search batches side by side (:meth:`kneighbors`).
+    It releases the GIL, so threads search batches side by side (:meth:`NeighbourIndex.search`).
     """
     global _kernel
     with _compiling:
@@ -122,7 +122,7 @@ def _principal_axes(rows: np.ndarray, n_components: int) -> tuple[np.ndarray, np
     """Mean and ``n_components`` leading orthonormal principal axes (columns) of a sample of ``rows``.
 
     Any orthonormal axes give a valid lower bound; the leading principal ones give a tight
-    one, and every ``step``-th row of at most :data:`AXES_SAMPLE` finds them as well as all.
+    one, and about :data:`AXES_SAMPLE` evenly spaced rows find them as well as all rows do.
     """
     rows = rows[:: max(1, len(rows) // AXES_SAMPLE)]
     mean = rows.mean(axis=0, dtype=np.float64)
@@ -137,8 +137,7 @@ def _rows(values, name: str) -> np.ndarray:
     values = real_array(values, name)
     if values.ndim != 2 or len(values) == 0 or values.shape[1] == 0:
         raise ValueError(f"{name}: expected a non-empty 2-D array of rows, found shape {values.shape}")
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        raise ValueError(f"{name}: expected finite values, found NaN or infinity")
+    values = finite_array(values, name)
     if values.dtype.kind in "biu":
         exact_in_float32 = values.size == 0 or max(abs(int(values.min())), abs(int(values.max()))) <= 2**24
     else:
