@@ -178,9 +178,10 @@ def cluster_scores(labels, clusters) -> dict:
     }
 
 
-def _kmeans(points, n_clusters, seed):
+def _kmeans(images, n_clusters, seed):
     from sklearn.cluster import KMeans
 
+    points = images.reshape(len(images), -1).astype(np.float32)  # here, not before the key: a warm read makes no copy
     return KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit_predict(points).astype(np.int64)
 
 
@@ -198,8 +199,7 @@ def kmeans_pixels(images, n_clusters: int = 10, *, seed: int = 0, cache: bool = 
 
     images = image_stack(images)
     n_clusters = positive_int(n_clusters, "n_clusters", maximum=len(images))
-    points = images.reshape(len(images), -1).astype(np.float32)
-    return cached_call("clusters", _kmeans, points, n_clusters, int(seed), cache=cache)
+    return cached_call("clusters", _kmeans, images, n_clusters, int(seed), cache=cache)
 
 
 def cluster_composition(labels, clusters) -> pd.DataFrame:

@@ -51,3 +51,23 @@ def test_the_worker_runs_at_a_lower_priority_than_the_caller():
 
     (future,) = in_background([delayed(os.nice)(0)])
     assert future.result() == min(19, os.nice(0) + background.NICENESS)  # 19: the lowest priority
+
+
+def test_an_array_given_to_several_calls_is_sent_once_and_each_call_gets_it():
+    import pickle
+
+    images = np.random.default_rng(1).integers(0, 256, size=(500, 28, 28), dtype=np.uint8)
+    calls = [
+        delayed(positive_int)(0, "n"),  # fails before the array is first used: later calls still get it
+        delayed(np.sum)(images, axis=(1, 2)),
+        delayed(np.max)(images[:10]),  # another array object: sent on its own
+        delayed(np.sum)(a=images),
+    ]
+    sent = pickle.dumps(background._send_each_array_once(calls))
+    assert images.nbytes < len(sent) < 1.1 * images.nbytes
+    failing, sums, top, total = in_background(calls)
+    with pytest.raises(ValueError, match="n"):
+        failing.result()
+    assert np.array_equal(sums.result(), images.sum(axis=(1, 2)))
+    assert top.result() == images[:10].max()
+    assert total.result() == images.sum()

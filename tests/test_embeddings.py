@@ -214,3 +214,24 @@ def test_reconstruction_error_in_blocks_equals_the_error_over_the_whole_stack(mo
     assert errors == pytest.approx(expected, rel=1e-6, abs=1e-4)  # k=36 leaves float32 noise only
     assert errors[1] > errors[3] > errors[36]
     assert errors[36] < 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64, bool])
+def test_transform_in_blocks_gives_the_bits_of_the_one_shot_product(monkeypatch, dtype):
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, 256, size=(45, 6, 6)).astype(dtype)
+    basis = embeddings.fit_pca(rng.normal(size=(80, 36)), 5, cache=False)
+    one_shot = (embeddings.as_feature_matrix(rows) - basis.mean) @ basis.components.T
+    monkeypatch.setattr(embeddings, "_BLOCK_ROWS", 8)  # 6 blocks, the last one short
+    scores = basis.transform(rows)
+    assert scores.dtype == np.float32
+    assert scores.shape == (45, 5)
+    np.testing.assert_array_equal(scores, one_shot)
+
+
+def test_transform_refuses_rows_beyond_float32_and_the_wrong_width():
+    basis = embeddings.fit_pca(np.random.default_rng(4).normal(size=(30, 4)), 2, cache=False)
+    with pytest.raises(ValueError, match="data: expected finite values"):
+        basis.transform(np.full((3, 4), 1e300))
+    with pytest.raises(ValueError, match="data: expected rows of 4 features"):
+        basis.transform(np.zeros((3, 5)))
