@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     result = {
         "what": f"notebook 06_digit_space executed by papermill in a fresh process on {images} digits",
         "sample_size": args.sample_size,
+        "notebooks_run": [str(NOTEBOOK.relative_to(ROOT))],  # what its kernel imports is what this measured
         "warm": {"process": warm_s, "runs": warm},
         "cold": {"process": cold_s, "runs": cold},
         "targets": [

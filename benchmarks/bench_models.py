@@ -173,6 +173,7 @@ def main(runs: int = 3, keep: Path | None = None) -> Path:
         "models",
         {
             "what": "notebooks/03_class_confusion.ipynb executed with papermill (kernel start-up included)",
+            "notebooks_run": [str(NOTEBOOK.relative_to(NOTEBOOK.parents[1]))],  # its kernel's imports count too
             "protocol": "each run a fresh process (papermill and its kernel): cold with empty "
             "MNIST_ANALYSIS_CACHE_DIR and NUMBA_CACHE_DIR, warm reusing both as the last cold run filled them; "
             f"medians of {runs}",

@@ -187,6 +187,15 @@ def test_every_result_that_records_a_commit_carries_uniform_targets():
                 assert key in result, (path.name, key)
 
 
+def test_a_benchmark_that_executes_notebooks_names_them_in_its_result():
+    """Otherwise the package code its notebook kernels import is missing from ``depends_on``."""
+    runners = ("papermill", "NotebookClient", "execute_notebook")
+    for script in sorted(BENCHMARKS.glob("bench_*.py")):
+        source = script.read_text()
+        if any(runner in source for runner in runners):
+            assert '"notebooks_run"' in source, script.name
+
+
 def test_target_computes_met_and_refuses_bad_entries():
     assert common.target("t", 1.0, at_most=1.0)["met"] is True
     assert common.target("t", 2.4, at_least=2.5)["met"] is False
