@@ -37,7 +37,11 @@ become the profile shipped with the package (``mnist_analysis/build/notebook_pro
 machine's first full build schedules by.
 
 Run: MNIST_ANALYSIS_DATA_DIR=../shared/data python benchmarks/bench_report.py [--skip-baseline] [--write-profile]
-[--cold-runs 3] [--baseline-runs 3]
+[--cold-runs 3] [--baseline-runs 3] [--keep FOLDER]
+
+``--keep`` moves the work folder (each build's caches and executed notebooks) to ``FOLDER``
+instead of deleting it: the last cold build's ``02_projections.ipynb`` and caches serve
+``bench_explorer.py --report-notebook`` and ``mnist-analysis export`` without computing again.
 """
 
 from __future__ import annotations
@@ -159,7 +163,13 @@ def cold_builds(work: Path, notebooks: Path, label: str, runs: int, *options: st
     return {**sorted(repeats, key=lambda r: r["seconds"])[(runs - 1) // 2], "repeats": repeats}, caches
 
 
-def main(skip_baseline: bool, write_profile: bool = False, cold_runs: int = 3, baseline_runs: int = 3) -> Path:
+def main(
+    skip_baseline: bool,
+    write_profile: bool = False,
+    cold_runs: int = 3,
+    baseline_runs: int = 3,
+    keep: Path | None = None,
+) -> Path:
     yardstick_before = gzip_decode_seconds()
     work = Path(tempfile.mkdtemp(prefix="mnist-bench-reports-"))
     notebooks = work / "notebooks"
@@ -184,7 +194,10 @@ def main(skip_baseline: bool, write_profile: bool = False, cold_runs: int = 3, b
         for name, run in runs.items():
             print(f"{name}: {run['seconds']:.1f} s  {run['summary']}", flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+        else:  # the last cold build's caches and executed notebooks, for the explorer benchmark
+            shutil.move(work, keep)
     peak = max(r["peak_tree_rss_bytes"] for run in runs.values() for r in [run, *run.get("repeats", [])])
     edited_warm = runs["warm_forced"]["per_notebook_s"].get(EDITED)
     measured = {name: r["seconds"] for name, r in runs.items()}  # medians for the repeated scenarios
@@ -290,7 +303,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--write-profile", action="store_true", help="ship the sequential cold build's timings and peaks"
     )
+    parser.add_argument(
+        "--keep", type=Path, help="move the work folder (caches, executed notebooks) here instead of deleting it"
+    )
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"--keep: expected a path that does not exist yet, found {args.keep}")
     if args.write_profile and args.skip_baseline:
         parser.error("--write-profile needs the sequential cold build: drop --skip-baseline")
-    print(main(args.skip_baseline, args.write_profile, args.cold_runs, args.baseline_runs).read_text())
+    print(main(args.skip_baseline, args.write_profile, args.cold_runs, args.baseline_runs, args.keep).read_text())
