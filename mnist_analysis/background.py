@@ -9,23 +9,33 @@ them back, and a module-level setting the calling process changed is set in the 
 The worker runs at a lower priority, so that the caller's own single-threaded step, the one
 that decides when the notebook ends, is not slowed by the work handed to the background.
 
-The worker is started with ``spawn``: from a notebook that just works; a script that calls
-:func:`in_background` must do so under ``if __name__ == "__main__":``, as for any
-``multiprocessing`` pool, or the worker fails to start (``BrokenProcessPool``).
+The worker is a plain ``python`` subprocess fed pickled calls on its standard input and
+answering on a pipe of its own, not a ``multiprocessing`` pool: a pool's ``spawn`` start
+leaves a resource-tracker process that ignores SIGTERM, and a Jupyter kernel that has one
+waits about 2.6 s at shutdown before killing it (ipykernel terminates its children
+progressively). Once the last call is answered the worker has exited and been reaped, so the
+caller is left with no child process. It works from a notebook and from a script alike.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 #: Added to the worker's niceness: the calling process's own steps (the single-threaded UMAP that
 #: the worker runs beside) keep their core, and the worker takes what is left.
 NICENESS = 5
 
-
-def _lower_priority() -> None:
-    os.nice(NICENESS)
+#: What the worker runs: the caller's import path first (a notebook's folder, a PYTHONPATH...), then the calls.
+_BOOTSTRAP = (
+    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
+    "from mnist_analysis.background import _serve; _serve({answers})"
+)
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,6 @@ class _Again:
     """The same array argument in a later call: the worker uses the copy it kept."""
 
     token: int
-
-
-#: The worker's copies of the arrays sent so far, by token (the worker runs the calls in order).
-_RECEIVED: dict = {}
 
 
 def _send_each_array_once(calls: list) -> list:
@@ -67,19 +73,80 @@ def _send_each_array_once(calls: list) -> list:
     ]
 
 
-def _received(value):
-    if isinstance(value, _Sent):
-        _RECEIVED[value.token] = value.array
-        return value.array
-    return _RECEIVED[value.token] if isinstance(value, _Again) else value
+# --------------------------------------------------------------------------- the worker's side
+def _serve(answers_fd: int) -> None:
+    """Run the pickled calls arriving on standard input, in order; write ``(ok, value)`` for each to ``answers_fd``."""
+    from .running_code import apply_settings
+
+    os.nice(NICENESS)
+    received: dict = {}
+
+    def unwrapped(value):
+        if isinstance(value, _Sent):
+            received[value.token] = value.array
+            return value.array
+        return received[value.token] if isinstance(value, _Again) else value
+
+    with os.fdopen(answers_fd, "wb") as answers:
+        while True:
+            try:
+                settings, function, args, kwargs = pickle.load(sys.stdin.buffer)
+            except EOFError:
+                return
+            try:
+                args = tuple(unwrapped(a) for a in args)
+                kwargs = {k: unwrapped(v) for k, v in kwargs.items()}
+                apply_settings(settings)
+                answer = (True, function(*args, **kwargs))
+            except Exception as error:  # raised where the caller takes the result
+                answer = (False, error)
+            try:
+                message = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as error:
+                message = pickle.dumps(
+                    (
+                        False,
+                        RuntimeError(
+                            f"{getattr(function, '__name__', function)!s}: its outcome cannot be sent back: {error}"
+                        ),
+                    )
+                )
+            answers.write(message)
+            answers.flush()
 
 
-def _run_call(settings: dict, function, args, kwargs):
-    from .utils import _with_settings
+# --------------------------------------------------------------------------- the caller's side
+def _feed(worker: subprocess.Popen, calls: list, settings: dict) -> None:
+    try:
+        with worker.stdin as stream:
+            pickle.dump(sys.path, stream)
+            for function, args, kwargs in _send_each_array_once(calls):
+                pickle.dump((settings, function, args, kwargs), stream, protocol=pickle.HIGHEST_PROTOCOL)
+    except (BrokenPipeError, OSError):
+        pass  # the worker died: _collect says so on every unanswered future
 
-    args = tuple(_received(a) for a in args)
-    kwargs = {k: _received(v) for k, v in kwargs.items()}
-    return _with_settings(settings, function, args, kwargs)
+
+def _settle(future: Future, ok: bool, value) -> None:
+    if future.set_running_or_notify_cancel():  # False: the caller cancelled it
+        (future.set_result if ok else future.set_exception)(value)
+
+
+def _collect(worker: subprocess.Popen, answers_fd: int, futures: list) -> None:
+    with os.fdopen(answers_fd, "rb") as answers:
+        for done, future in enumerate(futures):
+            try:
+                ok, value = pickle.load(answers)
+            except Exception as error:  # EOFError: the worker exited early; anything else: a broken answer
+                code = worker.wait()
+                failure = RuntimeError(
+                    f"the background worker (pid {worker.pid}) stopped after {done} of {len(futures)} calls "
+                    f"(exit code {code}; {type(error).__name__}); its error output is the kernel's or terminal's"
+                )
+                for left in futures[done:]:
+                    _settle(left, False, failure)
+                return
+            _settle(future, ok, value)
+    worker.wait()  # reaped: the caller keeps no child process (a kernel then shuts down at once)
 
 
 def in_background(calls) -> list:
@@ -105,9 +172,6 @@ def in_background(calls) -> list:
     >>> [future.result() for future in in_background([delayed(positive_int)(3, "n"), delayed(positive_int)(4, "n")])]
     [3, 4]
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     from .running_code import settings_as_imported
 
     calls = list(calls)
@@ -115,11 +179,17 @@ def in_background(calls) -> list:
         if not (isinstance(call, tuple) and len(call) == 3 and callable(call[0])):
             raise TypeError(f"calls: expected joblib delayed calls (function, args, kwargs), found {call!r}")
     settings = settings_as_imported()
-    executor = ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
-    )
+    read_end, write_end = os.pipe()
     try:
-        futures = [executor.submit(_run_call, settings, *call) for call in _send_each_array_once(calls)]
+        worker = subprocess.Popen(
+            [sys.executable, "-c", _BOOTSTRAP.format(answers=write_end)], stdin=subprocess.PIPE, pass_fds=(write_end,)
+        )
+    except BaseException:
+        os.close(read_end)
+        raise
     finally:
-        executor.shutdown(wait=False)  # the queued calls still run; then the worker exits
+        os.close(write_end)  # the worker holds it now: the answers end when the worker does
+    futures = [Future() for _ in calls]
+    threading.Thread(target=_feed, args=(worker, calls, settings), daemon=True, name="background-feed").start()
+    threading.Thread(target=_collect, args=(worker, read_end, futures), daemon=True, name="background-collect").start()
     return futures

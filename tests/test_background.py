@@ -71,3 +71,46 @@ def test_an_array_given_to_several_calls_is_sent_once_and_each_call_gets_it():
     assert np.array_equal(sums.result(), images.sum(axis=(1, 2)))
     assert top.result() == images[:10].max()
     assert total.result() == images.sum()
+
+
+def wait_for(condition, seconds: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass (the worker exits on its own time)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_once_the_calls_are_answered_the_caller_has_no_child_process_left():
+    """A child left behind (a multiprocessing resource tracker ignores SIGTERM) holds up a kernel's shutdown."""
+    import psutil
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    (future,) = in_background([delayed(positive_int)(5, "n")])
+    assert future.result() == 5
+    assert wait_for(lambda: not {p.pid for p in psutil.Process().children(recursive=True)} - before)
+
+
+def test_a_worker_that_dies_fails_the_calls_it_did_not_answer_with_a_clear_error():
+    import os
+
+    done, killed, after = in_background(
+        [delayed(positive_int)(1, "n"), delayed(os._exit)(3), delayed(positive_int)(2, "n")]
+    )
+    assert done.result() == 1
+    for future in (killed, after):
+        with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) stopped after 1 of 3 calls \(exit code 3"):
+            future.result()
+
+
+def test_a_result_that_cannot_be_sent_back_is_an_error_and_later_calls_still_run():
+    import threading
+
+    unsendable, fine = in_background([delayed(threading.Lock)(), delayed(positive_int)(2, "n")])
+    with pytest.raises(RuntimeError, match="allocate_lock: its outcome cannot be sent back"):
+        unsendable.result()
+    assert fine.result() == 2
