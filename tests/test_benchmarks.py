@@ -196,6 +196,16 @@ def test_a_benchmark_that_executes_notebooks_names_them_in_its_result():
             assert '"notebooks_run"' in source, script.name
 
 
+def test_every_result_of_a_notebook_running_benchmark_depends_on_its_notebooks():
+    runners = ("papermill", "NotebookClient", "execute_notebook")
+    for path in sorted((BENCHMARKS / "results").glob("*.json")):
+        result = check.read_result(path)
+        script = ROOT / (result.get("script") or "none")
+        if result.get("commit") and script.is_file() and any(r in script.read_text() for r in runners):
+            notebooks = [d for d in result["depends_on"] if d.startswith("notebooks/") and d.endswith(".ipynb")]
+            assert notebooks, path.name
+
+
 def test_target_computes_met_and_refuses_bad_entries():
     assert common.target("t", 1.0, at_most=1.0)["met"] is True
     assert common.target("t", 2.4, at_least=2.5)["met"] is False
