@@ -48,7 +48,8 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": len(table),
 def run(code_root: Path, caches: dict) -> dict:
     """One fresh process of the workload on ``code_root``'s package with the given cache folders."""
     env = {**os.environ, **caches, "PYTHONPATH": str(code_root)}
-    result = _run_child(WORKLOAD, env, None)
+    # The child runs in the repository (``python -c`` puts its folder first on sys.path): put this version first.
+    result = _run_child(f"import sys; sys.path.insert(0, {str(code_root)!r})\n" + WORKLOAD, env, None)
     assert result["module"].startswith(str(code_root)), result["module"]
     return result
 
