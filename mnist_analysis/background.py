@@ -116,13 +116,24 @@ def _serve(answers_fd: int) -> None:
 
 
 # --------------------------------------------------------------------------- the caller's side
-def _feed(worker: subprocess.Popen, calls: list, settings: dict) -> None:
+def _pickled_calls(calls: list, settings: dict) -> list[bytes]:
+    """Each call as the worker reads it; a call that cannot be pickled is refused here, naming it."""
+    messages = [pickle.dumps(sys.path)]
+    for number, (function, args, kwargs) in enumerate(_send_each_array_once(calls), start=1):
+        try:
+            messages.append(pickle.dumps((settings, function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception as error:
+            name = getattr(function, "__name__", function)
+            raise TypeError(f"calls: call {number} ({name}) cannot be sent to a worker process: {error}") from error
+    return messages
+
+
+def _feed(worker: subprocess.Popen, messages: list[bytes]) -> None:
     try:
         with worker.stdin as stream:
-            pickle.dump(sys.path, stream)
-            for function, args, kwargs in _send_each_array_once(calls):
-                pickle.dump((settings, function, args, kwargs), stream, protocol=pickle.HIGHEST_PROTOCOL)
-    except (BrokenPipeError, OSError):
+            for message in messages:
+                stream.write(message)
+    except OSError:
         pass  # the worker died: _collect says so on every unanswered future
 
 
@@ -132,20 +143,26 @@ def _settle(future: Future, ok: bool, value) -> None:
 
 
 def _collect(worker: subprocess.Popen, answers_fd: int, futures: list) -> None:
+    failure, done = None, 0
     with os.fdopen(answers_fd, "rb") as answers:
         for done, future in enumerate(futures):
             try:
                 ok, value = pickle.load(answers)
-            except Exception as error:  # EOFError: the worker exited early; anything else: a broken answer
-                code = worker.wait()
+            except EOFError:
                 failure = RuntimeError(
                     f"the background worker (pid {worker.pid}) stopped after {done} of {len(futures)} calls "
-                    f"(exit code {code}; {type(error).__name__}); its error output is the kernel's or terminal's"
+                    f"(exit code {worker.wait()}); its error output is the kernel's or terminal's"
                 )
-                for left in futures[done:]:
-                    _settle(left, False, failure)
-                return
+                break
+            except Exception as error:  # an answer this process cannot rebuild; the stream is lost from here
+                failure = RuntimeError(
+                    f"the background worker's answer to call {done + 1} of {len(futures)} could not be read "
+                    f"({type(error).__name__}: {error}); the calls after it are lost with it"
+                )
+                break
             _settle(future, ok, value)
+    for left in futures[done:] if failure else []:
+        _settle(left, False, failure)
     worker.wait()  # reaped: the caller keeps no child process (a kernel then shuts down at once)
 
 
@@ -178,7 +195,7 @@ def in_background(calls) -> list:
     for call in calls:
         if not (isinstance(call, tuple) and len(call) == 3 and callable(call[0])):
             raise TypeError(f"calls: expected joblib delayed calls (function, args, kwargs), found {call!r}")
-    settings = settings_as_imported()
+    messages = _pickled_calls(calls, settings_as_imported())
     read_end, write_end = os.pipe()
     try:
         worker = subprocess.Popen(
@@ -190,6 +207,6 @@ def in_background(calls) -> list:
     finally:
         os.close(write_end)  # the worker holds it now: the answers end when the worker does
     futures = [Future() for _ in calls]
-    threading.Thread(target=_feed, args=(worker, calls, settings), daemon=True, name="background-feed").start()
+    threading.Thread(target=_feed, args=(worker, messages), daemon=True, name="background-feed").start()
     threading.Thread(target=_collect, args=(worker, read_end, futures), daemon=True, name="background-collect").start()
     return futures

@@ -114,3 +114,31 @@ def test_a_result_that_cannot_be_sent_back_is_an_error_and_later_calls_still_run
     with pytest.raises(RuntimeError, match="allocate_lock: its outcome cannot be sent back"):
         unsendable.result()
     assert fine.result() == 2
+
+
+def test_a_call_that_cannot_be_sent_is_refused_at_once_naming_it():
+    import threading
+
+    with pytest.raises(TypeError, match=r"calls: call 2 \(positive_int\) cannot be sent to a worker process"):
+        in_background([delayed(positive_int)(1, "n"), delayed(positive_int)(threading.Lock(), "n")])
+
+
+class _Unrebuildable(Exception):
+    """Pickles, but cannot be rebuilt: its __init__ needs two arguments and pickling keeps one."""
+
+    def __init__(self, first, second):
+        super().__init__(f"{first} {second}")
+
+
+def _raise_unrebuildable(_):
+    raise _Unrebuildable("a", "b")
+
+
+def test_an_answer_that_cannot_be_read_fails_that_call_and_the_later_ones_clearly():
+    fine, unreadable, later = in_background(
+        [delayed(positive_int)(1, "n"), delayed(_raise_unrebuildable)(0), delayed(positive_int)(2, "n")]
+    )
+    assert fine.result() == 1
+    for future in (unreadable, later):
+        with pytest.raises(RuntimeError, match="answer to call 2 of 3 could not be read"):
+            future.result()
