@@ -116,23 +116,33 @@ def _serve(answers_fd: int) -> None:
 
 
 # --------------------------------------------------------------------------- the caller's side
-def _pickled_calls(calls: list, settings: dict) -> list[bytes]:
-    """Each call as the worker reads it; a call that cannot be pickled is refused here, naming it."""
-    messages = [pickle.dumps(sys.path)]
-    for number, (function, args, kwargs) in enumerate(_send_each_array_once(calls), start=1):
+class _Discard:
+    """A file that keeps nothing: pickling into it checks that a call can be sent, without a copy of its arrays."""
+
+    @staticmethod
+    def write(data) -> None:
+        """Drop ``data`` (bytes, or a buffer of an array's memory passed as it is)."""
+
+
+def _sendable(calls: list, settings: dict) -> list:
+    """The calls as the worker reads them; one that cannot be pickled is refused here, naming it."""
+    wrapped = _send_each_array_once(calls)
+    for number, (function, args, kwargs) in enumerate(wrapped, start=1):
         try:
-            messages.append(pickle.dumps((settings, function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+            pickle.Pickler(_Discard(), protocol=pickle.HIGHEST_PROTOCOL).dump((settings, function, args, kwargs))
         except Exception as error:
             name = getattr(function, "__name__", function)
             raise TypeError(f"calls: call {number} ({name}) cannot be sent to a worker process: {error}") from error
-    return messages
+    return wrapped
 
 
-def _feed(worker: subprocess.Popen, messages: list[bytes]) -> None:
+def _feed(worker: subprocess.Popen, wrapped: list, settings: dict) -> None:
+    """Stream the calls into the worker (in a thread: 70,000 images take a while to go through a pipe)."""
     try:
         with worker.stdin as stream:
-            for message in messages:
-                stream.write(message)
+            pickle.dump(sys.path, stream)
+            for function, args, kwargs in wrapped:
+                pickle.dump((settings, function, args, kwargs), stream, protocol=pickle.HIGHEST_PROTOCOL)
     except OSError:
         pass  # the worker died: _collect says so on every unanswered future
 
@@ -195,7 +205,8 @@ def in_background(calls) -> list:
     for call in calls:
         if not (isinstance(call, tuple) and len(call) == 3 and callable(call[0])):
             raise TypeError(f"calls: expected joblib delayed calls (function, args, kwargs), found {call!r}")
-    messages = _pickled_calls(calls, settings_as_imported())
+    settings = settings_as_imported()
+    wrapped = _sendable(calls, settings)
     read_end, write_end = os.pipe()
     try:
         worker = subprocess.Popen(
@@ -207,6 +218,6 @@ def in_background(calls) -> list:
     finally:
         os.close(write_end)  # the worker holds it now: the answers end when the worker does
     futures = [Future() for _ in calls]
-    threading.Thread(target=_feed, args=(worker, messages), daemon=True, name="background-feed").start()
+    threading.Thread(target=_feed, args=(worker, wrapped, settings), daemon=True, name="background-feed").start()
     threading.Thread(target=_collect, args=(worker, read_end, futures), daemon=True, name="background-collect").start()
     return futures

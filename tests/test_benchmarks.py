@@ -187,21 +187,23 @@ def test_every_result_that_records_a_commit_carries_uniform_targets():
                 assert key in result, (path.name, key)
 
 
+#: What a benchmark script that executes notebooks calls.
+NOTEBOOK_RUNNERS = ("papermill", "NotebookClient", "execute_notebook")
+
+
 def test_a_benchmark_that_executes_notebooks_names_them_in_its_result():
     """Otherwise the package code its notebook kernels import is missing from ``depends_on``."""
-    runners = ("papermill", "NotebookClient", "execute_notebook")
     for script in sorted(BENCHMARKS.glob("bench_*.py")):
         source = script.read_text()
-        if any(runner in source for runner in runners):
+        if any(runner in source for runner in NOTEBOOK_RUNNERS):
             assert '"notebooks_run"' in source, script.name
 
 
 def test_every_result_of_a_notebook_running_benchmark_depends_on_its_notebooks():
-    runners = ("papermill", "NotebookClient", "execute_notebook")
     for path in sorted((BENCHMARKS / "results").glob("*.json")):
         result = check.read_result(path)
         script = ROOT / (result.get("script") or "none")
-        if result.get("commit") and script.is_file() and any(r in script.read_text() for r in runners):
+        if result.get("commit") and script.is_file() and any(r in script.read_text() for r in NOTEBOOK_RUNNERS):
             notebooks = [d for d in result["depends_on"] if d.startswith("notebooks/") and d.endswith(".ipynb")]
             assert notebooks, path.name
 
