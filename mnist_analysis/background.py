@@ -76,7 +76,7 @@ def _send_each_array_once(calls: list) -> list:
 # --------------------------------------------------------------------------- the worker's side
 def _serve(answers_fd: int) -> None:
     """Run the pickled calls arriving on standard input, in order; write ``(ok, value)`` for each to ``answers_fd``."""
-    from .running_code import apply_settings
+    from .utils import _with_settings
 
     os.nice(NICENESS)
     received: dict = {}
@@ -96,8 +96,7 @@ def _serve(answers_fd: int) -> None:
             try:
                 args = tuple(unwrapped(a) for a in args)
                 kwargs = {k: unwrapped(v) for k, v in kwargs.items()}
-                apply_settings(settings)
-                answer = (True, function(*args, **kwargs))
+                answer = (True, _with_settings(settings, function, args, kwargs))
             except Exception as error:  # raised where the caller takes the result
                 answer = (False, error)
             try:
