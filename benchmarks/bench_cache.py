@@ -34,13 +34,17 @@ CACHE = "MNIST_ANALYSIS_CACHE_DIR"
 DEFAULT_BASELINE = "ba4e509"
 
 WORKLOAD = """
-import json, time
+import hashlib, json, time
 start = time.perf_counter()
 import mnist_analysis as mx
 from mnist_analysis.per_image import per_image_table
 frame = mx.load_frame()
 table = per_image_table(frame, mx.load_images("all"))
-print(json.dumps({"seconds": time.perf_counter() - start, "rows": len(table),
+seconds = time.perf_counter() - start
+import pandas as pd
+digest = hashlib.sha256(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes()).hexdigest()
+digest = hashlib.sha256((digest + repr(list(table.columns)) + repr(list(table.dtypes))).encode()).hexdigest()
+print(json.dumps({"seconds": seconds, "rows": len(table), "digest": digest,
                   "label_issues": int(table["is_label_issue"].sum()), "module": mx.__file__}))
 """
 
@@ -76,7 +80,10 @@ def main(baseline: str, warm_runs: int, cold_runs: int = 3) -> Path:
         for _ in range(warm_runs):
             for name, root in versions.items():
                 warm[name].append(run(root, caches[name]))
+        # Within a version, every run (cold or warm) must give the same table: the cache serves what the
+        # code computes. Across versions the tables may differ by design (the audit changed after the baseline).
         findings = {name: {r["label_issues"] for r in warm[name] + cold[name]} for name in versions}
+        tables = {name: {r["digest"] for r in warm[name] + cold[name]} for name in versions}
         sizes = {
             name: sum(
                 p.stat().st_size for p in Path(caches[name]["MNIST_ANALYSIS_CACHE_DIR"]).rglob("*") if p.is_file()
@@ -89,7 +96,7 @@ def main(baseline: str, warm_runs: int, cold_runs: int = 3) -> Path:
     medians = {name: fresh_summary(warm[name], "seconds") for name in versions}
     cold_medians = {name: fresh_summary(cold[name], "seconds") for name in versions}
     ratio = medians["current"]["median_s"] / medians["baseline"]["median_s"]
-    same = findings["current"] == findings["baseline"] and len(findings["current"]) == 1
+    same = {name: len(tables[name]) == 1 and len(findings[name]) == 1 for name in versions}
     return write_result(
         "cache",
         {
@@ -106,7 +113,8 @@ def main(baseline: str, warm_runs: int, cold_runs: int = 3) -> Path:
             },
             "warm_ratio_current_over_baseline": ratio,
             "cache_bytes": sizes,
-            "same_findings": same,
+            "same_table_in_every_run": same,
+            "table_digests": {name: sorted(v) for name, v in tables.items()},
             "label_issues": {name: sorted(v) for name, v in findings.items()},
             "yardstick": {
                 "what": "plain gzip decode of both image files",
@@ -122,9 +130,9 @@ def main(baseline: str, warm_runs: int, cold_runs: int = 3) -> Path:
                     unit="s",
                 ),
                 target(
-                    "label issues found (current; the same in every run of both versions)",
+                    "label issues found (current); every cold and warm run of each version gives the same table",
                     float(max(findings["current"])),
-                    met=same,
+                    met=all(same.values()),
                 ),
             ],
         },
