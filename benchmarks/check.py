@@ -9,7 +9,10 @@ without one: ``mnist_analysis/``, ``notebooks/``, ``pyproject.toml``, ``benchmar
 and its script). A moved or deleted file counts as changed. A result is
 *fresh* when every file it depends on has the content it had when measured, *stale* when one
 differs (the files are named), and *unknown* when it records no commit (results written before
-issue 23) or a commit this repository does not have.
+issue 23) or a commit this repository does not have. A Python file whose comments, docstrings
+or layout alone changed is not a change: its syntax tree without docstrings is compared (such
+files are listed as ``docs_only``), so correcting a docstring does not cost a re-run.
+Notebooks and data files are compared byte for byte.
 
 ``python benchmarks/check.py`` (``make benchmark-check``, run by ``make test-fast``) lists every
 result, compared with the working tree. It exits 0 however stale the results are, 1 when a
@@ -22,6 +25,7 @@ this script generates from the JSONs.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import re
 import subprocess
@@ -92,17 +96,63 @@ def tree_blobs(root: Path, paths: list[str], ref: str | None = None) -> dict[str
     return dict(zip(files, out.split()))
 
 
+def _blob_text(root: Path, blob: str) -> str | None:
+    code, out = git(root, "cat-file", "blob", blob)
+    return None if code else out
+
+
+def _without_docstrings(source: str | None) -> str | None:
+    """The syntax tree of ``source`` without docstrings, comments or layout; None if it does not parse."""
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def _same_code(root: Path, path: str, measured_blob: str | None, now_blob: str | None, as_of: str | None) -> bool:
+    """Whether a Python file changed only in comments, docstrings or layout."""
+    if not path.endswith(".py") or measured_blob is None or now_blob is None:
+        return False
+    if as_of is None:
+        try:
+            now = (root / path).read_text()
+        except (OSError, UnicodeDecodeError):
+            return False
+    else:
+        now = _blob_text(root, now_blob)
+    before = _without_docstrings(_blob_text(root, measured_blob))
+    return before is not None and before == _without_docstrings(now)
+
+
 def freshness(result: dict, name: str, root: Path = ROOT, as_of: str | None = None) -> dict:
     """Compare what ``result`` measured with the working tree (or commit ``as_of``).
 
-    Returns ``{"status": "fresh" | "stale" | "unknown", "changed": [...], "reason": str}``.
+    Returns ``{"status": "fresh" | "stale" | "unknown", "changed": [...], "docs_only": [...], "reason": str}``.
     """
     commit = result.get("commit")
     if not commit:
-        return {"status": "unknown", "changed": [], "reason": "no commit recorded"}
+        return {"status": "unknown", "changed": [], "docs_only": [], "reason": "no commit recorded"}
     code, _ = git(root, "cat-file", "-e", f"{commit}^{{commit}}")
     if code:
-        return {"status": "unknown", "changed": [], "reason": f"commit {commit[:12]} is not in this repository"}
+        return {
+            "status": "unknown",
+            "changed": [],
+            "docs_only": [],
+            "reason": f"commit {commit[:12]} is not in this repository",
+        }
     paths = depends_on(result, name)
     measured = tree_blobs(root, paths, commit)
     for path, blob in (result.get("dirty_files") or {}).items():
@@ -112,10 +162,14 @@ def freshness(result: dict, name: str, root: Path = ROOT, as_of: str | None = No
             else:
                 measured[path] = blob
     now = tree_blobs(root, paths, as_of)
-    changed = sorted(p for p in set(measured) | set(now) if measured.get(p) != now.get(p))
+    differ = sorted(p for p in set(measured) | set(now) if measured.get(p) != now.get(p))
+    docs_only = [p for p in differ if _same_code(root, p, measured.get(p), now.get(p), as_of)]
+    changed = [p for p in differ if p not in docs_only]
     dirty = [p for p in (result.get("dirty_files") or {}) if _within(p, paths)]
     reason = f"measured on {commit[:12]}" + (f" with {len(dirty)} uncommitted file(s)" if dirty else "")
-    return {"status": "stale" if changed else "fresh", "changed": changed, "reason": reason}
+    if docs_only:
+        reason += f"; only comments or docstrings changed in {', '.join(docs_only)}"
+    return {"status": "stale" if changed else "fresh", "changed": changed, "docs_only": docs_only, "reason": reason}
 
 
 def uniform_targets(result: dict) -> list[dict] | None:
@@ -153,7 +207,8 @@ def readme(results_dir: Path = RESULTS, root: Path = ROOT, as_of: str | None = N
         "empty caches, warm = fresh process with filled caches, medians of 3) in `benchmarks/common.py`.",
         "",
         f"Freshness as of commit `{as_of}`: *fresh* means every file the result depends on is as it was",
-        "when measured; *stale* names what changed since; *unknown*: the result records no commit.",
+        "when measured (Python files: apart from comments and docstrings); *stale* names what changed",
+        "since; *unknown*: the result records no commit.",
         "`make benchmark-check` says the same for the tree you have.",
         "",
         "| benchmark | what | target | figure | met | measured (UTC) | commit | freshness |",

@@ -76,7 +76,7 @@ def test_a_result_is_fresh_until_a_file_it_depends_on_changes(repo):
 
     (repo / "mnist_analysis/a.py").write_text("A = 2\n")
     (repo / "mnist_analysis/b.py").write_text("B = 1\n")  # untracked, still code that runs
-    (repo / "benchmarks/bench_x.py").write_text("# benchmark x, changed\n")
+    (repo / "benchmarks/bench_x.py").write_text("# benchmark x\nRUNS = 3\n")
     state = check.freshness({"commit": head}, "x", repo)
     assert state["status"] == "stale"
     assert state["changed"] == ["benchmarks/bench_x.py", "mnist_analysis/a.py", "mnist_analysis/b.py"]
@@ -84,6 +84,38 @@ def test_a_result_is_fresh_until_a_file_it_depends_on_changes(repo):
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "edit")
     assert check.freshness({"commit": head}, "x", repo)["changed"] == state["changed"]
+
+
+def test_comments_and_docstrings_do_not_make_a_result_stale(repo):
+    source = 'def f(x):\n    """Twice x (about 8 s)."""\n    return 2 * x  # doubled\n'
+    (repo / "mnist_analysis/a.py").write_text(source)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "f")
+    head = git(repo, "rev-parse", "HEAD")
+    write(repo, "x", {"commit": head})
+
+    (repo / "mnist_analysis/a.py").write_text(
+        '"""Module docstring added."""\n\n\ndef f(x):\n    """Twice x (about 31 s)."""\n\n    return 2 * x\n'
+    )
+    state = check.freshness({"commit": head}, "x", repo)
+    assert state["status"] == "fresh"
+    assert state["changed"] == []
+    assert state["docs_only"] == ["mnist_analysis/a.py"]
+    assert "comments or docstrings" in state["reason"]
+
+    for edited in (
+        'def f(x):\n    """Twice x."""\n    return 3 * x\n',  # the code
+        'def f(x):\n    "Twice x."\n    return "2 * x"\n',  # a string that is not a docstring
+        'def f(x):\n    return 2 * x\nf.__doc__ = "Twice x."\n',
+        "def f(x:\n",  # no longer parses
+    ):
+        (repo / "mnist_analysis/a.py").write_text(edited)
+        assert check.freshness({"commit": head}, "x", repo)["changed"] == ["mnist_analysis/a.py"], edited
+
+    # A notebook is compared as it is: its markdown is what a report shows.
+    (repo / "mnist_analysis/a.py").write_text(source)
+    (repo / "notebooks/n.ipynb").write_text('{"cells": []}\n')
+    assert check.freshness({"commit": head}, "x", repo)["changed"] == ["notebooks/n.ipynb"]
 
 
 def test_uncommitted_files_recorded_with_a_result_count_as_what_it_measured(repo):
@@ -107,7 +139,12 @@ def test_declared_dependencies_replace_the_default(repo):
 
 
 def test_results_without_a_known_commit_are_unknown(repo):
-    assert check.freshness({}, "x", repo) == {"status": "unknown", "changed": [], "reason": "no commit recorded"}
+    assert check.freshness({}, "x", repo) == {
+        "status": "unknown",
+        "changed": [],
+        "docs_only": [],
+        "reason": "no commit recorded",
+    }
     state = check.freshness({"commit": "0" * 40}, "x", repo)
     assert state["status"] == "unknown"
     assert "not in this repository" in state["reason"]
