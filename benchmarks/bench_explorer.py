@@ -34,11 +34,12 @@ its figures).
 Run: MNIST_ANALYSIS_DATA_DIR=/path/to/data python benchmarks/bench_explorer.py [runs]
 [--table per_image.parquet] [--report-notebook 02_projections.ipynb] [--synthetic]
 
-- the frame: by default ``per_image.per_image_table`` (cached; cold, it takes about 20 minutes on
-  70,000 images on 2 busy cores); ``--table`` reads a table written by ``per_image.write_table``
-  (``mnist-analysis export``) instead, the same real columns without the wait; ``--synthetic``
-  fills the measurement, prediction and quality columns with seeded values of the same dtypes
-  (the same work in the browser; values that mean nothing; the page's size differs a little).
+- the frame: by default ``per_image.per_image_table`` (cached; cold, it takes about 4 minutes on
+  70,000 images in a fresh process, ``benchmarks/results/cache.json``); ``--table`` reads a
+  table written by ``per_image.write_table`` (``mnist-analysis export``) instead, the same real
+  columns without the wait; ``--synthetic`` fills the measurement, prediction and quality
+  columns with seeded values of the same dtypes (the same work in the browser; values that mean
+  nothing; the page's size differs a little).
 - ``--report-notebook``: an executed projections notebook (a report build keeps
   ``02_projections.ipynb`` beside its page): its explorer output is replaced by this run's explorer
   and the page rendered with the reports' template, giving the 02 page's size with its figures.

@@ -359,9 +359,9 @@ def check_targets(targets) -> None:
 def gzip_decode_seconds(runs: int = 5) -> dict:
     """Time a plain gzip decode of both MNIST image files: the same-run yardstick of machine speed.
 
-    It is what a plain loader does on every load (about 0.43 s on these 2-core machines when
-    they are quiet); a benchmark that reports it beside its own timings shows how busy the
-    machine was during that run.
+    It is what a plain loader does on every load (0.17 s on these 2-core machines when they
+    were quiet in December 2026); a benchmark that reports it beside its own timings shows how
+    busy the machine was during that run.
     """
     import gzip
 

@@ -30,7 +30,7 @@ through :func:`mnist_analysis.models.out_of_fold_probabilities`, which refits PC
 Out-of-fold errors on all 70,000 images (``benchmarks/results/label_issues.json``): knn
 2.32 %, logistic 9.31 %, knn_deskewed 1.77 %, svm_deskewed 1.72 %, svm_hog 0.95 %; averaging
 svm_hog with the others gave more errors (0.97 % with knn_deskewed, 1.01 % with svm_deskewed,
-1.07 % with both), and the planted-noise benchmark found most planted errors with svm_hog
+1.08 % with both), and the planted-noise benchmark found most planted errors with svm_hog
 alone, so :data:`ENSEMBLE_MODELS` is ``svm_hog``. Also measured and left out: a small
 convolutional network (PyTorch, CPU, 2 threads) trained 2 epochs on 20,000 images reached
 1.74 % test errors in 78 s, about 530 images a second: five folds of 56,000 images would cost
