@@ -102,6 +102,9 @@ def test_comments_and_docstrings_do_not_make_a_result_stale(repo):
     assert state["changed"] == []
     assert state["docs_only"] == ["mnist_analysis/a.py"]
     assert "comments or docstrings" in state["reason"]
+    git(repo, "commit", "-q", "-am", "docstrings")  # the same, as of a commit (the README's table)
+    as_of = git(repo, "rev-parse", "HEAD")
+    assert check.freshness({"commit": head}, "x", repo, as_of)["docs_only"] == ["mnist_analysis/a.py"]
 
     for edited in (
         'def f(x):\n    """Twice x."""\n    return 3 * x\n',  # the code
