@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import re
 import subprocess
@@ -122,19 +123,27 @@ def _without_docstrings(source: str | None) -> str | None:
     return ast.dump(tree)
 
 
+@functools.lru_cache(maxsize=256)
+def _code_of(root: Path, blob: str, working_path: str | None) -> str | None:
+    """:func:`_without_docstrings` of a blob: from git, or from ``working_path`` when it is a working-tree file.
+
+    Keyed by the blob's hash (the content's), so each version of a file is read and parsed once
+    however many results depend on it.
+    """
+    if working_path is None:
+        return _without_docstrings(_blob_text(root, blob))
+    try:
+        return _without_docstrings((root / working_path).read_text())
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _same_code(root: Path, path: str, measured_blob: str | None, now_blob: str | None, as_of: str | None) -> bool:
     """Whether a Python file changed only in comments, docstrings or layout."""
     if not path.endswith(".py") or measured_blob is None or now_blob is None:
         return False
-    if as_of is None:
-        try:
-            now = (root / path).read_text()
-        except (OSError, UnicodeDecodeError):
-            return False
-    else:
-        now = _blob_text(root, now_blob)
-    before = _without_docstrings(_blob_text(root, measured_blob))
-    return before is not None and before == _without_docstrings(now)
+    before = _code_of(root, measured_blob, None)
+    return before is not None and before == _code_of(root, now_blob, path if as_of is None else None)
 
 
 def freshness(result: dict, name: str, root: Path = ROOT, as_of: str | None = None) -> dict:
